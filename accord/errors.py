@@ -1,0 +1,25 @@
+"""Errors that services raise and both the API and the pages translate."""
+
+from __future__ import annotations
+
+
+class InvalidInput(ValueError):
+    """Bad input, with one {field, reason} per problem. Answered with 400."""
+
+    def __init__(self, errors: list[dict[str, str]] | str, field: str | None = None):
+        if isinstance(errors, str):
+            errors = [{"field": field, "reason": errors}]
+        self.errors = errors
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "; ".join(f"{e['field']}: {e['reason']}" if e.get("field") else e["reason"] for e in self.errors)
+
+
+class Conflict(Exception):
+    """The request clashes with the current state. Answered with 409."""
+
+    def __init__(self, detail: str, **extra):
+        self.detail = detail
+        self.extra = extra
+        super().__init__(detail)

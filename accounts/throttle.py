@@ -1,0 +1,57 @@
+"""Login throttle with atomic counters.
+
+Every attempt is counted *before* the password is checked, with an atomic
+add-then-increment on the cache (Redis INCR in server mode), so a hundred
+parallel attempts see a hundred distinct counts and at most the limit get
+through. DRF's and django-axes' read-then-write counters let parallel requests
+pass together (SECURITY.md D6), which is why this is not one of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+
+
+@dataclass(frozen=True)
+class ThrottleVerdict:
+    allowed: bool
+    retry_after: int
+
+
+def _key(kind: str, value: str) -> str:
+    return "accord:login:%s:%s" % (kind, hashlib.sha256(value.encode()).hexdigest()[:32])
+
+
+def _hit(key: str, window: int) -> int:
+    cache.add(key, 0, timeout=window)
+    try:
+        return cache.incr(key)
+    except ValueError:
+        # The key expired between add and incr: start a new window.
+        cache.add(key, 1, timeout=window)
+        return 1
+
+
+def login_attempt(*, username: str, ip: str) -> ThrottleVerdict:
+    window = settings.ACCORD_LOGIN_WINDOW_SECONDS
+    per_user = _hit(_key("user", username.strip().lower()), window)
+    per_ip = _hit(_key("ip", ip or "unknown"), window)
+    allowed = (
+        per_user <= settings.ACCORD_LOGIN_ATTEMPTS_PER_USER
+        and per_ip <= settings.ACCORD_LOGIN_ATTEMPTS_PER_IP
+    )
+    return ThrottleVerdict(allowed=allowed, retry_after=window)
+
+
+def login_succeeded(*, username: str) -> None:
+    cache.delete(_key("user", username.strip().lower()))
+
+
+def client_ip(request) -> str:
+    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted
+    # proxy rewrites it, and a spoofable key would void the per-IP limit.
+    return request.META.get("REMOTE_ADDR", "")

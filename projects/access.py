@@ -1,0 +1,184 @@
+"""The one place that decides who may do what in a project.
+
+* ``ROLE_PERMISSIONS`` maps roles to django-guardian object permissions;
+* ``sync_permissions`` derives the guardian rows from a membership (only the
+  membership services call it, inside their transaction);
+* ``access_project`` and friends fetch an object for a user or raise Http404 —
+  the same answer for "does not exist" and "not yours", so nobody learns that
+  another project exists;
+* ``projects_for_user`` is the queryset filter for lists;
+* ``ProjectPermission`` is the DRF permission class.
+
+No view compares roles inline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AnonymousUser, Permission
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404
+from guardian.shortcuts import get_objects_for_user
+from rest_framework.permissions import BasePermission
+
+from .models import Membership, Project, ProjectUserObjectPermission, Role
+
+VIEW = "view_project"
+CHANGE = "change_project"
+MANAGE_MEMBERS = "manage_members"
+EDIT_GUIDELINES = "edit_guidelines"
+IMPORT_ITEMS = "import_items"
+ANNOTATE = "annotate"
+REVIEW = "review"
+EXPORT = "export_data"
+VIEW_STATS = "view_stats"
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.LEAD: frozenset(
+        {VIEW, CHANGE, MANAGE_MEMBERS, EDIT_GUIDELINES, IMPORT_ITEMS, EXPORT, VIEW_STATS}
+    ),
+    Role.REVIEWER: frozenset({VIEW, REVIEW}),
+    Role.ANNOTATOR: frozenset({VIEW, ANNOTATE}),
+}
+ALL_PERMISSIONS = frozenset().union(*ROLE_PERMISSIONS.values())
+# Reading a project that is archived is still allowed; these change it.
+WRITE_PERMISSIONS = frozenset(
+    {CHANGE, MANAGE_MEMBERS, EDIT_GUIDELINES, IMPORT_ITEMS, ANNOTATE, REVIEW}
+)
+
+
+def permissions_for_roles(roles: Iterable[str]) -> frozenset[str]:
+    perms: set[str] = set()
+    for role in roles:
+        perms |= ROLE_PERMISSIONS[role]
+    return frozenset(perms)
+
+
+def _permission_rows() -> dict[str, Permission]:
+    rows = Permission.objects.filter(content_type__app_label="projects", codename__in=ALL_PERMISSIONS)
+    return {row.codename: row for row in rows}
+
+
+def sync_permissions(*, project: Project, user, roles: Iterable[str]) -> None:
+    """Make the user's guardian rows on ``project`` exactly those of ``roles``.
+
+    Call inside the transaction that writes the membership.
+    """
+    wanted = permissions_for_roles(roles)
+    rows = _permission_rows()
+    ProjectUserObjectPermission.objects.filter(content_object=project, user=user).exclude(
+        permission__codename__in=wanted
+    ).delete()
+    have = set(
+        ProjectUserObjectPermission.objects.filter(content_object=project, user=user).values_list(
+            "permission__codename", flat=True
+        )
+    )
+    ProjectUserObjectPermission.objects.bulk_create(
+        [
+            ProjectUserObjectPermission(content_object=project, user=user, permission=rows[codename])
+            for codename in sorted(wanted - have)
+        ]
+    )
+
+
+def projects_for_user(user, perm: str = VIEW) -> QuerySet[Project]:
+    """Projects on which ``user`` holds ``perm`` through an object permission.
+
+    Global and group-level model permissions never widen this (SECURITY.md
+    A9), and superusers get no special path: they join projects like anyone.
+    """
+    if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated or not user.is_active:
+        return Project.objects.none()
+    return get_objects_for_user(
+        user,
+        f"projects.{perm}",
+        klass=Project,
+        use_groups=False,
+        with_superuser=False,
+        accept_global_perms=False,
+    )
+
+
+def has_perm(user, project: Project, perm: str) -> bool:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return ProjectUserObjectPermission.objects.filter(
+        user=user, content_object=project, permission__codename=perm
+    ).exists()
+
+
+def user_permissions(user, project: Project) -> frozenset[str]:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return frozenset()
+    return frozenset(
+        ProjectUserObjectPermission.objects.filter(user=user, content_object=project).values_list(
+            "permission__codename", flat=True
+        )
+    )
+
+
+class ProjectArchived(PermissionDenied):
+    """A write on an archived project (the API answers 409)."""
+
+
+def access_project(user, project_id, perm: str = VIEW, *, write: bool | None = None) -> Project:
+    """The project if ``user`` holds ``perm`` on it, else Http404.
+
+    A member who lacks ``perm`` but can see the project also gets 404 here;
+    use ``access_project_or_403`` where a member should learn it is a
+    permission matter. Writes on an archived project raise ProjectArchived.
+    """
+    try:
+        pk = int(project_id)
+    except (TypeError, ValueError) as exc:
+        raise Http404 from exc
+    project = Project.objects.filter(pk=pk).first()
+    if project is None or not has_perm(user, project, perm):
+        raise Http404
+    if (write if write is not None else perm in WRITE_PERMISSIONS) and project.is_archived:
+        raise ProjectArchived
+    return project
+
+
+class Forbidden(PermissionDenied):
+    """The caller can see the project but may not do this (403)."""
+
+
+def access_project_or_403(user, project_id, perm: str, *, write: bool | None = None) -> Project:
+    """Like access_project, but a member without ``perm`` gets Forbidden (403)
+    instead of 404, since they already know the project exists."""
+    project = access_project(user, project_id, VIEW, write=False)
+    if not has_perm(user, project, perm):
+        raise Forbidden
+    if (write if write is not None else perm in WRITE_PERMISSIONS) and project.is_archived:
+        raise ProjectArchived
+    return project
+
+
+def membership_of(user, project: Project) -> Membership | None:
+    if user is None or not user.is_authenticated:
+        return None
+    return Membership.objects.filter(project=project, user=user).first()
+
+
+class ProjectPermission(BasePermission):
+    """DRF permission: the view declares ``project_perm`` (or a per-method
+    ``project_perms`` dict) and reads the project id from ``project_id`` in
+    the URL. The view still fetches through ``access_project`` so the object
+    and the check can never drift apart."""
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        project_id = view.kwargs.get("project_id")
+        if project_id is None:
+            return True
+        perm = getattr(view, "project_perms", {}).get(request.method) or getattr(view, "project_perm", VIEW)
+        write = getattr(view, "project_write", None)
+        if write is None:
+            write = request.method not in ("GET", "HEAD", "OPTIONS") and perm in WRITE_PERMISSIONS
+        view.project = access_project_or_403(request.user, project_id, perm, write=write)
+        return True

@@ -1,0 +1,32 @@
+"""Per-project counters, incremented in the caller's transaction.
+
+One upsert per change (``INSERT … ON CONFLICT DO UPDATE``, which PostgreSQL
+and SQLite both speak), so concurrent writers never lose an increment.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+
+from .models import ProjectCounter
+
+
+def counter_add(project_id: int, name: str, delta: int) -> None:
+    if not delta:
+        return
+    table = ProjectCounter._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (project_id, name, value) VALUES (%s, %s, %s) "  # noqa: S608 - table name is ours
+            f"ON CONFLICT (project_id, name) DO UPDATE SET value = {table}.value + excluded.value",
+            [project_id, name, delta],
+        )
+
+
+def counters_for(project_ids: list[int]) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = {pid: {} for pid in project_ids}
+    for project_id, name, value in ProjectCounter.objects.filter(project_id__in=project_ids).values_list(
+        "project_id", "name", "value"
+    ):
+        out[project_id][name] = value
+    return out

@@ -1,0 +1,208 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+
+class ReviewPolicy(models.TextChoices):
+    DISAGREEMENTS = "disagreements", "Disagreements only"
+    ALL = "all", "All items"
+    NONE = "none", "None"
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=20000)
+    task_type = models.CharField(max_length=50)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    overlap = models.PositiveSmallIntegerField(default=2)
+    # None means unanimous; k means a majority of k annotations decides.
+    consensus_majority = models.PositiveSmallIntegerField(null=True, blank=True)
+    review_policy = models.CharField(
+        max_length=20, choices=ReviewPolicy.choices, default=ReviewPolicy.DISAGREEMENTS
+    )
+    audit_sample = models.DecimalField(max_digits=5, decimal_places=4, default=0)
+    lease_seconds = models.PositiveIntegerField(default=1800)
+    config_version = models.PositiveIntegerField(default=1)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        default_permissions = ()
+        permissions = [
+            ("view_project", "See the project, its guidelines and progress"),
+            ("change_project", "Edit settings and the label schema, archive"),
+            ("manage_members", "Add, change and remove members; invite"),
+            ("edit_guidelines", "Edit the guideline draft and publish versions"),
+            ("import_items", "Import and manage items"),
+            ("annotate", "Take items from the queue and annotate them"),
+            ("review", "Adjudicate disagreements"),
+            ("export_data", "Export gold datasets"),
+            ("view_stats", "See progress per annotator and agreement"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(overlap__gte=1) & Q(overlap__lte=10), name="project_overlap_range"),
+            models.CheckConstraint(
+                condition=Q(audit_sample__gte=0) & Q(audit_sample__lte=1), name="project_audit_sample_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(consensus_majority__isnull=True) | Q(consensus_majority__gte=1),
+                name="project_consensus_majority_positive",
+            ),
+            models.CheckConstraint(condition=Q(lease_seconds__gte=60), name="project_lease_min"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+    @property
+    def consensus(self) -> str | dict:
+        if self.consensus_majority is None:
+            return "unanimous"
+        return {"majority": self.consensus_majority}
+
+
+class ProjectUserObjectPermission(UserObjectPermissionBase):
+    # Direct foreign key: permission rows CASCADE with the project, so a
+    # reused primary key never inherits them (SECURITY.md A10).
+    content_object = models.ForeignKey(Project, on_delete=models.CASCADE)
+
+
+class ProjectGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Project, on_delete=models.CASCADE)
+
+
+class ConfigVersion(models.Model):
+    """One immutable version of a project's label schema (task type + config)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="config_versions")
+    number = models.PositiveIntegerField()
+    task_type = models.CharField(max_length=50)
+    config = models.JSONField()
+    note = models.CharField(max_length=500, blank=True)
+    impact = models.JSONField(default=dict, blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "number"], name="config_version_unique")]
+        ordering = ["project", "-number"]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} config v{self.number}"
+
+
+class Role(models.TextChoices):
+    LEAD = "lead", "Lead"
+    REVIEWER = "reviewer", "Reviewer"
+    ANNOTATOR = "annotator", "Annotator"
+
+
+class Membership(models.Model):
+    """Who belongs to a project and in which roles: the source of truth for
+    permissions. django-guardian rows are derived from it by
+    ``projects.access.sync_permissions`` in the same transaction."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    is_lead = models.BooleanField(default=False)
+    is_reviewer = models.BooleanField(default=False)
+    is_annotator = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique"),
+            models.CheckConstraint(
+                condition=Q(is_lead=True) | Q(is_reviewer=True) | Q(is_annotator=True),
+                name="membership_has_a_role",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.project_id}: {','.join(self.roles)}"
+
+    @property
+    def roles(self) -> list[str]:
+        out = []
+        if self.is_lead:
+            out.append(Role.LEAD.value)
+        if self.is_reviewer:
+            out.append(Role.REVIEWER.value)
+        if self.is_annotator:
+            out.append(Role.ANNOTATOR.value)
+        return out
+
+
+class Invite(models.Model):
+    """A single-use, expiring invitation bound to an email, a project and roles."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invites")
+    email = models.EmailField()
+    roles = models.JSONField()
+    digest = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"invite {self.email} to {self.project_id}"
+
+
+class GuidelineDraft(models.Model):
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="guideline_draft")
+    body = models.TextField(blank=True, max_length=500_000)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"guideline draft of {self.project_id}"
+
+
+class GuidelineVersion(models.Model):
+    """A published guideline version. Immutable once written."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="guideline_versions")
+    number = models.PositiveIntegerField()
+    body = models.TextField(max_length=500_000)
+    note = models.CharField(max_length=500, blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "number"], name="guideline_version_unique")]
+        ordering = ["project", "-number"]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} guidelines v{self.number}"
+
+
+class ProjectCounter(models.Model):
+    """Per-project counters kept in the same transactions as the rows they
+    count, so pages never count over all items (DESIGN.md, the queue)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="counters")
+    name = models.CharField(max_length=80)
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="project_counter_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.project_id}:{self.name}={self.value}"

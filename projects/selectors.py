@@ -1,0 +1,79 @@
+"""Reads that span models."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from annotation.models import ItemState
+
+from . import access
+from .counters import counters_for
+from .models import GuidelineVersion, Membership, Project
+
+
+@dataclass
+class ProjectSummary:
+    project: Project
+    roles: list[str]
+    counts: dict[str, int]
+
+    @property
+    def progress_percent(self) -> int:
+        total = self.counts.get("total", 0)
+        return round(100 * self.counts.get("gold", 0) / total) if total else 0
+
+
+def project_list(user, *, include_archived: bool = True) -> list[ProjectSummary]:
+    """The user's projects with their roles and item counts, in three queries."""
+    projects = list(access.projects_for_user(user).order_by("archived_at", "-created_at"))
+    if not include_archived:
+        projects = [p for p in projects if not p.is_archived]
+    ids = [p.pk for p in projects]
+    roles = {m.project_id: m.roles for m in Membership.objects.filter(user=user, project_id__in=ids)}
+    counters = counters_for(ids)
+    return [
+        ProjectSummary(project=p, roles=roles.get(p.pk, []), counts=item_counts(counters[p.pk]))
+        for p in projects
+    ]
+
+
+def item_counts(counters: dict[str, int]) -> dict[str, int]:
+    counts = {state.value: counters.get(f"items:{state.value}", 0) for state in ItemState}
+    counts["total"] = counters.get("items:total", 0)
+    return counts
+
+
+def project_item_counts(project: Project) -> dict[str, int]:
+    return item_counts(counters_for([project.pk])[project.pk])
+
+
+def members(project: Project) -> QuerySet[Membership]:
+    return Membership.objects.filter(project=project).select_related("user").order_by("user__username")
+
+
+def guideline_versions(project: Project) -> QuerySet[GuidelineVersion]:
+    return GuidelineVersion.objects.filter(project=project).select_related("author").order_by("-number")
+
+
+@dataclass
+class DiffLine:
+    kind: str  # "same", "added", "removed"
+    text: str
+    old_no: int | None
+    new_no: int | None
+
+
+def guideline_diff(old: str, new: str) -> list[DiffLine]:
+    """A line diff; the template escapes every line."""
+    a, b = old.splitlines(), new.splitlines()
+    out: list[DiffLine] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            out.extend(DiffLine("same", a[i], i + 1, j1 + (i - i1) + 1) for i in range(i1, i2))
+            continue
+        out.extend(DiffLine("removed", a[i], i + 1, None) for i in range(i1, i2))
+        out.extend(DiffLine("added", b[j], None, j + 1) for j in range(j1, j2))
+    return out
