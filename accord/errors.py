@@ -13,7 +13,9 @@ class InvalidInput(ValueError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        return "; ".join(f"{e['field']}: {e['reason']}" if e.get("field") else e["reason"] for e in self.errors)
+        return "; ".join(
+            f"{e['field']}: {e['reason']}" if e.get("field") else e["reason"] for e in self.errors
+        )
 
 
 class Conflict(Exception):

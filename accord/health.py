@@ -45,7 +45,9 @@ def _check_broker() -> str | None:
     try:
         import redis
 
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2
+        )
         client.ping()
     except Exception as exc:  # noqa: BLE001
         log.warning("readyz: broker: %s", exc)

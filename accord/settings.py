@@ -124,9 +124,12 @@ else:
         "visibility_timeout": 4 * 3600,
     }
     CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
-        "ACCORD_BEAT_SCHEDULE", "/tmp/accord-celerybeat-schedule"  # noqa: S108
+        "ACCORD_BEAT_SCHEDULE",
+        "/tmp/accord-celerybeat-schedule",  # noqa: S108
     )
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
     HTTPS = env_bool("ACCORD_HTTPS", True)
 
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -150,6 +153,7 @@ INSTALLED_APPS = [
     "annotation",
     "review",
     "datasets",
+    "accord",  # management commands: embedded, demo
 ]
 
 MIDDLEWARE = [
@@ -199,7 +203,10 @@ GUARDIAN_MONKEY_PATCH_GROUP = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -231,7 +238,9 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
 SESSION_COOKIE_AGE = int(os.environ.get("ACCORD_SESSION_IDLE_SECONDS", 8 * 3600))
 SESSION_SAVE_EVERY_REQUEST = True
-ACCORD_SESSION_ABSOLUTE_SECONDS = int(os.environ.get("ACCORD_SESSION_ABSOLUTE_SECONDS", 7 * 24 * 3600))
+ACCORD_SESSION_ABSOLUTE_SECONDS = int(
+    os.environ.get("ACCORD_SESSION_ABSOLUTE_SECONDS", 7 * 24 * 3600)
+)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -297,7 +306,9 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 if DEBUG:
-    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
+        "rest_framework.renderers.BrowsableAPIRenderer"
+    )
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Accord API",

@@ -21,7 +21,9 @@ class ApiToken(models.Model):
     signal or a hook on every path that can change a password.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
     digest = models.CharField(max_length=64, unique=True)
     prefix = models.CharField(max_length=8)
     name = models.CharField(max_length=100, blank=True)

@@ -23,7 +23,7 @@ class ThrottleVerdict:
 
 
 def _key(kind: str, value: str) -> str:
-    return "accord:login:%s:%s" % (kind, hashlib.sha256(value.encode()).hexdigest()[:32])
+    return f"accord:login:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
 
 
 def _hit(key: str, window: int) -> int:

@@ -22,7 +22,9 @@ def password_fingerprint(user: User) -> str:
     return user.get_session_auth_hash()[:64]
 
 
-def token_issue(*, user: User, name: str = "", ttl_seconds: int | None = None) -> tuple[str, ApiToken]:
+def token_issue(
+    *, user: User, name: str = "", ttl_seconds: int | None = None
+) -> tuple[str, ApiToken]:
     """Create a token and return (key, token). The key is never stored."""
     key = secrets.token_urlsafe(32)
     ttl = ttl_seconds if ttl_seconds is not None else settings.ACCORD_TOKEN_TTL_SECONDS

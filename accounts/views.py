@@ -49,7 +49,9 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         # other session of the user dies with the old password hash; API
         # tokens die because they carry the old password's fingerprint.
         response = super().form_valid(form)
-        messages.success(self.request, "Password changed. Your other sessions and API tokens were revoked.")
+        messages.success(
+            self.request, "Password changed. Your other sessions and API tokens were revoked."
+        )
         return response
 
 

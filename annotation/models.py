@@ -20,7 +20,8 @@ class Item(models.Model):
     byte-exact; ``content_hash`` is the sha256 of its canonical JSON."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
-    external_id = models.CharField(max_length=255, null=True, blank=True)
+    # NULL, not "", means "no external id": the unique constraint skips NULLs.
+    external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     data = models.JSONField()
     meta = models.JSONField(default=dict, blank=True)
     content_hash = models.CharField(max_length=64)
@@ -49,14 +50,20 @@ class Annotation(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
+    )
     value = models.JSONField()
     config_version = models.PositiveIntegerField()
     guideline_version = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["item", "annotator"], name="annotation_item_annotator_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item", "annotator"], name="annotation_item_annotator_unique"
+            )
+        ]
         indexes = [models.Index(fields=["project", "config_version"])]
 
     def __str__(self) -> str:

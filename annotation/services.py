@@ -45,10 +45,18 @@ def items_create(*, project: Project, rows: Iterable[ItemRow], config: dict) -> 
         digest = content_hash(data)
         items.setdefault(
             digest,
-            Item(project=project, data=data, external_id=row.external_id, meta=row.meta or {}, content_hash=digest),
+            Item(
+                project=project,
+                data=data,
+                external_id=row.external_id,
+                meta=row.meta or {},
+                content_hash=digest,
+            ),
         )
     existing = set(
-        Item.objects.filter(project=project, content_hash__in=list(items)).values_list("content_hash", flat=True)
+        Item.objects.filter(project=project, content_hash__in=list(items)).values_list(
+            "content_hash", flat=True
+        )
     )
     new = [item for digest, item in items.items() if digest not in existing]
     Item.objects.bulk_create(new, batch_size=1000)

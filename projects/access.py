@@ -57,7 +57,9 @@ def permissions_for_roles(roles: Iterable[str]) -> frozenset[str]:
 
 
 def _permission_rows() -> dict[str, Permission]:
-    rows = Permission.objects.filter(content_type__app_label="projects", codename__in=ALL_PERMISSIONS)
+    rows = Permission.objects.filter(
+        content_type__app_label="projects", codename__in=ALL_PERMISSIONS
+    )
     return {row.codename: row for row in rows}
 
 
@@ -78,7 +80,9 @@ def sync_permissions(*, project: Project, user, roles: Iterable[str]) -> None:
     )
     ProjectUserObjectPermission.objects.bulk_create(
         [
-            ProjectUserObjectPermission(content_object=project, user=user, permission=rows[codename])
+            ProjectUserObjectPermission(
+                content_object=project, user=user, permission=rows[codename]
+            )
             for codename in sorted(wanted - have)
         ]
     )
@@ -90,7 +94,12 @@ def projects_for_user(user, perm: str = VIEW) -> QuerySet[Project]:
     Global and group-level model permissions never widen this (SECURITY.md
     A9), and superusers get no special path: they join projects like anyone.
     """
-    if user is None or isinstance(user, AnonymousUser) or not user.is_authenticated or not user.is_active:
+    if (
+        user is None
+        or isinstance(user, AnonymousUser)
+        or not user.is_authenticated
+        or not user.is_active
+    ):
         return Project.objects.none()
     return get_objects_for_user(
         user,
@@ -176,7 +185,9 @@ class ProjectPermission(BasePermission):
         project_id = view.kwargs.get("project_id")
         if project_id is None:
             return True
-        perm = getattr(view, "project_perms", {}).get(request.method) or getattr(view, "project_perm", VIEW)
+        perm = getattr(view, "project_perms", {}).get(request.method) or getattr(
+            view, "project_perm", VIEW
+        )
         write = getattr(view, "project_write", None)
         if write is None:
             write = request.method not in ("GET", "HEAD", "OPTIONS") and perm in WRITE_PERMISSIONS

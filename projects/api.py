@@ -26,7 +26,9 @@ from .models import ConfigVersion, GuidelineDraft, GuidelineVersion, Invite
 User = get_user_model()
 
 
-def project_payload(project, user, *, counts: dict | None = None, roles: list | None = None) -> dict:
+def project_payload(
+    project, user, *, counts: dict | None = None, roles: list | None = None
+) -> dict:
     config = services.project_config(project)
     if roles is None:
         membership = access.membership_of(user, project)
@@ -60,7 +62,10 @@ class ProjectListView(ProjectPermissionMixin, APIView):
     def get(self, request):
         summaries = selectors.project_list(request.user)
         return Response(
-            [project_payload(x.project, request.user, counts=x.counts, roles=x.roles) for x in summaries]
+            [
+                project_payload(x.project, request.user, counts=x.counts, roles=x.roles)
+                for x in summaries
+            ]
         )
 
     @extend_schema(request=s.ProjectInput, responses={201: s.ProjectOutput})
@@ -105,7 +110,7 @@ class ProjectDetailView(ProjectPermissionMixin, APIView):
                 return Response(
                     {
                         "detail": "This config change affects existing annotations; "
-                        "send it again with \"confirm\": true to apply it.",
+                        'send it again with "confirm": true to apply it.',
                         "impact": change.as_dict(),
                     },
                     status=status.HTTP_409_CONFLICT,
@@ -138,10 +143,16 @@ class ConfigView(ProjectPermissionMixin, APIView):
 
     @extend_schema(responses=s.ConfigVersionOutput(many=True))
     def get(self, request, project_id: int):
-        versions = ConfigVersion.objects.filter(project=self.project).select_related("author").order_by("-number")
+        versions = (
+            ConfigVersion.objects.filter(project=self.project)
+            .select_related("author")
+            .order_by("-number")
+        )
         return Response(s.ConfigVersionOutput(versions, many=True).data)
 
-    @extend_schema(request=s.ConfigInput, responses={200: s.ConfigChangeOutput, 201: s.ConfigChangeOutput})
+    @extend_schema(
+        request=s.ConfigInput, responses={200: s.ConfigChangeOutput, 201: s.ConfigChangeOutput}
+    )
     def post(self, request, project_id: int):
         data = s.reject_unknown(request.data, set(s.ConfigInput().fields))
         for flag in ("dry_run", "confirm"):
@@ -158,7 +169,10 @@ class ConfigView(ProjectPermissionMixin, APIView):
         )
         if change.needs_confirmation and not change.applied and not data.get("dry_run"):
             return Response(
-                {"detail": "This change affects existing annotations; confirm it.", "impact": change.as_dict()},
+                {
+                    "detail": "This change affects existing annotations; confirm it.",
+                    "impact": change.as_dict(),
+                },
                 status=status.HTTP_409_CONFLICT,
             )
         return Response(change.as_dict(), status=201 if change.applied else 200)
@@ -181,7 +195,9 @@ class MemberListView(ProjectPermissionMixin, APIView):
         if user is None:
             raise InvalidInput("no such active user", field="user")
         existed = self.project.memberships.filter(user=user).exists()
-        membership = services.membership_set(project=self.project, user=user, roles=data.get("roles"))
+        membership = services.membership_set(
+            project=self.project, user=user, roles=data.get("roles")
+        )
         return Response(s.MemberOutput(membership).data, status=200 if existed else 201)
 
 
@@ -200,14 +216,19 @@ class InviteListView(ProjectPermissionMixin, APIView):
 
     @extend_schema(responses=s.InviteOutput(many=True))
     def get(self, request, project_id: int):
-        invites = Invite.objects.filter(project=self.project, revoked_at__isnull=True).order_by("-created_at")
+        invites = Invite.objects.filter(project=self.project, revoked_at__isnull=True).order_by(
+            "-created_at"
+        )
         return Response(s.InviteOutput(invites, many=True).data)
 
     @extend_schema(request=s.InviteInput, responses={201: s.InviteOutput})
     def post(self, request, project_id: int):
         data = s.reject_unknown(request.data, {"email", "roles"})
         token, invite = services.invite_create(
-            project=self.project, email=data.get("email"), roles=data.get("roles"), user=request.user
+            project=self.project,
+            email=data.get("email"),
+            roles=data.get("roles"),
+            user=request.user,
         )
         body = s.InviteOutput(invite).data
         body["url"] = request.build_absolute_uri(reverse("accounts:invite_accept", args=[token]))
@@ -241,7 +262,10 @@ class GuidelineListView(ProjectPermissionMixin, APIView):
     def post(self, request, project_id: int):
         data = s.reject_unknown(request.data, {"body", "note"})
         version = services.guideline_publish(
-            project=self.project, user=request.user, note=data.get("note", ""), body=data.get("body")
+            project=self.project,
+            user=request.user,
+            note=data.get("note", ""),
+            body=data.get("body"),
         )
         return Response(guideline_payload(version), status=status.HTTP_201_CREATED)
 
@@ -265,13 +289,18 @@ class GuidelineDraftView(ProjectPermissionMixin, APIView):
     @extend_schema(request=s.GuidelineDraftInput, responses=s.GuidelineDraftOutput)
     def put(self, request, project_id: int):
         data = s.reject_unknown(request.data, {"body"})
-        draft = services.guideline_draft_save(project=self.project, user=request.user, body=data.get("body"))
+        draft = services.guideline_draft_save(
+            project=self.project, user=request.user, body=data.get("body")
+        )
         return Response(s.GuidelineDraftOutput(draft).data)
 
 
 class GuidelineDiffView(ProjectPermissionMixin, APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("from", int, required=True), OpenApiParameter("to", int, required=True)],
+        parameters=[
+            OpenApiParameter("from", int, required=True),
+            OpenApiParameter("to", int, required=True),
+        ],
         responses=s.DiffLineOutput(many=True),
     )
     def get(self, request, project_id: int):
@@ -290,7 +319,10 @@ class GuidelineDiffView(ProjectPermissionMixin, APIView):
 class StatsView(ProjectPermissionMixin, APIView):
     @extend_schema(responses=s.StatsOutput)
     def get(self, request, project_id: int):
-        body = {"items": selectors.project_item_counts(self.project), "annotations_per_annotator": []}
+        body = {
+            "items": selectors.project_item_counts(self.project),
+            "annotations_per_annotator": [],
+        }
         # Per-annotator figures are for leads; an annotator sees only the totals.
         if access.has_perm(request.user, self.project, access.VIEW_STATS):
             rows = (
@@ -300,7 +332,11 @@ class StatsView(ProjectPermissionMixin, APIView):
                 .order_by("annotator__username")
             )
             body["annotations_per_annotator"] = [
-                {"user": r["annotator_id"], "username": r["annotator__username"], "annotations": r["n"]}
+                {
+                    "user": r["annotator_id"],
+                    "username": r["annotator__username"],
+                    "annotations": r["n"],
+                }
                 for r in rows
             ]
         return Response(body)

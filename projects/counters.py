@@ -25,8 +25,8 @@ def counter_add(project_id: int, name: str, delta: int) -> None:
 
 def counters_for(project_ids: list[int]) -> dict[int, dict[str, int]]:
     out: dict[int, dict[str, int]] = {pid: {} for pid in project_ids}
-    for project_id, name, value in ProjectCounter.objects.filter(project_id__in=project_ids).values_list(
-        "project_id", "name", "value"
-    ):
+    for project_id, name, value in ProjectCounter.objects.filter(
+        project_id__in=project_ids
+    ).values_list("project_id", "name", "value"):
         out[project_id][name] = value
     return out

@@ -47,9 +47,12 @@ class Project(models.Model):
             ("view_stats", "See progress per annotator and agreement"),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(overlap__gte=1) & Q(overlap__lte=10), name="project_overlap_range"),
             models.CheckConstraint(
-                condition=Q(audit_sample__gte=0) & Q(audit_sample__lte=1), name="project_audit_sample_range"
+                condition=Q(overlap__gte=1) & Q(overlap__lte=10), name="project_overlap_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(audit_sample__gte=0) & Q(audit_sample__lte=1),
+                name="project_audit_sample_range",
             ),
             models.CheckConstraint(
                 condition=Q(consensus_majority__isnull=True) | Q(consensus_majority__gte=1),
@@ -91,11 +94,15 @@ class ConfigVersion(models.Model):
     config = models.JSONField()
     note = models.CharField(max_length=500, blank=True)
     impact = models.JSONField(default=dict, blank=True)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "number"], name="config_version_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="config_version_unique")
+        ]
         ordering = ["project", "-number"]
 
     def __str__(self) -> str:
@@ -114,7 +121,9 @@ class Membership(models.Model):
     ``projects.access.sync_permissions`` in the same transaction."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
     is_lead = models.BooleanField(default=False)
     is_reviewer = models.BooleanField(default=False)
     is_annotator = models.BooleanField(default=False)
@@ -152,7 +161,9 @@ class Invite(models.Model):
     email = models.EmailField()
     roles = models.JSONField()
     digest = models.CharField(max_length=64, unique=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
@@ -166,9 +177,13 @@ class Invite(models.Model):
 
 
 class GuidelineDraft(models.Model):
-    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="guideline_draft")
+    project = models.OneToOneField(
+        Project, on_delete=models.CASCADE, related_name="guideline_draft"
+    )
     body = models.TextField(blank=True, max_length=500_000)
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -178,15 +193,21 @@ class GuidelineDraft(models.Model):
 class GuidelineVersion(models.Model):
     """A published guideline version. Immutable once written."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="guideline_versions")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="guideline_versions"
+    )
     number = models.PositiveIntegerField()
     body = models.TextField(max_length=500_000)
     note = models.CharField(max_length=500, blank=True)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "number"], name="guideline_version_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="guideline_version_unique")
+        ]
         ordering = ["project", "-number"]
 
     def __str__(self) -> str:
@@ -202,7 +223,9 @@ class ProjectCounter(models.Model):
     value = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "name"], name="project_counter_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="project_counter_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.project_id}:{self.name}={self.value}"

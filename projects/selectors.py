@@ -32,7 +32,9 @@ def project_list(user, *, include_archived: bool = True) -> list[ProjectSummary]
     if not include_archived:
         projects = [p for p in projects if not p.is_archived]
     ids = [p.pk for p in projects]
-    roles = {m.project_id: m.roles for m in Membership.objects.filter(user=user, project_id__in=ids)}
+    roles = {
+        m.project_id: m.roles for m in Membership.objects.filter(user=user, project_id__in=ids)
+    }
     counters = counters_for(ids)
     return [
         ProjectSummary(project=p, roles=roles.get(p.pk, []), counts=item_counts(counters[p.pk]))
@@ -51,11 +53,17 @@ def project_item_counts(project: Project) -> dict[str, int]:
 
 
 def members(project: Project) -> QuerySet[Membership]:
-    return Membership.objects.filter(project=project).select_related("user").order_by("user__username")
+    return (
+        Membership.objects.filter(project=project).select_related("user").order_by("user__username")
+    )
 
 
 def guideline_versions(project: Project) -> QuerySet[GuidelineVersion]:
-    return GuidelineVersion.objects.filter(project=project).select_related("author").order_by("-number")
+    return (
+        GuidelineVersion.objects.filter(project=project)
+        .select_related("author")
+        .order_by("-number")
+    )
 
 
 @dataclass

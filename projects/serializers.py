@@ -14,7 +14,9 @@ def reject_unknown(data, allowed: set[str]) -> dict:
         raise InvalidInput("the body must be a JSON object")
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise InvalidInput([{"field": str(name)[:100], "reason": "unknown field"} for name in unknown])
+        raise InvalidInput(
+            [{"field": str(name)[:100], "reason": "unknown field"} for name in unknown]
+        )
     return dict(data)
 
 
@@ -43,7 +45,9 @@ class ProjectPatchInput(serializers.Serializer):
     task_type = serializers.CharField(required=False)
     config = serializers.JSONField(required=False)
     config_note = serializers.CharField(required=False)
-    confirm = serializers.BooleanField(required=False, help_text="apply a config change that affects annotations")
+    confirm = serializers.BooleanField(
+        required=False, help_text="apply a config change that affects annotations"
+    )
 
 
 class ProjectOutput(serializers.Serializer):

@@ -16,8 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth import password_validation
+from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -86,7 +85,11 @@ def _clean_settings(values: dict[str, Any], *, current: Project | None) -> dict[
             out["time_zone"] = tz
     if "overlap" in values:
         overlap = values["overlap"]
-        if not isinstance(overlap, int) or isinstance(overlap, bool) or not 1 <= overlap <= MAX_OVERLAP:
+        if (
+            not isinstance(overlap, int)
+            or isinstance(overlap, bool)
+            or not 1 <= overlap <= MAX_OVERLAP
+        ):
             bad("overlap", f"must be a whole number from 1 to {MAX_OVERLAP}")
         else:
             out["overlap"] = overlap
@@ -98,12 +101,17 @@ def _clean_settings(values: dict[str, Any], *, current: Project | None) -> dict[
         elif isinstance(consensus, dict) and set(consensus) == {"majority"}:
             k = consensus["majority"]
             if not isinstance(k, int) or isinstance(k, bool) or not (overlap / 2 < k <= overlap):
-                bad("consensus.majority", f"must be more than half of overlap ({overlap}) and at most overlap")
+                bad(
+                    "consensus.majority",
+                    f"must be more than half of overlap ({overlap}) and at most overlap",
+                )
             else:
                 out["consensus_majority"] = k
         else:
             bad("consensus", 'must be "unanimous" or {"majority": k}')
-    elif current is not None and current.consensus_majority and current.consensus_majority > overlap:
+    elif (
+        current is not None and current.consensus_majority and current.consensus_majority > overlap
+    ):
         bad("consensus.majority", f"is more than the new overlap ({overlap})")
     if "review_policy" in values:
         policy = values["review_policy"]
@@ -122,7 +130,11 @@ def _clean_settings(values: dict[str, Any], *, current: Project | None) -> dict[
             out["audit_sample"] = sample.quantize(Decimal("0.0001"))
     if "lease_seconds" in values:
         lease = values["lease_seconds"]
-        if not isinstance(lease, int) or isinstance(lease, bool) or not 60 <= lease <= 7 * 24 * 3600:
+        if (
+            not isinstance(lease, int)
+            or isinstance(lease, bool)
+            or not 60 <= lease <= 7 * 24 * 3600
+        ):
             bad("lease_seconds", "must be from 60 to 604800 seconds")
         else:
             out["lease_seconds"] = lease
@@ -138,14 +150,20 @@ def _clean_config(task_type_key: Any, config: Any):
         task_type = tasktypes.get(task_type_key)
     except tasktypes.UnknownTaskType:
         raise InvalidInput(
-            f"unknown task type {task_type_key!r}; known: {', '.join(tasktypes.keys())}", field="task_type"
+            f"unknown task type {task_type_key!r}; known: {', '.join(tasktypes.keys())}",
+            field="task_type",
         ) from None
     try:
         return task_type, task_type.validate_config(config)
     except tasktypes.TaskTypeError as exc:
         raise InvalidInput(
-            [{"field": f"config.{e['field']}" if e["field"] != "config" else "config", "reason": e["reason"]}
-             for e in exc.errors]
+            [
+                {
+                    "field": f"config.{e['field']}" if e["field"] != "config" else "config",
+                    "reason": e["reason"],
+                }
+                for e in exc.errors
+            ]
         ) from None
 
 
@@ -153,18 +171,27 @@ def _clean_config(task_type_key: Any, config: Any):
 
 
 @transaction.atomic
-def project_create(*, user, name: Any, task_type: Any, config: Any, **settings_values: Any) -> Project:
+def project_create(
+    *, user, name: Any, task_type: Any, config: Any, **settings_values: Any
+) -> Project:
     """Create a project with its first config version and an empty guideline
     draft; the creator becomes its lead."""
     unknown = set(settings_values) - set(SETTINGS_FIELDS)
     if unknown:
-        raise InvalidInput([{"field": name_, "reason": "unknown field"} for name_ in sorted(unknown)])
+        raise InvalidInput(
+            [{"field": name_, "reason": "unknown field"} for name_ in sorted(unknown)]
+        )
     cleaned = _clean_settings({"name": name, **settings_values}, current=None)
     task_type_key = task_type
     _, normalised = _clean_config(task_type_key, config)
     project = Project.objects.create(task_type=task_type_key, created_by=user, **cleaned)
     ConfigVersion.objects.create(
-        project=project, number=1, task_type=task_type_key, config=normalised, author=user, note="created"
+        project=project,
+        number=1,
+        task_type=task_type_key,
+        config=normalised,
+        author=user,
+        note="created",
     )
     GuidelineDraft.objects.create(project=project, body="", updated_by=user)
     _membership_write(project=project, user=user, roles=[Role.LEAD])
@@ -285,7 +312,9 @@ def project_config_update(
 
 @transaction.atomic
 def project_archive(*, project: Project, user) -> Project:
-    Project.objects.filter(pk=project.pk, archived_at__isnull=True).update(archived_at=timezone.now())
+    Project.objects.filter(pk=project.pk, archived_at__isnull=True).update(
+        archived_at=timezone.now()
+    )
     project.refresh_from_db()
     return project
 
@@ -305,7 +334,9 @@ def _clean_roles(roles: Any) -> list[str]:
         raise InvalidInput("must be a non-empty list of lead, reviewer, annotator", field="roles")
     bad = [r for r in roles if r not in Role.values]
     if bad:
-        raise InvalidInput(f"unknown role {str(bad[0])[:50]!r}; use lead, reviewer, annotator", field="roles")
+        raise InvalidInput(
+            f"unknown role {str(bad[0])[:50]!r}; use lead, reviewer, annotator", field="roles"
+        )
     return sorted(set(roles), key=Role.values.index)
 
 
@@ -324,7 +355,9 @@ def _membership_write(*, project: Project, user, roles: list[str]) -> Membership
 
 
 def _ensure_another_lead(project: Project, user) -> None:
-    others = Membership.objects.filter(project=project, is_lead=True, user__is_active=True).exclude(user=user)
+    others = Membership.objects.filter(project=project, is_lead=True, user__is_active=True).exclude(
+        user=user
+    )
     if not others.exists():
         raise Conflict("A project needs at least one lead: make someone else lead first.")
 
@@ -364,7 +397,9 @@ def _invite_digest(token: str) -> str:
 
 
 @transaction.atomic
-def invite_create(*, project: Project, email: Any, roles: Any, user, ttl_seconds: int | None = None):
+def invite_create(
+    *, project: Project, email: Any, roles: Any, user, ttl_seconds: int | None = None
+):
     """Create a single-use invite; return (token, invite). Only the digest is kept."""
     from django.core.validators import validate_email
 
@@ -391,7 +426,12 @@ def invite_lookup(*, token: str) -> Invite | None:
     if not token or len(token) > 200:
         return None
     invite = Invite.objects.select_related("project").filter(digest=_invite_digest(token)).first()
-    if invite is None or invite.accepted_at or invite.revoked_at or invite.expires_at <= timezone.now():
+    if (
+        invite is None
+        or invite.accepted_at
+        or invite.revoked_at
+        or invite.expires_at <= timezone.now()
+    ):
         return None
     return invite
 
@@ -403,9 +443,9 @@ def invite_accept(*, token: str, username: str, password: str):
     invite = invite_lookup(token=token)
     if invite is None:
         return None
-    claimed = Invite.objects.filter(pk=invite.pk, accepted_at__isnull=True, revoked_at__isnull=True).update(
-        accepted_at=timezone.now()
-    )
+    claimed = Invite.objects.filter(
+        pk=invite.pk, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(accepted_at=timezone.now())
     if claimed != 1:
         return None
     candidate = User(username=username, email=invite.email)
@@ -415,7 +455,9 @@ def invite_accept(*, token: str, username: str, password: str):
         raise InvalidInput(" ".join(exc.messages), field="password") from None
     try:
         with transaction.atomic():
-            user = User.objects.create_user(username=username, email=invite.email, password=password)
+            user = User.objects.create_user(
+                username=username, email=invite.email, password=password
+            )
     except IntegrityError:
         raise InvalidInput("is taken", field="username") from None
     Invite.objects.filter(pk=invite.pk).update(accepted_by=user)
@@ -456,7 +498,9 @@ def guideline_draft_save(*, project: Project, user, body: Any) -> GuidelineDraft
 
 
 @transaction.atomic
-def guideline_publish(*, project: Project, user, note: Any = "", body: Any = None) -> GuidelineVersion:
+def guideline_publish(
+    *, project: Project, user, note: Any = "", body: Any = None
+) -> GuidelineVersion:
     """Publish the draft (or ``body``, which also becomes the draft) as the
     next immutable version."""
     if not isinstance(note, str) or len(note) > 500:

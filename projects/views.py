@@ -9,7 +9,9 @@ from . import access, selectors
 
 @login_required
 def project_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "projects/list.html", {"summaries": selectors.project_list(request.user)})
+    return render(
+        request, "projects/list.html", {"summaries": selectors.project_list(request.user)}
+    )
 
 
 @login_required

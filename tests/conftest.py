@@ -31,7 +31,9 @@ _seq = itertools.count(1)
 def make_user(db):
     def make(username: str | None = None, **extra) -> User:
         name = username or f"user{next(_seq)}"
-        return User.objects.create_user(username=name, password=PASSWORD, email=f"{name}@example.org", **extra)
+        return User.objects.create_user(
+            username=name, password=PASSWORD, email=f"{name}@example.org", **extra
+        )
 
     return make
 
@@ -104,3 +106,13 @@ def web_for(client):
         return c
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Throttle counters live in the cache (Redis): start every test clean."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -184,7 +184,9 @@ class TaskType:
         """Flat fields for JSONL / CSV / Parquet / datasets."""
         raise NotImplementedError
 
-    def chat_messages(self, item_data: dict, value: Any, config: dict, *, system: str, template: str) -> list[dict]:
+    def chat_messages(
+        self, item_data: dict, value: Any, config: dict, *, system: str, template: str
+    ) -> list[dict]:
         raise ExportNotSupported(f"{self.key} has no chat fine-tuning mapping")
 
     def preference_pair(self, item_data: dict, value: Any, config: dict) -> dict:

@@ -43,7 +43,10 @@ def _check_label(errors: ErrorList, index: int, label: Any, seen: dict[str, set]
     if key is None or key == "":
         errors.add(f"{path}.key", "is required")
     elif not isinstance(key, str) or not KEY_RE.match(key):
-        errors.add(f"{path}.key", "must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
+        errors.add(
+            f"{path}.key",
+            "must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit",
+        )
     elif key.lower() in RESERVED_KEYS:
         errors.add(f"{path}.key", f"{key!r} is reserved")
     elif key in seen["key"]:
@@ -69,7 +72,9 @@ def _check_label(errors: ErrorList, index: int, label: Any, seen: dict[str, set]
     if color not in (None, "") and (not isinstance(color, str) or not COLOR_RE.match(color)):
         errors.add(f"{path}.color", "must be a colour like #2e7d32")
     description = label.get("description")
-    if description not in (None, "") and (not isinstance(description, str) or len(description) > 2000):
+    if description not in (None, "") and (
+        not isinstance(description, str) or len(description) > 2000
+    ):
         errors.add(f"{path}.description", "must be a string of at most 2000 characters")
     if not isinstance(key, str) or not isinstance(name, str):
         return None
@@ -134,7 +139,9 @@ class Classification(TaskType):
         if bool(old.get("multi_label")) != bool(new.get("multi_label")):
             kind = "multi-label" if new.get("multi_label") else "single-label"
             changes.append(f"switches to {kind}: every existing annotation no longer fits")
-            return ConfigImpact(breaking=True, changes=changes + [f"removes label {k!r}" for k in removed])
+            return ConfigImpact(
+                breaking=True, changes=changes + [f"removes label {k!r}" for k in removed]
+            )
         if removed:
             gone = set(removed)
             changes.extend(f"removes label {key!r}" for key in removed)
@@ -151,7 +158,9 @@ class Classification(TaskType):
 
     def validate_item(self, data: Any, config: dict) -> dict:
         if not isinstance(data, dict):
-            raise TaskTypeError([{"field": "data", "reason": "must be an object with a text field"}])
+            raise TaskTypeError(
+                [{"field": "data", "reason": "must be an object with a text field"}]
+            )
         errors = ErrorList()
         check_no_unknown(errors, data, {"text"}, hint="put extra fields in meta")
         check_text(errors, data, "text", max_length=MAX_TEXT)
@@ -164,7 +173,9 @@ class Classification(TaskType):
             if not isinstance(value, list):
                 raise TaskTypeError([{"field": "value", "reason": "must be a list of label keys"}])
             if len(value) > len(keys):
-                raise TaskTypeError([{"field": "value", "reason": "more labels than the schema has"}])
+                raise TaskTypeError(
+                    [{"field": "value", "reason": "more labels than the schema has"}]
+                )
             bad = [v for v in value if not isinstance(v, str) or v not in keys]
             if bad:
                 raise TaskTypeError([{"field": "value", "reason": f"unknown label {bad[0]!r}"}])
@@ -172,7 +183,9 @@ class Classification(TaskType):
                 raise TaskTypeError([{"field": "value", "reason": "a label is repeated"}])
             return sorted(value, key=keys.index)
         if isinstance(value, list):
-            raise TaskTypeError([{"field": "value", "reason": "this project is single-label: give one label key"}])
+            raise TaskTypeError(
+                [{"field": "value", "reason": "this project is single-label: give one label key"}]
+            )
         if not isinstance(value, str) or value not in keys:
             raise TaskTypeError([{"field": "value", "reason": f"unknown label {value!r}"[:200]}])
         return value
@@ -193,8 +206,12 @@ class Classification(TaskType):
 
     def agreement_spec(self, config: dict) -> AgreementSpec:
         if config.get("multi_label"):
-            return AgreementSpec("alpha", "masi", "Krippendorff's alpha with MASI distance over label sets")
-        return AgreementSpec("alpha", "nominal", "Krippendorff's alpha (nominal); Cohen's kappa per pair")
+            return AgreementSpec(
+                "alpha", "masi", "Krippendorff's alpha with MASI distance over label sets"
+            )
+        return AgreementSpec(
+            "alpha", "nominal", "Krippendorff's alpha (nominal); Cohen's kappa per pair"
+        )
 
     def agreement_categories(self, value: Any, config: dict) -> list[str]:
         return list(value) if isinstance(value, list) else [value]
@@ -203,9 +220,14 @@ class Classification(TaskType):
         key = "labels" if config.get("multi_label") else "label"
         return {"text": item_data["text"], key: value}
 
-    def chat_messages(self, item_data: dict, value: Any, config: dict, *, system: str, template: str) -> list[dict]:
+    def chat_messages(
+        self, item_data: dict, value: Any, config: dict, *, system: str, template: str
+    ) -> list[dict]:
         labels = ", ".join(label["key"] for label in config["labels"])
         prompt = template.replace("{text}", item_data["text"]).replace("{labels}", labels)
         answer = ", ".join(value) if isinstance(value, list) else value
         messages = [{"role": "system", "content": system}] if system else []
-        return messages + [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+        return messages + [
+            {"role": "user", "content": prompt},
+            {"role": "assistant", "content": answer},
+        ]

@@ -7,7 +7,11 @@ def test_lead_creates_and_reads_a_project(api_for, lead):
     api = api_for(lead)
     created = api.post(
         "/api/v1/projects/",
-        {"name": "Topics", "task_type": "classification", "config": {"labels": [{"key": "a", "name": "A"}, {"key": "b", "name": "B"}]}},
+        {
+            "name": "Topics",
+            "task_type": "classification",
+            "config": {"labels": [{"key": "a", "name": "A"}, {"key": "b", "name": "B"}]},
+        },
         format="json",
     )
     assert created.status_code == 201, created.content
