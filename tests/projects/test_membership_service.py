@@ -1,0 +1,81 @@
+"""Membership is the source of truth; guardian rows follow it in the same
+transaction, and a project never loses its last lead."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from accord.errors import Conflict, InvalidInput
+from projects import access, services
+from projects.models import Membership, ProjectUserObjectPermission
+
+
+def perms(user, project) -> set[str]:
+    return set(access.user_permissions(user, project))
+
+
+@pytest.mark.django_db
+def test_roles_map_to_object_permissions(project, lead, annotator, reviewer, outsider):
+    assert perms(lead, project) == set(access.ROLE_PERMISSIONS["lead"])
+    assert perms(annotator, project) == {access.VIEW, access.ANNOTATE}
+    assert perms(reviewer, project) == {access.VIEW, access.REVIEW}
+    assert perms(outsider, project) == set()
+
+
+@pytest.mark.django_db
+def test_changing_roles_replaces_permissions(project, annotator):
+    services.membership_set(project=project, user=annotator, roles=["reviewer", "annotator"])
+    assert perms(annotator, project) == {access.VIEW, access.ANNOTATE, access.REVIEW}
+    services.membership_set(project=project, user=annotator, roles=["reviewer"])
+    assert perms(annotator, project) == {access.VIEW, access.REVIEW}
+    services.membership_remove(project=project, user=annotator)
+    assert perms(annotator, project) == set()
+    assert not ProjectUserObjectPermission.objects.filter(user=annotator).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("roles", [[], "lead", ["owner"], None])
+def test_bad_roles_are_refused(project, annotator, roles):
+    with pytest.raises(InvalidInput) as err:
+        services.membership_set(project=project, user=annotator, roles=roles)
+    assert err.value.errors[0]["field"] == "roles"
+    assert Membership.objects.get(project=project, user=annotator).roles == ["annotator"]
+
+
+@pytest.mark.django_db
+def test_last_lead_can_be_neither_removed_nor_demoted(project, lead):
+    with pytest.raises(Conflict):
+        services.membership_remove(project=project, user=lead)
+    with pytest.raises(Conflict):
+        services.membership_set(project=project, user=lead, roles=["annotator"])
+    assert Membership.objects.get(project=project, user=lead).is_lead
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_leads_removing_each_other_at_once_leave_one_lead(make_user, make_project):
+    first, second = make_user("lead-a"), make_user("lead-b")
+    project = make_project(first)
+    services.membership_set(project=project, user=second, roles=["lead"])
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def remove(user):
+        try:
+            barrier.wait()
+            services.membership_remove(project=project, user=user)
+            outcomes.append("removed")
+        except Conflict:
+            outcomes.append("conflict")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=remove, args=(u,)) for u in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["conflict", "removed"]
+    assert Membership.objects.filter(project=project, is_lead=True).count() == 1
