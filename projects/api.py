@@ -15,6 +15,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accord.api import CursorPagination
 from accord.errors import InvalidInput
 from annotation.models import Annotation
 
@@ -53,6 +54,13 @@ def project_payload(
     }
 
 
+def paginated(request, view, queryset, serializer_class) -> Response:
+    """One cursor page of ``queryset`` (ordered by its immutable id)."""
+    paginator = CursorPagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
 class ProjectPermissionMixin:
     permission_classes = [access.ProjectPermission]
 
@@ -60,8 +68,12 @@ class ProjectPermissionMixin:
 class ProjectListView(ProjectPermissionMixin, APIView):
     @extend_schema(responses=s.ProjectOutput(many=True))
     def get(self, request):
-        summaries = selectors.project_list(request.user)
-        return Response(
+        paginator = CursorPagination()
+        page = paginator.paginate_queryset(
+            access.projects_for_user(request.user), request, view=self
+        )
+        summaries = selectors.project_summaries(request.user, page)
+        return paginator.get_paginated_response(
             [
                 project_payload(x.project, request.user, counts=x.counts, roles=x.roles)
                 for x in summaries
@@ -143,12 +155,8 @@ class ConfigView(ProjectPermissionMixin, APIView):
 
     @extend_schema(responses=s.ConfigVersionOutput(many=True))
     def get(self, request, project_id: int):
-        versions = (
-            ConfigVersion.objects.filter(project=self.project)
-            .select_related("author")
-            .order_by("-number")
-        )
-        return Response(s.ConfigVersionOutput(versions, many=True).data)
+        versions = ConfigVersion.objects.filter(project=self.project).select_related("author")
+        return paginated(request, self, versions, s.ConfigVersionOutput)
 
     @extend_schema(
         request=s.ConfigInput, responses={200: s.ConfigChangeOutput, 201: s.ConfigChangeOutput}
@@ -183,7 +191,7 @@ class MemberListView(ProjectPermissionMixin, APIView):
 
     @extend_schema(responses=s.MemberOutput(many=True))
     def get(self, request, project_id: int):
-        return Response(s.MemberOutput(selectors.members(self.project), many=True).data)
+        return paginated(request, self, selectors.members(self.project), s.MemberOutput)
 
     @extend_schema(request=s.MemberInput, responses={200: s.MemberOutput, 201: s.MemberOutput})
     def post(self, request, project_id: int):
@@ -216,10 +224,8 @@ class InviteListView(ProjectPermissionMixin, APIView):
 
     @extend_schema(responses=s.InviteOutput(many=True))
     def get(self, request, project_id: int):
-        invites = Invite.objects.filter(project=self.project, revoked_at__isnull=True).order_by(
-            "-created_at"
-        )
-        return Response(s.InviteOutput(invites, many=True).data)
+        invites = Invite.objects.filter(project=self.project, revoked_at__isnull=True)
+        return paginated(request, self, invites, s.InviteOutput)
 
     @extend_schema(request=s.InviteInput, responses={201: s.InviteOutput})
     def post(self, request, project_id: int):
@@ -256,7 +262,11 @@ class GuidelineListView(ProjectPermissionMixin, APIView):
 
     @extend_schema(responses=s.GuidelineVersionOutput(many=True))
     def get(self, request, project_id: int):
-        return Response([guideline_payload(v) for v in selectors.guideline_versions(self.project)])
+        paginator = CursorPagination()
+        page = paginator.paginate_queryset(
+            selectors.guideline_versions(self.project), request, view=self
+        )
+        return paginator.get_paginated_response([guideline_payload(v) for v in page])
 
     @extend_schema(request=s.GuidelineInput, responses={201: s.GuidelineVersionOutput})
     def post(self, request, project_id: int):

@@ -31,6 +31,11 @@ def project_list(user, *, include_archived: bool = True) -> list[ProjectSummary]
     projects = list(access.projects_for_user(user).order_by("archived_at", "-created_at"))
     if not include_archived:
         projects = [p for p in projects if not p.is_archived]
+    return project_summaries(user, projects)
+
+
+def project_summaries(user, projects: list[Project]) -> list[ProjectSummary]:
+    """Roles and item counts for ``projects``, in two queries."""
     ids = [p.pk for p in projects]
     roles = {
         m.project_id: m.roles for m in Membership.objects.filter(user=user, project_id__in=ids)
