@@ -22,3 +22,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("", include("projects.urls")),
 ]
+
+handler400 = "accord.views.bad_request"
+handler403 = "accord.views.permission_denied"
+handler404 = "accord.views.page_not_found"
+handler500 = "accord.views.server_error"
