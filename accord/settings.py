@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -74,7 +75,9 @@ def embedded_secret(data_dir: Path) -> str:
 
 if EMBEDDED:
     DATA_DIR = Path(os.environ.get("ACCORD_DATA_DIR", BASE_DIR / "data")).resolve()
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # The folder holds the database (password hashes, sessions) and the
+    # secret: only its owner may read it.
+    DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     SECRET_KEY = check_secret_key(os.environ.get("SECRET_KEY") or embedded_secret(DATA_DIR))
     DEBUG = env_bool("DEBUG", False)
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
@@ -94,20 +97,27 @@ if EMBEDDED:
     REDIS_URL = ""
     MEDIA_ROOT = DATA_DIR / "media"
     BROKER_DIR = DATA_DIR / "broker"
-    for sub in ("in", "processed"):
+    for sub in ("messages", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # One folder for both directions: the worker consumes what the web
-        # process writes.
-        "data_folder_in": str(BROKER_DIR / "in"),
-        "data_folder_out": str(BROKER_DIR / "in"),
-        "processed_folder": str(BROKER_DIR / "processed"),
+        # process and beat write.
+        "data_folder_in": str(BROKER_DIR / "messages"),
+        "data_folder_out": str(BROKER_DIR / "messages"),
+        # The exchange bindings: kombu's default is a folder named "control"
+        # in whatever the current directory is, so producers and the worker
+        # started from different directories would not see the same routes.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        "polling_interval": 1.0,
     }
     CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     HTTPS = env_bool("ACCORD_HTTPS", False)
+    # Static files are served from the source folders (WHITENOISE_USE_FINDERS
+    # below); nothing is collected, so whitenoise's warning is expected noise.
+    warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 else:
     SECRET_KEY = check_secret_key(require_env("SECRET_KEY"))
     DEBUG = env_bool("DEBUG", False)
