@@ -113,6 +113,9 @@ class TaskType:
     # reviewer's side-by-side partial.
     workspace_template: ClassVar[str] = ""
     review_template: ClassVar[str] = ""
+    # The item data fields, in order: CSV imports take these columns as data
+    # and keep the others as metadata.
+    item_fields: ClassVar[tuple[str, ...]] = ("text",)
 
     # --- config -----------------------------------------------------------
     def validate_config(self, config: Any) -> dict:

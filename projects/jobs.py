@@ -1,0 +1,279 @@
+"""Background jobs: the row is the truth, the Celery task only carries its id.
+
+Life of a job:
+
+* ``job_create`` writes the row (queued) in the request's transaction and
+  ``job_enqueue`` sends the task only when that transaction commits
+  (SECURITY.md F1).
+* ``run_job`` claims the row with a conditional update, holds a PostgreSQL
+  advisory lock on the job's id on a side connection for as long as it runs —
+  a duplicate delivery (Redis visibility timeout, SECURITY.md F4) finds the
+  lock taken and does nothing, while a killed worker's lock dies with its
+  connection so the redelivered message can take over (F2) — and reports
+  progress on that side connection, so a progress bar moves while the work's
+  own transaction is still open.
+* The work function finishes the job inside its final transaction
+  (``JobContext.succeed``), so "succeeded" and the data it describes commit
+  together: a worker killed before that leaves the job running and nothing
+  half-written marked done (F6); the retry starts over.
+* More than ``MAX_ATTEMPTS`` claims make a job failed (a poison message, F3).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accord.errors import Conflict, InvalidInput
+
+from .models import Job, JobStatus, Project
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+PROGRESS_EVERY_SECONDS = 0.5
+# Advisory-lock namespace, so job locks never collide with other users of
+# pg_advisory_lock on the same database.
+LOCK_NAMESPACE = 0x4A0B
+
+
+class JobCancelled(Exception):
+    """Raised inside the work when a cancel was requested."""
+
+
+class JobFailed(Exception):
+    """The work failed in a way the user should read; ``result`` is kept."""
+
+    def __init__(self, message: str, result: dict | None = None):
+        super().__init__(message)
+        self.result = result or {}
+
+
+def job_create(
+    *,
+    project: Project | None,
+    kind: str,
+    user,
+    params: dict | None = None,
+    total: int | None = None,
+) -> Job:
+    return Job.objects.create(
+        project=project, kind=kind, created_by=user, params=params or {}, total=total
+    )
+
+
+def job_enqueue(job: Job, task) -> None:
+    """Send ``task(job.id)`` once the current transaction commits."""
+    transaction.on_commit(lambda: task.delay(job.pk))
+
+
+def job_cancel(*, job: Job) -> Job:
+    """Ask a job to stop. A queued job is cancelled at once; a running one
+    stops at its next progress report. A finished job is left alone (409)."""
+    if job.is_finished:
+        raise Conflict(f"The job has already {job.status}.")
+    Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+    Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.CANCELLED, finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    return job
+
+
+# --- the side connection ------------------------------------------------------
+
+
+class SideConnection:
+    """A second, autocommit connection to the same PostgreSQL database.
+
+    On SQLite (embedded mode) there is one writer at a time, so progress goes
+    through the main connection, and only outside a transaction.
+    """
+
+    def __init__(self) -> None:
+        main = connections[DEFAULT_DB_ALIAS]
+        self.vendor = main.vendor
+        self.conn: psycopg.Connection | None = None
+        if self.vendor == "postgresql":
+            params = main.get_connection_params()
+            params.pop("cursor_factory", None)
+            params.pop("context", None)
+            self.conn = psycopg.connect(**params, autocommit=True)
+
+    def execute(self, sql: str, params: list[Any]) -> list[tuple]:
+        if self.conn is not None:
+            with self.conn.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchall() if cursor.description else []
+        main = connections[DEFAULT_DB_ALIAS]
+        if main.in_atomic_block:
+            return []
+        with main.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
+
+    def try_lock(self, job_id: int) -> bool:
+        if self.conn is None:
+            return True
+        return bool(
+            self.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, job_id])[0][0]
+        )
+
+    def close(self) -> None:
+        if self.conn is not None:
+            # Closing the session releases the advisory lock.
+            self.conn.close()
+            self.conn = None
+
+
+@dataclass
+class JobContext:
+    job: Job
+    side: SideConnection
+    # Called with (done, total) on every report: the import command's
+    # progress bar listens here.
+    listener: Callable[[int, int | None], None] | None = None
+    _last_report: float = 0.0
+
+    @property
+    def params(self) -> dict:
+        return self.job.params
+
+    def progress(self, done: int, total: int | None = None, *, force: bool = False) -> None:
+        """Report progress (throttled) and stop if a cancel was requested."""
+        import time
+
+        if self.listener is not None:
+            self.listener(done, total)
+        now = time.monotonic()
+        if not force and now - self._last_report < PROGRESS_EVERY_SECONDS:
+            return
+        self._last_report = now
+        table = Job._meta.db_table
+        if total is None:
+            sql = f"UPDATE {table} SET done = %s, heartbeat_at = %s WHERE id = %s RETURNING cancel_requested"  # noqa: S608
+            params = [done, timezone.now(), self.job.pk]
+        else:
+            sql = f"UPDATE {table} SET done = %s, total = %s, heartbeat_at = %s WHERE id = %s RETURNING cancel_requested"  # noqa: S608
+            params = [done, total, timezone.now(), self.job.pk]
+        rows = self.side.execute(sql, params)
+        if rows and rows[0][0]:
+            raise JobCancelled
+
+    def check_cancelled(self) -> None:
+        table = Job._meta.db_table
+        rows = self.side.execute(
+            f"SELECT cancel_requested FROM {table} WHERE id = %s", [self.job.pk]
+        )  # noqa: S608
+        if rows and rows[0][0]:
+            raise JobCancelled
+
+    def succeed(self, result: dict, *, done: int | None = None) -> None:
+        """Mark the job succeeded. Call as the last write of the work's final
+        transaction, so the data and the status commit together."""
+        updated = Job.objects.filter(pk=self.job.pk, status=JobStatus.RUNNING).update(
+            status=JobStatus.SUCCEEDED,
+            result=result,
+            done=done if done is not None else F("done"),
+            finished_at=timezone.now(),
+            error="",
+        )
+        if updated != 1:
+            # Someone cancelled or failed the job meanwhile: undo the work.
+            raise JobCancelled
+
+
+def _claim(job_id: int) -> Job | None:
+    """running, one more attempt; None if there is nothing (more) to do."""
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None or job.is_finished:
+        return None
+    if job.cancel_requested:
+        _finish(job_id, JobStatus.CANCELLED, error="")
+        return None
+    if job.attempts >= MAX_ATTEMPTS:
+        _finish(
+            job_id,
+            JobStatus.FAILED,
+            error=f"Gave up after {job.attempts} attempts (the worker stopped each time).",
+        )
+        return None
+    now = timezone.now()
+    claimed = Job.objects.filter(
+        pk=job_id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+    ).update(status=JobStatus.RUNNING, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now)
+    if claimed != 1:
+        return None
+    job.refresh_from_db()
+    return job
+
+
+def _finish(job_id: int, status: str, *, error: str, result: dict | None = None) -> None:
+    values: dict[str, Any] = {
+        "status": status,
+        "error": error[:5000],
+        "finished_at": timezone.now(),
+    }
+    if result is not None:
+        values["result"] = result
+    Job.objects.filter(pk=job_id).exclude(status__in=Job.FINISHED).update(**values)
+
+
+def run_job(
+    job_id: int,
+    work: Callable[[JobContext], None],
+    listener: Callable[[int, int | None], None] | None = None,
+) -> None:
+    """Claim job ``job_id`` and run ``work`` on it; see the module docstring."""
+    side = SideConnection()
+    try:
+        if not side.try_lock(job_id):
+            log.info("job %s is running elsewhere; this delivery does nothing", job_id)
+            return
+        job = _claim(job_id)
+        if job is None:
+            return
+        context = JobContext(job=job, side=side, listener=listener)
+        try:
+            work(context)
+        except JobCancelled:
+            _finish(job_id, JobStatus.CANCELLED, error="")
+        except JobFailed as exc:
+            _finish(job_id, JobStatus.FAILED, error=str(exc), result=exc.result)
+        except InvalidInput as exc:
+            _finish(job_id, JobStatus.FAILED, error=str(exc), result={"errors": exc.errors})
+        except Exception as exc:
+            log.exception("job %s failed", job_id)
+            _finish(
+                job_id,
+                JobStatus.FAILED,
+                error=f"Internal error: {type(exc).__name__}. The problem was logged.",
+            )
+    finally:
+        side.close()
+
+
+def jobs_fail_stale(
+    *, silent_for: timedelta = timedelta(hours=6), queued_for: timedelta = timedelta(days=1)
+) -> int:
+    """Fail jobs whose worker stopped reporting, or that no worker ever took
+    (a lost message, an unregistered task): a job never spins forever
+    (SECURITY.md F5)."""
+    now = timezone.now()
+    silent = Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=now - silent_for).update(
+        status=JobStatus.FAILED,
+        error="The worker stopped reporting; the job was abandoned.",
+        finished_at=now,
+    )
+    never = Job.objects.filter(status=JobStatus.QUEUED, created_at__lt=now - queued_for).update(
+        status=JobStatus.FAILED, error="No worker took the job.", finished_at=now
+    )
+    return silent + never
