@@ -7,6 +7,8 @@ from rest_framework import serializers
 
 from accord.errors import InvalidInput
 
+from .markdown import render_markdown
+
 
 def reject_unknown(data, allowed: set[str]) -> dict:
     """Mass assignment guard: unknown fields are a 400, never ignored (SECURITY.md A3)."""
@@ -138,10 +140,14 @@ class GuidelineDraftInput(serializers.Serializer):
 class GuidelineVersionOutput(serializers.Serializer):
     number = serializers.IntegerField()
     body = serializers.CharField()
-    html = serializers.CharField(help_text="sanitised HTML rendering")
+    html = serializers.SerializerMethodField(help_text="sanitised HTML rendering")
     note = serializers.CharField()
     author = serializers.CharField(source="author.username", allow_null=True, default=None)
     created_at = serializers.DateTimeField()
+
+    def get_html(self, obj) -> str:
+        # The model has no html column: render (and sanitise, B4) on the way out.
+        return str(render_markdown(obj.body))
 
 
 class GuidelineDraftOutput(serializers.Serializer):
