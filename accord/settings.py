@@ -168,6 +168,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "accord.middleware.UploadLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -345,6 +346,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-credentials": {
         "task": "accounts.tasks.purge_expired_credentials",
         "schedule": 3600.0,
+    },
+    "fail-stale-jobs": {
+        "task": "projects.tasks.fail_stale_jobs",
+        "schedule": 600.0,
     },
 }
 

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.api import MeView, TokenView
+from projects.jobs_api import JobCancelView, JobDetailView
 
 from . import health
 
@@ -10,6 +11,9 @@ api_v1 = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),
     path("me/", MeView.as_view(), name="me"),
     path("", include("projects.api_urls")),
+    path("", include("annotation.api_urls")),
+    path("jobs/<int:job_id>/", JobDetailView.as_view(), name="job-detail"),
+    path("jobs/<int:job_id>/cancel/", JobCancelView.as_view(), name="job-cancel"),
 ]
 
 urlpatterns = [

@@ -11,3 +11,10 @@ from .importer import import_run
 def import_items(job_id: int) -> None:
     """Run import job ``job_id``; safe to deliver twice (projects.jobs)."""
     run_job(job_id, import_run)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def set_priorities(job_id: int) -> None:
+    from .services import priorities_run
+
+    run_job(job_id, priorities_run)

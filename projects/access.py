@@ -193,3 +193,26 @@ class ProjectPermission(BasePermission):
             write = request.method not in ("GET", "HEAD", "OPTIONS") and perm in WRITE_PERMISSIONS
         view.project = access_project_or_403(request.user, project_id, perm, write=write)
         return True
+
+
+def access_job(user, job_id, *, cancel: bool = False):
+    """A job for its initiator or a lead of its project; 404 for anyone else
+    (SECURITY.md A4). Cancelling needs the same."""
+    from .models import Job
+
+    try:
+        pk = int(job_id)
+    except (TypeError, ValueError) as exc:
+        raise Http404 from exc
+    job = Job.objects.filter(pk=pk).select_related("project").first()
+    if job is None or user is None or not user.is_authenticated:
+        raise Http404
+    if job.project is None:
+        if job.created_by_id != user.pk:
+            raise Http404
+        return job
+    if not has_perm(user, job.project, VIEW):
+        raise Http404
+    if job.created_by_id == user.pk or has_perm(user, job.project, CHANGE):
+        return job
+    raise Http404

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from .jobs import jobs_fail_stale
+
+
+@shared_task(ignore_result=True)
+def fail_stale_jobs() -> int:
+    return jobs_fail_stale()
