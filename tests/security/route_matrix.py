@@ -1,0 +1,321 @@
+"""The role × action × project matrix, as data (SECURITY.md A1, A4, A7, A9, A10).
+
+``collect_routes()`` walks the whole URL conf. ``MATRIX`` says, for every
+route name and every HTTP method its view answers, which status each role gets:
+
+* lead, annotator, reviewer: members of the fixture project;
+* outsider: the lead of ANOTHER project (a user of another tenant);
+* anonymous: nobody logged in.
+
+tests/security/test_route_matrix.py fails when a route of the URL conf has no
+entry here, when an entry names a route that no longer exists, or when the
+methods listed here differ from what the view answers.
+
+To add a route: add ONE entry to ``MATRIX`` — ``"<namespace>:<name>": {METHOD:
+Case(expect, body=...)}`` — and, if its path has a new keyword (``item_id``…),
+a source for it in ``KWARGS``. ``Case.expect`` is built with ``roles(...)``
+or one of the shorthands below; ``body`` is a dict or ``(world, role) -> dict``
+that makes the request succeed for a role that is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+ROLES = ("lead", "annotator", "reviewer", "outsider", "anonymous")
+PROBE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# Left out of the matrix on purpose, each with its reason.
+IGNORED_NAMESPACES = {
+    "admin": "Django admin: superusers only (test_admin_is_superuser_only.py, A5)",
+}
+IGNORED_ROUTES = {
+    "schema": "OpenAPI schema, public by design (tests/api/test_schema_and_error_shape.py)",
+    "api-docs": "Swagger UI page that renders the schema above",
+}
+
+PASSWORD = "correct horse battery staple 42"  # noqa: S105 - tests/conftest.py's PASSWORD
+NEW_PASSWORD = "a new and longer passphrase 77"  # noqa: S105 - test password
+
+
+# --- routes ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    pattern: str
+    kwargs: tuple[str, ...]
+    # The methods the view's class answers; None for a function view, whose
+    # methods come from MATRIX and are probed (test_undeclared_methods_get_405).
+    methods: frozenset[str] | None
+
+    @property
+    def is_api(self) -> bool:
+        return self.name.startswith("api:")
+
+    @property
+    def in_project(self) -> bool:
+        return "project_id" in self.kwargs
+
+
+def _view_methods(callback) -> frozenset[str] | None:
+    cls = getattr(callback, "view_class", None)
+    if cls is None:
+        return None
+    return frozenset(
+        m.upper()
+        for m in cls.http_method_names
+        if m not in ("head", "options", "trace") and hasattr(cls, m)
+    )
+
+
+def collect_routes() -> dict[str, Route]:
+    """Every route of the URL conf by name (namespace:name), includes followed."""
+    out: dict[str, Route] = {}
+
+    def walk(patterns, prefix: str, namespace: str, kwargs: tuple[str, ...]) -> None:
+        for entry in patterns:
+            here = tuple(entry.pattern.regex.groupindex)
+            if isinstance(entry, URLResolver):
+                ns = entry.namespace
+                full_ns = ":".join(x for x in (namespace, ns) if x)
+                if ns in IGNORED_NAMESPACES and not namespace:
+                    continue
+                walk(entry.url_patterns, prefix + str(entry.pattern), full_ns, kwargs + here)
+            elif isinstance(entry, URLPattern):
+                pattern = prefix + str(entry.pattern)
+                base = entry.name or pattern
+                name = f"{namespace}:{base}" if namespace else base
+                if name in IGNORED_ROUTES:
+                    continue
+                if name in out:
+                    raise AssertionError(f"two routes are named {name!r}; names must be unique")
+                out[name] = Route(name, pattern, kwargs + here, _view_methods(entry.callback))
+
+    walk(get_resolver().url_patterns, "", "", ())
+    return out
+
+
+# --- path keywords ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kwarg:
+    source: Callable[[Any], Any]
+    # True for the global id of an object that belongs to the project (a user
+    # in its members, an invite): test_foreign_ids_under_own_project_get_404
+    # sends it under another project's id and expects 404.
+    object_id: bool = False
+
+
+KWARGS: dict[str, Kwarg] = {
+    "project_id": Kwarg(lambda w: w.project.pk),
+    "user_id": Kwarg(lambda w: w.users["annotator"].pk, object_id=True),
+    "invite_id": Kwarg(lambda w: w.invite.pk, object_id=True),
+    "number": Kwarg(lambda w: 1),  # guideline version numbers are per project
+    "token": Kwarg(lambda w: w.invite_token),
+}
+
+
+def url_for(route: Route, world, **override) -> str:
+    missing = [k for k in route.kwargs if k not in KWARGS and k not in override]
+    if missing:
+        raise AssertionError(
+            f"{route.name}: add a source for {missing} to KWARGS in tests/security/route_matrix.py"
+        )
+    values = {k: override[k] if k in override else KWARGS[k].source(world) for k in route.kwargs}
+    return reverse(route.name, kwargs=values)
+
+
+# --- expectations -----------------------------------------------------------------
+
+
+def roles(lead: int, annotator: int, reviewer: int, outsider: int, anonymous: int) -> dict:
+    return dict(zip(ROLES, (lead, annotator, reviewer, outsider, anonymous), strict=True))
+
+
+def everyone(status: int) -> dict:
+    return roles(status, status, status, status, status)
+
+
+def any_user(status: int, anonymous: int = 401) -> dict:
+    return roles(status, status, status, status, anonymous)
+
+
+def members(status: int = 200, anonymous: int = 401) -> dict:
+    """Any member reads it; another project's user gets 404 (A1)."""
+    return roles(status, status, status, 404, anonymous)
+
+
+def lead_only(status: int, anonymous: int = 401) -> dict:
+    """Leads only; members learn it is a permission matter (403), others 404."""
+    return roles(status, 403, 403, 404, anonymous)
+
+
+@dataclass(frozen=True)
+class Case:
+    expect: dict[str, int]
+    body: dict | Callable[[Any, str], dict] | None = None
+    query: str = ""
+
+    def body_for(self, world, role: str) -> dict | None:
+        return self.body(world, role) if callable(self.body) else self.body
+
+
+def _credentials(world, role: str) -> dict:
+    user = world.user(role) or world.users["lead"]
+    return {"username": user.username, "password": PASSWORD}
+
+
+def _token_body(world, role: str) -> dict:
+    if role == "anonymous":
+        return {"username": "nobody-at-all", "password": "wrong password"}
+    return _credentials(world, role)
+
+
+CONFIG_V2 = {
+    "multi_label": False,
+    "labels": [
+        {"key": "pos", "name": "Positive", "hotkey": "p"},
+        {"key": "neg", "name": "Negative", "hotkey": "n"},
+        {"key": "neu", "name": "Neutral", "hotkey": "u"},
+        {"key": "mixed", "name": "Mixed", "hotkey": "m"},
+    ],
+}
+
+# Pages (HTML, session) redirect anonymous visitors to the login page.
+PAGE_LOGIN = 302
+
+
+MATRIX: dict[str, dict[str, Case]] = {
+    # --- health: public, JSON, never a 500 (G3)
+    "healthz": {"GET": Case(everyone(200))},
+    "readyz": {"GET": Case(everyone(200))},
+    # --- accounts pages
+    "accounts:login": {
+        # Logged-in users are sent on; anyone may log in with credentials.
+        "GET": Case(roles(302, 302, 302, 302, 200)),
+        "POST": Case(everyone(302), body=_credentials),
+    },
+    "accounts:logout": {"POST": Case(everyone(302))},
+    "accounts:password_change": {
+        "GET": Case(any_user(200, PAGE_LOGIN)),
+        "POST": Case(
+            everyone(302),
+            body={
+                "old_password": PASSWORD,
+                "new_password1": NEW_PASSWORD,
+                "new_password2": NEW_PASSWORD,
+            },
+        ),
+    },
+    "accounts:invite_accept": {
+        "GET": Case(everyone(200)),
+        "POST": Case(
+            everyone(302),
+            body=lambda w, role: {
+                "username": f"invited-{role}",
+                "password1": NEW_PASSWORD,
+                "password2": NEW_PASSWORD,
+            },
+        ),
+    },
+    # --- API: auth
+    "api:auth-token": {
+        "POST": Case(any_user(201, anonymous=400), body=_token_body),
+        # Revokes the token the request carries; without one there is nothing to revoke.
+        "DELETE": Case(any_user(204, anonymous=400)),
+    },
+    "api:me": {"GET": Case(any_user(200))},
+    # --- API: projects
+    "api:project-list": {
+        "GET": Case(any_user(200)),
+        "POST": Case(
+            any_user(201),
+            body={
+                "name": "New",
+                "task_type": "classification",
+                "config": {"labels": [{"key": "a", "name": "A"}, {"key": "b", "name": "B"}]},
+            },
+        ),
+    },
+    "api:project-detail": {
+        "GET": Case(members()),
+        "PATCH": Case(lead_only(200), body={"name": "Renamed"}),
+    },
+    "api:project-archive": {"POST": Case(lead_only(200))},
+    "api:project-unarchive": {"POST": Case(lead_only(200))},
+    "api:project-config": {
+        "GET": Case(members()),
+        "POST": Case(lead_only(201), body={"config": CONFIG_V2, "note": "adds mixed"}),
+    },
+    "api:project-stats": {"GET": Case(members())},
+    # --- API: members and invites
+    "api:member-list": {
+        "GET": Case(members()),
+        "POST": Case(
+            lead_only(201),
+            body=lambda w, role: {"user": w.extra["newcomer"].pk, "roles": ["annotator"]},
+        ),
+    },
+    "api:member-detail": {"DELETE": Case(lead_only(204))},
+    "api:invite-list": {
+        "GET": Case(lead_only(200)),
+        "POST": Case(lead_only(201), body={"email": "new@example.org", "roles": ["reviewer"]}),
+    },
+    "api:invite-detail": {"DELETE": Case(lead_only(204))},
+    # --- API: guidelines
+    "api:guideline-list": {
+        "GET": Case(members()),
+        "POST": Case(lead_only(201), body={"body": "# Rules\n\nv3", "note": "third"}),
+    },
+    "api:guideline-draft": {
+        "GET": Case(lead_only(200)),
+        "PUT": Case(lead_only(200), body={"body": "work in progress"}),
+    },
+    "api:guideline-diff": {"GET": Case(members(), query="from=1&to=2")},
+    "api:guideline-detail": {"GET": Case(members())},
+    # --- pages (projects namespace; HTML, session auth)
+    "projects:list": {"GET": Case(any_user(200, PAGE_LOGIN))},
+    "projects:detail": {"GET": Case(members(200, PAGE_LOGIN))},
+}
+
+
+# --- sending requests -------------------------------------------------------------
+
+
+def send(client, route: Route, method: str, url: str, body: dict | None):
+    """API routes get JSON, pages get a form post."""
+    if method == "GET":
+        return client.get(url)
+    if route.is_api:
+        data = json.dumps(body) if body is not None else ""
+        return client.generic(method, url, data, content_type="application/json")
+    return client.generic(
+        method, url, urlencode(body or {}), content_type="application/x-www-form-urlencoded"
+    )
+
+
+def project_rows(project_id: int) -> str:
+    """Every row of the project and of every model with a foreign key to it,
+    serialised, so a denied request can be shown to leave them byte-identical."""
+    from django.apps import apps
+    from django.core import serializers
+
+    from projects.models import Project
+
+    parts = [serializers.serialize("json", Project.objects.filter(pk=project_id))]
+    for model in sorted(apps.get_models(), key=lambda m: m._meta.label):
+        for f in model._meta.get_fields():
+            if f.concrete and (f.many_to_one or f.one_to_one) and f.related_model is Project:
+                rows = model._default_manager.filter(**{f.name: project_id}).order_by("pk")
+                parts.append(f"{model._meta.label}.{f.name}: {serializers.serialize('json', rows)}")
+    return "\n".join(parts)
