@@ -117,7 +117,7 @@ if EMBEDDED:
     HTTPS = env_bool("ACCORD_HTTPS", False)
     # Static files are served from the source folders (WHITENOISE_USE_FINDERS
     # below); nothing is collected, so whitenoise's warning is expected noise.
-    warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+    warnings.filterwarnings("ignore", message="No directory at")
 else:
     SECRET_KEY = check_secret_key(require_env("SECRET_KEY"))
     DEBUG = env_bool("DEBUG", False)

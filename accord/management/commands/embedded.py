@@ -87,8 +87,9 @@ class Command(BaseCommand):
     def _check_mode(self, data_dir: str | None) -> Path:
         if not getattr(settings, "EMBEDDED", False):
             raise CommandError(
-                "The embedded mode is chosen before settings load: run `accord embedded` "
-                "(not manage.py embedded)."
+                "The embedded mode is chosen before settings load: start it with "
+                "`accord embedded` (or `python manage.py embedded`), not through django-admin "
+                "or call_command in server mode."
             )
         if data_dir and Path(data_dir).expanduser().resolve() != settings.DATA_DIR:
             raise CommandError(
