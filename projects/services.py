@@ -110,9 +110,18 @@ def _clean_settings(values: dict[str, Any], *, current: Project | None) -> dict[
         else:
             bad("consensus", 'must be "unanimous" or {"majority": k}')
     elif (
-        current is not None and current.consensus_majority and current.consensus_majority > overlap
+        "overlap" in values
+        and current is not None
+        and current.consensus_majority
+        and not (overlap / 2 < current.consensus_majority <= overlap)
     ):
-        bad("consensus.majority", f"is more than the new overlap ({overlap})")
+        # Raising overlap can turn a majority into a tie (2 of 4), where two
+        # different values would both "win"; lowering it can make it unreachable.
+        bad(
+            "consensus.majority",
+            f"{current.consensus_majority} is not a majority of the new overlap ({overlap}); "
+            "change consensus with overlap",
+        )
     if "review_policy" in values:
         policy = values["review_policy"]
         if policy not in ReviewPolicy.values:
