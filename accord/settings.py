@@ -131,7 +131,7 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # Longer than the longest task, so Redis never redelivers a task that
         # is still running (SECURITY.md F4).
-        "visibility_timeout": 4 * 3600,
+        "visibility_timeout": int(os.environ.get("ACCORD_BROKER_VISIBILITY_TIMEOUT", 4 * 3600)),
     }
     CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
         "ACCORD_BEAT_SCHEDULE",
