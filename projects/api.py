@@ -7,6 +7,7 @@ answer.
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -16,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accord.api import CursorPagination
-from accord.errors import InvalidInput
+from accord.errors import Conflict, InvalidInput
 from annotation.models import Annotation
 
 from . import access, selectors, services
@@ -105,29 +106,33 @@ class ProjectDetailView(ProjectPermissionMixin, APIView):
         data = s.reject_unknown(request.data, set(s.ProjectPatchInput().fields))
         config_keys = {"config", "task_type", "config_note", "confirm"}
         config_part = {k: data.pop(k) for k in list(data) if k in config_keys}
-        project = self.project
-        if data:
-            project = services.project_update(project=project, user=request.user, **data)
-        if "config" in config_part or "task_type" in config_part:
-            current = services.project_config(project)
-            change = services.project_config_update(
-                project=project,
-                user=request.user,
-                config=config_part.get("config", current.config),
-                task_type=config_part.get("task_type"),
-                note=config_part.get("config_note", ""),
-                confirm=bool(config_part.get("confirm")),
-            )
-            if change.needs_confirmation and not change.applied:
-                return Response(
-                    {
-                        "detail": "This config change affects existing annotations; "
-                        'send it again with "confirm": true to apply it.',
-                        "impact": change.as_dict(),
-                    },
-                    status=status.HTTP_409_CONFLICT,
+        if not isinstance(config_part.get("confirm", False), bool):
+            raise InvalidInput("must be true or false", field="confirm")
+        if not isinstance(config_part.get("config_note", ""), str):
+            raise InvalidInput("must be text", field="config_note")
+        # One request, one outcome: when the schema part is refused (400, or
+        # 409 for want of confirmation) the settings part is rolled back too.
+        with transaction.atomic():
+            project = self.project
+            if data:
+                project = services.project_update(project=project, user=request.user, **data)
+            if "config" in config_part or "task_type" in config_part:
+                current = services.project_config(project)
+                change = services.project_config_update(
+                    project=project,
+                    user=request.user,
+                    config=config_part.get("config", current.config),
+                    task_type=config_part.get("task_type"),
+                    note=config_part.get("config_note", ""),
+                    confirm=config_part.get("confirm", False),
                 )
-            project.refresh_from_db()
+                if change.needs_confirmation and not change.applied:
+                    raise Conflict(
+                        "This config change affects existing annotations; "
+                        'send it again with "confirm": true to apply it.',
+                        impact=change.as_dict(),
+                    )
+                project.refresh_from_db()
         return Response(project_payload(project, request.user))
 
 

@@ -276,6 +276,8 @@ def project_config_update(
     ``confirm``; without it the caller gets the dry run. Annotations are
     never deleted: they keep the config version they were made under.
     """
+    if not isinstance(note, str) or len(note) > 500:
+        raise InvalidInput("must be text of at most 500 characters", field="note")
     project = Project.objects.select_for_update().get(pk=project.pk)
     current = project_config(project)
     new_key = current.task_type if task_type is None else task_type
@@ -307,7 +309,7 @@ def project_config_update(
         number=number,
         task_type=new_key,
         config=normalised,
-        note=(note or "")[:500],
+        note=note,
         author=user,
         impact=change.as_dict() | {"confirmed": bool(confirm)},
     )
