@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -18,7 +17,6 @@ from rest_framework.views import APIView
 
 from accord.api import CursorPagination
 from accord.errors import Conflict, InvalidInput
-from annotation.models import Annotation
 
 from . import access, selectors, services
 from . import serializers as s
@@ -340,18 +338,5 @@ class StatsView(ProjectPermissionMixin, APIView):
         }
         # Per-annotator figures are for leads; an annotator sees only the totals.
         if access.has_perm(request.user, self.project, access.VIEW_STATS):
-            rows = (
-                Annotation.objects.filter(project=self.project)
-                .values("annotator_id", "annotator__username")
-                .annotate(n=Count("id"))
-                .order_by("annotator__username")
-            )
-            body["annotations_per_annotator"] = [
-                {
-                    "user": r["annotator_id"],
-                    "username": r["annotator__username"],
-                    "annotations": r["n"],
-                }
-                for r in rows
-            ]
+            body["annotations_per_annotator"] = selectors.annotations_per_annotator(self.project)
         return Response(body)

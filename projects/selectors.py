@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from typing import TypedDict
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
-from annotation.models import ItemState
+from annotation.models import Annotation, ItemState
 
 from . import access
 from .counters import counters_for
-from .models import GuidelineVersion, Membership, Project
+from .models import ConfigVersion, GuidelineVersion, Invite, Membership, Project
 
 
 @dataclass
@@ -60,6 +61,44 @@ def project_item_counts(project: Project) -> dict[str, int]:
 def members(project: Project) -> QuerySet[Membership]:
     return (
         Membership.objects.filter(project=project).select_related("user").order_by("user__username")
+    )
+
+
+class AnnotatorCount(TypedDict):
+    user: int
+    username: str
+    annotations: int
+
+
+def annotations_per_annotator(project: Project) -> list[AnnotatorCount]:
+    """Submitted annotations per annotator, in one grouped query (for leads)."""
+    rows = (
+        Annotation.objects.filter(project=project)
+        .values("annotator_id", "annotator__username")
+        .annotate(n=Count("id"))
+        .order_by("annotator__username")
+    )
+    return [
+        AnnotatorCount(
+            user=r["annotator_id"], username=r["annotator__username"], annotations=r["n"]
+        )
+        for r in rows
+    ]
+
+
+def config_versions(project: Project) -> QuerySet[ConfigVersion]:
+    return (
+        ConfigVersion.objects.filter(project=project).select_related("author").order_by("-number")
+    )
+
+
+def pending_invites(project: Project) -> QuerySet[Invite]:
+    """Invites neither accepted nor revoked (expired ones included, so a lead
+    sees why a link stopped working)."""
+    return (
+        Invite.objects.filter(project=project, accepted_at__isnull=True, revoked_at__isnull=True)
+        .select_related("created_by")
+        .order_by("-created_at")
     )
 
 

@@ -133,7 +133,12 @@ def _clean_settings(values: dict[str, Any], *, current: Project | None) -> dict[
             sample = Decimal(str(values["audit_sample"]))
         except (InvalidOperation, ValueError):
             sample = None
-        if isinstance(values["audit_sample"], bool) or sample is None or not (0 <= sample <= 1):
+        if (
+            isinstance(values["audit_sample"], bool)
+            or sample is None
+            or not sample.is_finite()
+            or not 0 <= sample <= 1
+        ):
             bad("audit_sample", "must be a fraction from 0 to 1")
         else:
             out["audit_sample"] = sample.quantize(Decimal("0.0001"))

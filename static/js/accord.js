@@ -1,0 +1,199 @@
+/* Accord's page behaviour.
+ *
+ * The Content-Security-Policy allows no inline script, no inline style and
+ * no on* attributes, so everything the templates need is wired here from
+ * data- attributes. Every page works without this file; it only adds
+ * convenience (label colours, the label editor, focus after htmx swaps).
+ */
+(function () {
+  "use strict";
+
+  var HEX_COLOUR = /^#[0-9a-fA-F]{6}$/;
+
+  // --- label colours -------------------------------------------------------
+  // Colours come from data-color and are set through the CSSOM, which the
+  // policy allows. Only #rrggbb is accepted: anything else is ignored.
+  function applyColours(root) {
+    root.querySelectorAll("[data-color]").forEach(function (el) {
+      var colour = el.getAttribute("data-color");
+      if (HEX_COLOUR.test(colour)) {
+        el.style.setProperty("--label-color", colour);
+      } else {
+        el.style.removeProperty("--label-color");
+      }
+    });
+  }
+
+  // --- the label editor ----------------------------------------------------
+  function enhanceRow(row) {
+    if (row.dataset.enhanced) return;
+    row.dataset.enhanced = "1";
+    var remove = row.querySelector("[data-remove-label]");
+    if (remove) remove.hidden = false;
+    var text = row.querySelector(".input-color");
+    var picker = row.querySelector("[data-color-picker]");
+    if (text && picker) {
+      picker.hidden = false;
+      var sync = function () {
+        if (HEX_COLOUR.test(text.value)) {
+          picker.value = text.value.toLowerCase();
+          picker.removeAttribute("data-empty");
+        } else {
+          picker.setAttribute("data-empty", "");
+        }
+      };
+      sync();
+      picker.addEventListener("input", function () {
+        text.value = picker.value;
+        picker.removeAttribute("data-empty");
+      });
+      text.addEventListener("input", sync);
+    }
+  }
+
+  function enhanceEditors(root) {
+    root.querySelectorAll("[data-schema-editor] .label-row").forEach(enhanceRow);
+  }
+
+  function addLabelRow(editor) {
+    var template = editor.querySelector("template[data-label-template]");
+    var rows = editor.querySelector("[data-label-rows]");
+    var total = editor.querySelector('input[name$="-TOTAL_FORMS"]');
+    if (!template || !rows || !total) return false;
+    var index = parseInt(total.value, 10) || 0;
+    // The template is server-rendered and escaped; only the index changes.
+    rows.insertAdjacentHTML("beforeend", template.innerHTML.replace(/__prefix__/g, String(index)));
+    total.value = String(index + 1);
+    var row = rows.lastElementChild;
+    enhanceRow(row);
+    var first = row.querySelector("input");
+    if (first) first.focus();
+    return true;
+  }
+
+  document.addEventListener("click", function (event) {
+    var add = event.target.closest("[data-add-label]");
+    if (add) {
+      var editor = add.closest("[data-schema-editor]");
+      // Without a usable template the button falls back to the server,
+      // which answers with one more empty row.
+      if (editor && addLabelRow(editor)) event.preventDefault();
+      return;
+    }
+    var remove = event.target.closest("[data-remove-label]");
+    if (remove) {
+      var row = remove.closest("tr");
+      var next = row && (row.nextElementSibling || row.previousElementSibling);
+      // A missing row posts as an empty one, which the server drops.
+      if (row) row.remove();
+      var focusTarget = next && next.querySelector("input");
+      if (focusTarget) focusTarget.focus();
+      return;
+    }
+    var copy = event.target.closest("[data-copy]");
+    if (copy) {
+      var input = document.getElementById(copy.getAttribute("data-copy"));
+      if (!input) return;
+      input.select();
+      var done = function () {
+        copy.textContent = "Copied";
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(input.value).then(done, function () {});
+      } else if (document.execCommand && document.execCommand("copy")) {
+        done();
+      }
+    }
+  });
+
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("[data-select-on-focus]")) {
+      event.target.select();
+    }
+  });
+
+  function enhanceCopy(root) {
+    root.querySelectorAll("[data-copy]").forEach(function (button) {
+      button.hidden = false;
+    });
+  }
+
+  function enhance(root) {
+    applyColours(root);
+    enhanceEditors(root);
+    enhanceCopy(root);
+  }
+
+  // --- htmx: focus, session expiry, errors ---------------------------------
+  var focusedId = null;
+
+  document.addEventListener("htmx:beforeRequest", function () {
+    var active = document.activeElement;
+    focusedId = active && active.id ? active.id : null;
+  });
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    // An expired session answers with the login page: go there for real
+    // instead of drawing it inside the section.
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.responseURL) {
+      var url = new URL(xhr.responseURL);
+      if (url.origin === window.location.origin && url.pathname.indexOf("/accounts/login/") === 0) {
+        event.detail.shouldSwap = false;
+        window.location.assign(xhr.responseURL);
+      }
+    }
+  });
+
+  // After a swap, keep keyboard users where they were: on the first field
+  // with an error, else on the control they used (if it is still there),
+  // else on the section's heading.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "project-page") return;
+    var invalid = target.querySelector('[aria-invalid="true"]');
+    if (invalid) {
+      invalid.focus();
+      return;
+    }
+    var same = focusedId && document.getElementById(focusedId);
+    if (same && target.contains(same)) {
+      same.focus();
+      return;
+    }
+    var heading = target.querySelector("[data-focus-target]");
+    if (heading) heading.focus();
+  });
+
+  function say(text) {
+    var region = document.getElementById("messages");
+    if (!region) return;
+    var p = document.createElement("p");
+    p.className = "message message--error";
+    var kind = document.createElement("span");
+    kind.className = "message__kind";
+    kind.textContent = "Error:";
+    p.appendChild(kind);
+    p.appendChild(document.createTextNode(" " + text));
+    region.replaceChildren(p);
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    if (status >= 500) say("The server could not finish this request (" + status + "). Please try again.");
+  });
+
+  document.addEventListener("htmx:sendError", function () {
+    say("The server could not be reached. Check your connection and try again.");
+  });
+
+  // --- start ---------------------------------------------------------------
+  if (window.htmx) {
+    // htmx:load fires for the page and for every piece of swapped content.
+    window.htmx.onLoad(enhance);
+  } else {
+    document.addEventListener("DOMContentLoaded", function () {
+      enhance(document);
+    });
+  }
+})();
