@@ -65,7 +65,7 @@ class Response:
 
 
 def http(
-    url: str, *, data: dict | None = None, headers: dict | None = None, timeout: float = 5
+    url: str, *, data: object = None, headers: dict | None = None, timeout: float = 5
 ) -> Response:
     body = json.dumps(data).encode() if data is not None else None
     request = urllib.request.Request(url, data=body, headers=headers or {})  # noqa: S310

@@ -115,12 +115,28 @@ def test_embedded_mode_end_to_end(embedded):
     wrong = http(f"{base}/api/v1/auth/token/", data={"username": "demo-lead", "password": "demo"})
     assert wrong.status == 400
 
+    # An import from the web process is a job that the embedded worker runs.
+    demo_id = next(p["id"] for p in projects.json()["results"] if p["name"].startswith("Demo"))
+    queued = http(
+        f"{base}/api/v1/projects/{demo_id}/items/",
+        data=[{"text": "Arrived broken."}, {"text": "Works, I suppose."}],
+        headers=auth,
+    )
+    assert queued.status == 202, queued.body
+    job_url = f"{base}/api/v1/jobs/{queued.json()['job']['id']}/"
+    deadline = time.monotonic() + 30
+    while (job := http(job_url, headers=auth).json())["status"] in {"queued", "running"}:
+        assert time.monotonic() < deadline, proc.output[-3000:]
+        time.sleep(0.3)
+    assert job["status"] == "succeeded", job
+    assert job["result"]["created"] == 2
+
     # The data folder: a private secret, a private folder, SQLite in WAL mode.
     assert stat.S_IMODE((data_dir / "secret_key").stat().st_mode) == 0o600
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     db = data_dir / "accord.sqlite3"
     assert _rows(db, "PRAGMA journal_mode") == [("wal",)]
-    assert _rows(db, "SELECT COUNT(*) FROM annotation_item") == [(300,)]
+    assert _rows(db, "SELECT COUNT(*) FROM annotation_item") == [(302,)]
 
     # A task sent from another process runs on the embedded worker, through
     # the filesystem broker; beat is running beside it.
