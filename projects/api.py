@@ -320,7 +320,9 @@ class GuidelineDiffView(ProjectPermissionMixin, APIView):
         numbers = []
         for name in ("from", "to"):
             raw = request.query_params.get(name, "")
-            if not raw.isdigit():
+            # ASCII digits only: "²".isdigit() is true but int() refuses it,
+            # and int() refuses strings past 4,300 digits (both were a 500).
+            if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
                 raise InvalidInput("must be a guideline version number", field=name)
             numbers.append(int(raw))
         old = get_object_or_404(GuidelineVersion, project=self.project, number=numbers[0])

@@ -420,6 +420,9 @@ def invite_create(
     from django.core.validators import validate_email
 
     roles = _clean_roles(roles)
+    if not isinstance(email, str):
+        # validate_email itself raises TypeError on a number (a 500).
+        raise InvalidInput("is not a valid email address", field="email")
     try:
         validate_email(email)
     except DjangoValidationError:
