@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -56,9 +57,18 @@ class TokenView(APIView):
         """Revoke the token this request is authenticated with."""
         from .authentication import HashedTokenAuthentication
 
-        result = HashedTokenAuthentication().authenticate(request)
+        try:
+            result = HashedTokenAuthentication().authenticate(request)
+        except AuthenticationFailed:
+            result = None
         if result is None:
-            return Response({"detail": "Authenticate with the token to revoke."}, status=400)
+            # 401 like every other unauthenticated API call; DRF would answer a
+            # failed token with 403 here, as this view has no auth classes.
+            return Response(
+                {"detail": "Authenticate with the token to revoke."},
+                status=status.HTTP_401_UNAUTHORIZED,
+                headers={"WWW-Authenticate": HashedTokenAuthentication.keyword},
+            )
         token_revoke(token=result[1])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
