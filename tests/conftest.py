@@ -118,14 +118,9 @@ def _clear_cache():
     cache.clear()
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker):
-    """A real Celery worker process on the test database and the test Redis.
-
-    Session-scoped: started once, used by the tests whose behaviour depends
-    on a worker (they use ``django_db(transaction=True)`` so the worker sees
-    their committed rows).
-    """
+def start_worker(name: str, **extra_env: str):
+    """Start a real Celery worker process on the test database and the test
+    Redis; return it once it answers a ping."""
     import os
     import subprocess
     import sys
@@ -136,32 +131,48 @@ def celery_worker(django_db_setup, django_db_blocker):
     from accord.celery import app
 
     settings_dict = connection.settings_dict
-    env = dict(os.environ)
+    env = dict(os.environ, **extra_env)
     env["DATABASE_URL"] = (
         f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/{settings_dict['NAME']}"
     )
-    app.control.purge()
+    node = f"{name}-{os.getpid()}@localhost"
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "accord", "worker", "--pool", "solo", "--loglevel", "WARNING",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"test-{os.getpid()}@%h"],
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", node],
         env=env,
-    )
+    )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        replies = app.control.ping(timeout=0.5)
-        if replies:
-            break
+        if app.control.ping(destination=[node], timeout=0.5):
+            return process
         if process.poll() is not None:
             raise RuntimeError("the Celery worker exited at start")
-    else:
-        process.kill()
-        raise RuntimeError("the Celery worker did not answer within 60 s")
-    yield process
+    process.kill()
+    raise RuntimeError("the Celery worker did not answer within 60 s")
+
+
+def stop_worker(process) -> None:
+    import subprocess
+
     process.terminate()
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """A real Celery worker for the tests whose behaviour depends on one
+    (they use ``django_db(transaction=True)`` so it sees their rows).
+    Session-scoped: started once."""
+    from accord.celery import app
+
+    app.control.purge()
+    process = start_worker("test")
+    yield process
+    stop_worker(process)
 
 
 @pytest.fixture
@@ -178,6 +189,8 @@ def wait_for_job():
             if job.is_finished:
                 return job
             time.sleep(0.1)
-        raise AssertionError(f"job {job_id} did not finish in {timeout} s: {Job.objects.get(pk=job_id).status}")
+        raise AssertionError(
+            f"job {job_id} did not finish in {timeout} s: {Job.objects.get(pk=job_id).status}"
+        )
 
     return wait
