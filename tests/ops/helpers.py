@@ -167,7 +167,9 @@ def pid_exists(pid: int) -> bool:
 
 def pids_with_env(marker: str) -> list[int]:
     """Processes (Linux) whose environment mentions ``marker``, e.g. a data folder."""
-    found = []
+    found: list[int] = []
+    if not Path("/proc").is_dir():
+        return found
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue

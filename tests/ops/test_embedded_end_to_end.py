@@ -62,14 +62,12 @@ def embedded(tmp_path):
     try:
         yield proc, data_dir, f"http://127.0.0.1:{port}", started
     finally:
-        proc.kill()
-        # If the command was killed, its children follow it (parent-death
-        # signal); make sure of it so a failing test leaves nothing behind.
-        for line in proc.lines:
-            if match := STARTED_LINE.search(line):
-                pid = int(match.group(2))
-                if pid_exists(pid):
-                    os.kill(pid, signal.SIGKILL)
+        # Leave nothing running, even when the test failed half-way: a
+        # graceful stop first, then whatever still runs with this data folder.
+        if proc.alive():
+            proc.stop(timeout=40)
+        for pid in pids_with_env(str(data_dir)):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _rows(db: Path, sql: str, *params) -> list[tuple]:

@@ -250,10 +250,7 @@ class _Children:
     def stop(self, signum: int) -> None:
         for proc in self.procs.values():
             if proc.poll() is None:
-                try:
-                    proc.send_signal(signum)
-                except ProcessLookupError:
-                    pass
+                _signal_child(proc, signum)
 
     def first_exited(self) -> tuple[str, int] | None:
         for name, proc in self.procs.items():
@@ -294,5 +291,19 @@ class _Children:
             try:
                 proc.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                proc.kill()
+                _signal_child(proc, signal.SIGKILL)
                 proc.wait()
+
+
+def _signal_child(proc: subprocess.Popen, signum: int) -> None:
+    # A graceful stop goes to the child alone: Celery and gunicorn stop their
+    # own pool processes. A kill goes to the child's whole process group
+    # (it leads its own session), or Celery's pool and beat processes would
+    # outlive it as orphans.
+    try:
+        if signum == signal.SIGKILL:
+            os.killpg(proc.pid, signum)
+        else:
+            proc.send_signal(signum)
+    except ProcessLookupError:
+        pass
