@@ -171,8 +171,9 @@ class JobContext:
     def check_cancelled(self) -> None:
         table = Job._meta.db_table
         rows = self.side.execute(
-            f"SELECT cancel_requested FROM {table} WHERE id = %s", [self.job.pk]
-        )  # noqa: S608
+            f"SELECT cancel_requested FROM {table} WHERE id = %s",  # noqa: S608 - table name is ours
+            [self.job.pk],
+        )
         if rows and rows[0][0]:
             raise JobCancelled
 
