@@ -35,9 +35,12 @@ LABEL_FIELDS = ("key", "name", "hotkey", "color", "description")
 
 def reason_text(label: str, reason: str) -> str:
     """A service reason as a sentence: "is required" beside Name reads
-    "Name is required"; a reason that is already a sentence stays one."""
+    "Name is required"; in a table cell, whose column names the field, it
+    reads "Required"; a reason that is already a sentence stays one."""
     if label and reason.startswith(("is ", "must ", "has ", "are ")):
         return f"{label} {reason}"
+    if not label and reason.startswith("is "):
+        reason = reason[3:]
     return capfirst(reason)
 
 
@@ -311,8 +314,8 @@ class BaseLabelFormSet(forms.BaseFormSet):
                 continue
             form = self.forms[self.rows[int(match[1])]]
             name = match[2] if match[2] in form.fields else None
-            label = str(form.fields[name].label) if name else ""
-            form.add_error(name, reason_text(label, str(error["reason"])))
+            # No field name in the text: the column header already says it.
+            form.add_error(name, reason_text("", str(error["reason"])))
         return left
 
 

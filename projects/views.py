@@ -164,9 +164,7 @@ def project_list(request: HttpRequest) -> HttpResponse:
 def _new_page(
     request: HttpRequest, editor: forms.ProjectEditor, *, status: int = 200
 ) -> HttpResponse:
-    return render(
-        request, "projects/new.html", {"editor": editor}, status=status
-    )
+    return render(request, "projects/new.html", {"editor": editor}, status=status)
 
 
 @login_required
