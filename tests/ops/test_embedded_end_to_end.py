@@ -50,20 +50,34 @@ print("TOKEN", token.pk)
 
 
 @pytest.fixture
-def embedded(tmp_path):
-    data_dir = tmp_path / "data"
-    port = free_port()
-    env = scrubbed_env()
-    started = time.monotonic()
-    proc = Process.start(
-        [*accord_command(), "embedded", "--demo", "--port", str(port), "--data-dir", str(data_dir)],
-        env,
-    )
-    try:
-        yield proc, data_dir, f"http://127.0.0.1:{port}", started
-    finally:
-        # Leave nothing running, even when the test failed half-way: a
-        # graceful stop first, then whatever still runs with this data folder.
+def start_embedded(tmp_path):
+    """Start `accord embedded <args>` on a free port with its own data folder;
+    return (process, data folder, base URL, start time)."""
+    started: list[tuple[Process, Path]] = []
+
+    def start(*args: str) -> tuple[Process, Path, str, float]:
+        data_dir = tmp_path / f"data{len(started)}"
+        port = free_port()
+        began = time.monotonic()
+        proc = Process.start(
+            [
+                *accord_command(),
+                "embedded",
+                *args,
+                "--port",
+                str(port),
+                "--data-dir",
+                str(data_dir),
+            ],
+            scrubbed_env(),
+        )
+        started.append((proc, data_dir))
+        return proc, data_dir, f"http://127.0.0.1:{port}", began
+
+    yield start
+    # Leave nothing running, even when a test failed half-way: a graceful
+    # stop first, then whatever still runs with that data folder.
+    for proc, data_dir in started:
         if proc.alive():
             proc.stop(timeout=40)
         for pid in pids_with_env(str(data_dir)):
@@ -76,8 +90,8 @@ def _rows(db: Path, sql: str, *params) -> list[tuple]:
 
 
 @pytest.mark.timeout(180)
-def test_embedded_mode_end_to_end(embedded):
-    proc, data_dir, base, started = embedded
+def test_embedded_mode_end_to_end(start_embedded):
+    proc, data_dir, base, started = start_embedded("--demo")
 
     # Ready within a minute of a cold start, migrations and demo included.
     ready = wait_for_status(f"{base}/readyz", 200, READY_WITHIN_SECONDS, alive=proc.alive)
@@ -161,3 +175,20 @@ def test_embedded_mode_end_to_end(embedded):
     assert not [pid for pid in children.values() if pid_exists(pid)]
     if sys.platform.startswith("linux"):
         assert pids_with_env(str(data_dir)) == []
+
+
+@pytest.mark.timeout(120)
+def test_when_a_child_dies_the_other_is_stopped_and_the_command_fails(start_embedded):
+    proc, data_dir, base, _ = start_embedded()
+    assert proc.wait_for_line("Accord is running at", READY_WITHIN_SECONDS), proc.output
+    children = {
+        m.group(1): int(m.group(2)) for line in proc.lines if (m := STARTED_LINE.search(line))
+    }
+
+    os.kill(children["web"], signal.SIGKILL)
+
+    assert proc.popen.wait(timeout=40) != 0
+    assert "The web process exited" in proc.output
+    assert "Stopped because a child process exited" in proc.output
+    assert not pid_exists(children["worker"])
+    assert pids_with_env(str(data_dir)) == []

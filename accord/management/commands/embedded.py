@@ -293,6 +293,11 @@ class _Children:
             except subprocess.TimeoutExpired:
                 _signal_child(proc, signal.SIGKILL)
                 proc.wait()
+        # A child that died abruptly may leave its own children behind (a
+        # gunicorn worker whose master was killed): they are still in its
+        # process group, which the kernel keeps until the last one exits.
+        for proc in self.procs.values():
+            _signal_child(proc, signal.SIGKILL)
 
 
 def _signal_child(proc: subprocess.Popen, signum: int) -> None:
