@@ -5,7 +5,7 @@ The request stores the uploaded bytes in Django's storage and queues a job
 
 1. streams the file through a parser (JSONL, a JSON array through ijson, or
    CSV/TSV), validates each row through the task type, hashes its canonical
-   JSON, and COPYs the good rows into the staging table ``ImportRow`` in
+   JSON, and COPYs the good rows into a temporary staging table in
    chunks, reporting progress — memory stays bounded whatever the file size;
 2. if any line is bad and the import is not partial, fails the job with the
    line numbers and imports nothing;
@@ -15,13 +15,15 @@ The request stores the uploaded bytes in Django's storage and queues a job
    NOTHING``, in one transaction that also marks the job succeeded.
 
 A worker killed anywhere before that commit leaves no item behind and the job
-not done; the redelivered task clears the job's staged rows and starts again,
-so the retried job gives exactly the expected rows (SECURITY.md F2, F9, E6).
+not done (its staging table dies with its database session); the redelivered
+task starts again from the stored file, so the retried job gives exactly the
+expected rows (SECURITY.md F2, F9, E6).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import uuid
@@ -41,7 +43,7 @@ from projects.jobs import JobCancelled, JobContext, JobFailed, job_create, job_e
 from projects.models import Job, Project
 
 from . import tasktypes
-from .models import ImportRow, Item, ItemState
+from .models import Item, ItemState
 
 FORMATS = ("jsonl", "json", "csv", "tsv")
 CHUNK_ROWS = 5000
@@ -275,14 +277,18 @@ class StagedRow:
     meta_json: str
 
 
+# One encoder for every row: json.dumps with options builds a new encoder
+# per call, which costs more than the encoding itself.
+_canonical = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+
+
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """The canonical JSON that content hashes are taken over."""
+    return _canonical(value)
 
 
 def validate_row(row: ParsedRow, task_type, config: dict) -> StagedRow | list[dict]:
     """A row ready for staging, or its errors."""
-    import hashlib
-
     fields = dict(row.fields or {})
     errors: list[dict] = []
     external_id = fields.pop("external_id", None)
@@ -312,40 +318,60 @@ def validate_row(row: ParsedRow, task_type, config: dict) -> StagedRow | list[di
         external_id=external_id or None,
         content_hash=hashlib.sha256(data_json.encode("utf-8")).hexdigest(),
         data_json=data_json,
-        meta_json=canonical_json(meta),
+        meta_json=canonical_json(meta) if meta else "{}",
     )
 
 
 # --- staging ------------------------------------------------------------------------------
 
-STAGE_COLUMNS = ("job_id", "line", "external_id", "content_hash", "data", "meta", "status")
+# A temporary table: private to the worker's database session, written
+# without WAL, and gone with the session if the worker dies — nothing to
+# clean up after a crash, and nothing another import can see.
+STAGE = "accord_import_stage"
 
 
-def stage_chunk(job_id: int, rows: list[StagedRow]) -> None:
-    table = ImportRow._meta.db_table
+class Status:
+    NEW = 0
+    DUPLICATE_IN_FILE = 1
+    DUPLICATE = 2
+    CONFLICT_IN_FILE = 3
+    CONFLICT = 4
+    UPDATE = 5
+
+
+def stage_create() -> None:
+    # Byte order ("C") for the hash and the ids: faster to sort and compare
+    # than a linguistic collation, and they are identifiers, not words.
+    collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {STAGE} (line integer NOT NULL, external_id text{collate}, "
+            f"content_hash text{collate} NOT NULL, data text NOT NULL, meta text NOT NULL, "
+            f"status smallint NOT NULL DEFAULT 0)"
+        )
+
+
+def stage_drop() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
+
+
+def stage_chunk(rows: list[StagedRow]) -> None:
+    columns = "line, external_id, content_hash, data, meta"
     if connection.vendor == "postgresql":
-        # COPY is the fastest way into PostgreSQL; the JSON text goes
-        # straight into the jsonb columns.
         with connection.cursor() as cursor:
-            sql = f"COPY {table} ({', '.join(STAGE_COLUMNS)}) FROM STDIN"
-            with cursor.cursor.copy(sql) as copy:
+            with cursor.cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
                 for r in rows:
                     copy.write_row(
-                        (job_id, r.line, r.external_id, r.content_hash, r.data_json, r.meta_json, 0)
+                        (r.line, r.external_id, r.content_hash, r.data_json, r.meta_json)
                     )
         return
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"INSERT INTO {table} ({', '.join(STAGE_COLUMNS)}) VALUES (%s, %s, %s, %s, %s, %s, 0)",  # noqa: S608
-            [
-                (job_id, r.line, r.external_id, r.content_hash, r.data_json, r.meta_json)
-                for r in rows
-            ],
+            f"INSERT INTO {STAGE} ({columns}) VALUES (%s, %s, %s, %s, %s)",  # noqa: S608
+            [(r.line, r.external_id, r.content_hash, r.data_json, r.meta_json) for r in rows],
         )
-
-
-def stage_clear(job_id: int) -> None:
-    ImportRow.objects.filter(job_id=job_id).delete()
 
 
 @dataclass
@@ -380,12 +406,12 @@ def stage_file(
             continue
         chunk.append(result)
         if len(chunk) >= CHUNK_ROWS:
-            stage_chunk(ctx.job.pk, chunk)
+            stage_chunk(chunk)
             report.staged += len(chunk)
             chunk = []
             ctx.progress(counting.bytes_read, size)
     if chunk:
-        stage_chunk(ctx.job.pk, chunk)
+        stage_chunk(chunk)
         report.staged += len(chunk)
     ctx.progress(counting.bytes_read, size, force=True)
     return report
@@ -423,93 +449,98 @@ def _execute(sql: str, params: list) -> int:
         return cursor.rowcount
 
 
-def classify_staged(job_id: int, project_id: int, on_conflict: str) -> None:
+def classify_staged(project_id: int, on_conflict: str) -> None:
     """Mark duplicates and conflicts among the staged rows with set-based
     statements (the same SQL on PostgreSQL and SQLite)."""
-    s, item, annotation = ImportRow._meta.db_table, Item._meta.db_table, "annotation_annotation"
-    st = ImportRow.Status
+    item, annotation = Item._meta.db_table, "annotation_annotation"
+    st = Status
     # The same content twice in the file: the first line wins.
     _execute(
-        f"UPDATE {s} SET status = {st.DUPLICATE_IN_FILE} FROM ("  # noqa: S608
-        f"SELECT id, ROW_NUMBER() OVER (PARTITION BY content_hash ORDER BY line) AS n FROM {s} WHERE job_id = %s"
-        f") d WHERE {s}.id = d.id AND d.n > 1",
-        [job_id],
+        f"UPDATE {STAGE} SET status = {st.DUPLICATE_IN_FILE} FROM ("  # noqa: S608
+        f"SELECT line, ROW_NUMBER() OVER (PARTITION BY content_hash ORDER BY line) AS n FROM {STAGE}"
+        f") d WHERE {STAGE}.line = d.line AND d.n > 1",
+        [],
     )
     # One external id with two contents in the file: the first line wins.
     _execute(
-        f"UPDATE {s} SET status = {st.CONFLICT_IN_FILE} FROM ("  # noqa: S608
-        f"SELECT id, ROW_NUMBER() OVER (PARTITION BY external_id ORDER BY line) AS n FROM {s} "
-        f"WHERE job_id = %s AND status = {st.NEW} AND external_id IS NOT NULL"
-        f") d WHERE {s}.id = d.id AND d.n > 1",
-        [job_id],
+        f"UPDATE {STAGE} SET status = {st.CONFLICT_IN_FILE} FROM ("  # noqa: S608
+        f"SELECT line, ROW_NUMBER() OVER (PARTITION BY external_id ORDER BY line) AS n FROM {STAGE} "
+        f"WHERE status = {st.NEW} AND external_id IS NOT NULL"
+        f") d WHERE {STAGE}.line = d.line AND d.n > 1",
+        [],
     )
     # Content already stored: a duplicate, whatever its external id.
     _execute(
-        f"UPDATE {s} SET status = {st.DUPLICATE} WHERE job_id = %s AND status = {st.NEW} AND EXISTS ("  # noqa: S608
-        f"SELECT 1 FROM {item} i WHERE i.project_id = %s AND i.content_hash = {s}.content_hash)",
-        [job_id, project_id],
+        f"UPDATE {STAGE} SET status = {st.DUPLICATE} WHERE status = {st.NEW} AND EXISTS ("  # noqa: S608
+        f"SELECT 1 FROM {item} i WHERE i.project_id = %s AND i.content_hash = {STAGE}.content_hash)",
+        [project_id],
     )
     # A stored external id with other content: a conflict, or an update of
     # an item nobody has annotated yet when the lead asked for that.
     _execute(
-        f"UPDATE {s} SET status = {st.CONFLICT} WHERE job_id = %s AND status = {st.NEW} AND EXISTS ("  # noqa: S608
-        f"SELECT 1 FROM {item} i WHERE i.project_id = %s AND i.external_id = {s}.external_id)",
-        [job_id, project_id],
+        f"UPDATE {STAGE} SET status = {st.CONFLICT} WHERE status = {st.NEW} AND external_id IS NOT NULL "  # noqa: S608
+        f"AND EXISTS (SELECT 1 FROM {item} i WHERE i.project_id = %s AND i.external_id = {STAGE}.external_id)",
+        [project_id],
     )
     if on_conflict == "update":
         _execute(
-            f"UPDATE {s} SET status = {st.UPDATE} WHERE job_id = %s AND status = {st.CONFLICT} AND EXISTS ("  # noqa: S608
-            f"SELECT 1 FROM {item} i WHERE i.project_id = %s AND i.external_id = {s}.external_id "
+            f"UPDATE {STAGE} SET status = {st.UPDATE} WHERE status = {st.CONFLICT} AND EXISTS ("  # noqa: S608
+            f"SELECT 1 FROM {item} i WHERE i.project_id = %s AND i.external_id = {STAGE}.external_id "
             f"AND i.state = 'open' AND NOT EXISTS (SELECT 1 FROM {annotation} a WHERE a.item_id = i.id))",
-            [job_id, project_id],
+            [project_id],
         )
 
 
-def publish_staged(job_id: int, project_id: int) -> tuple[int, int]:
+def _json(column: str) -> str:
+    return f"{column}::jsonb" if connection.vendor == "postgresql" else column
+
+
+def publish_staged(project_id: int) -> tuple[int, int]:
     """Insert the new rows and apply the updates; return (created, updated)."""
-    s, item = ImportRow._meta.db_table, Item._meta.db_table
-    st = ImportRow.Status
-    now = timezone.now()
-    updated = 0
-    if ImportRow.objects.filter(job_id=job_id, status=st.UPDATE).exists():
-        updated = _execute(
-            f"UPDATE {item} SET data = s.data, meta = s.meta, content_hash = s.content_hash "  # noqa: S608
-            f"FROM {s} s WHERE s.job_id = %s AND s.status = {st.UPDATE} "
-            f"AND {item}.project_id = %s AND {item}.external_id = s.external_id",
-            [job_id, project_id],
-        )
+    item = Item._meta.db_table
+    st = Status
+    updated = _execute(
+        f"UPDATE {item} SET data = {_json('s.data')}, meta = {_json('s.meta')}, content_hash = s.content_hash "  # noqa: S608
+        f"FROM {STAGE} s WHERE s.status = {st.UPDATE} "
+        f"AND {item}.project_id = %s AND {item}.external_id = s.external_id",
+        [project_id],
+    )
     created = _execute(
         f"INSERT INTO {item} (project_id, external_id, data, meta, content_hash, state, priority, created_at) "  # noqa: S608
-        f"SELECT %s, external_id, data, meta, content_hash, %s, 0, %s FROM {s} "
-        f"WHERE job_id = %s AND status = {st.NEW} ORDER BY line ON CONFLICT DO NOTHING",
-        [project_id, ItemState.OPEN.value, now, job_id],
+        f"SELECT %s, external_id, {_json('data')}, {_json('meta')}, content_hash, %s, 0, %s FROM {STAGE} "
+        f"WHERE status = {st.NEW} ORDER BY line ON CONFLICT DO NOTHING",
+        [project_id, ItemState.OPEN.value, timezone.now()],
     )
     return created, updated
 
 
-def _lines_with_status(job_id: int, statuses: list[int]) -> list[dict]:
-    rows = (
-        ImportRow.objects.filter(job_id=job_id, status__in=statuses)
-        .order_by("line")
-        .values_list("line", "external_id")[:MAX_REPORTED_LINES]
-    )
-    return [{"line": line, "external_id": external_id} for line, external_id in rows]
+def _staged_lines(statuses: list[int]) -> tuple[int, list[dict]]:
+    marks = ", ".join(str(int(x)) for x in statuses)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {STAGE} WHERE status IN ({marks})")  # noqa: S608
+        count = cursor.fetchone()[0]
+        cursor.execute(
+            f"SELECT line, external_id FROM {STAGE} WHERE status IN ({marks}) ORDER BY line LIMIT %s",  # noqa: S608
+            [MAX_REPORTED_LINES],
+        )
+        return count, [
+            {"line": line, "external_id": external_id} for line, external_id in cursor.fetchall()
+        ]
 
 
 def import_run(ctx: JobContext) -> None:
     """The worker's side of an import (see the module docstring)."""
-    job = ctx.job
-    name = job.params["file"]
-    stage_clear(job.pk)  # a retry starts from the stored file again
+    name = ctx.job.params["file"]
+    stage_create()
     try:
         _import(ctx, name)
     except (JobFailed, JobCancelled):
-        # A finished job keeps neither scratch rows nor the upload. (A killed
-        # worker never gets here: its retry needs both.)
-        stage_clear(job.pk)
+        # A finished job keeps no upload. (A killed worker never gets here:
+        # its retry needs the file.)
         default_storage.delete(name)
         raise
-    stage_clear(job.pk)
+    finally:
+        stage_drop()
     default_storage.delete(name)
 
 
@@ -532,25 +563,21 @@ def _import(ctx: JobContext, name: str) -> None:
             f"{report.bad} {noun} bad, so nothing was imported; fix them or import with partial=true.",
             {**base, "created": 0, "duplicates": 0, "conflicts": 0, "updated": 0},
         )
-    st = ImportRow.Status
     with transaction.atomic():
         # One publish per project at a time: the project row is the lock.
         Project.objects.select_for_update().get(pk=project.pk)
-        classify_staged(job.pk, project.pk, options.on_conflict)
-        created, updated = publish_staged(job.pk, project.pk)
+        classify_staged(project.pk, options.on_conflict)
+        created, updated = publish_staged(project.pk)
         counter_add(project.pk, "items:total", created)
         counter_add(project.pk, f"items:{ItemState.OPEN}", created)
-        in_conflict = ImportRow.objects.filter(
-            job_id=job.pk, status__in=[st.CONFLICT, st.CONFLICT_IN_FILE]
-        )
-        n_conflicts = in_conflict.count()
+        n_conflicts, conflict_lines = _staged_lines([Status.CONFLICT, Status.CONFLICT_IN_FILE])
         ctx.succeed(
             {
                 **base,
                 "created": created,
                 "updated": updated,
                 "conflicts": n_conflicts,
-                "conflict_lines": _lines_with_status(job.pk, [st.CONFLICT, st.CONFLICT_IN_FILE]),
+                "conflict_lines": conflict_lines,
                 # Staged and neither created, updated nor in conflict: already
                 # there (in the file, in the project, or from a concurrent import).
                 "duplicates": report.staged - created - updated - n_conflicts,

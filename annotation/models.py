@@ -38,7 +38,6 @@ class Item(models.Model):
             ),
             models.UniqueConstraint(fields=["project", "content_hash"], name="item_content_unique"),
         ]
-        indexes = [models.Index(fields=["project", "state", "id"])]
 
     def __str__(self) -> str:
         return f"item {self.pk} of {self.project_id}"
@@ -68,30 +67,3 @@ class Annotation(models.Model):
 
     def __str__(self) -> str:
         return f"annotation {self.pk} on item {self.item_id}"
-
-
-class ImportRow(models.Model):
-    """A validated row of an import, staged before the one INSERT … SELECT
-    that publishes the whole file. Unlogged on PostgreSQL: it is scratch
-    space, rebuilt from the stored file if the worker dies."""
-
-    class Status(models.IntegerChoices):
-        NEW = 0
-        DUPLICATE_IN_FILE = 1
-        DUPLICATE = 2
-        CONFLICT_IN_FILE = 3
-        CONFLICT = 4
-        UPDATE = 5
-
-    job = models.ForeignKey(
-        "projects.Job", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
-    line = models.PositiveIntegerField()
-    external_id = models.CharField(max_length=255, null=True)  # noqa: DJ001 - NULL means none
-    content_hash = models.CharField(max_length=64)
-    data = models.JSONField()
-    meta = models.JSONField()
-    status = models.PositiveSmallIntegerField(default=Status.NEW)
-
-    def __str__(self) -> str:
-        return f"line {self.line} of job {self.job_id}"

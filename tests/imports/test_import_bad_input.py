@@ -8,14 +8,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
-from annotation.models import ImportRow, Item
+from annotation.models import Item
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def assert_nothing_imported(project):
     assert Item.objects.filter(project=project).count() == 0
-    assert ImportRow.objects.count() == 0
 
 
 def test_a_malformed_json_line_fails_the_file_with_its_line_number(celery_worker, upload, project):
