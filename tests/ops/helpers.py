@@ -139,9 +139,9 @@ class Process:
             time.sleep(0.1)
         return None
 
-    def stop(self, timeout: float = 30) -> int:
+    def stop(self, timeout: float = 30, signum: int = signal.SIGTERM) -> int:
         if self.alive():
-            self.popen.send_signal(signal.SIGTERM)
+            self.popen.send_signal(signum)
         try:
             return self.popen.wait(timeout=timeout)
         finally:

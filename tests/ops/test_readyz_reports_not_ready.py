@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import sys
 from urllib.parse import urlsplit, urlunsplit
 
@@ -59,7 +60,7 @@ def _readyz(env: dict[str, str]):
         assert wait_for_status(f"{base}/healthz", 200, 30, alive=proc.alive), proc.output
         return http(f"{base}/readyz")
     finally:
-        proc.stop(timeout=10)
+        proc.stop(timeout=10, signum=signal.SIGINT)  # gunicorn's quick shutdown
 
 
 def _assert_not_ready(answer, **checks: str) -> None:
