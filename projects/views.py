@@ -2,9 +2,10 @@
 
 A view parses the request, checks access through projects.access, calls one
 service and renders. A page answers an htmx request with only its
-``section`` partial. A mutation is POST-only and answers htmx with the same
-partial, anyone else with a redirect (POST/redirect/GET) and a message; bad
-input re-renders the page with 400 and the errors beside their fields.
+``section`` partial. A mutation is POST-only (CSRF is checked by the
+middleware), calls one service and answers htmx with the same partial,
+anyone else with a redirect (POST/redirect/GET) and a message; bad input
+re-renders the page with 400 and the errors beside their fields.
 """
 
 from __future__ import annotations
@@ -132,9 +133,9 @@ def _done(
     return redirect(url)
 
 
-def mutation(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Logged in, POST only (CSRF is checked by the middleware); a write on an
-    archived project answers 409 with a read-only notice."""
+def read_only_when_archived(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A write on an archived project answers 409 with a read-only notice
+    (access raises ProjectArchived for it)."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, project_id: int, **kwargs: Any) -> HttpResponse:
@@ -148,7 +149,7 @@ def mutation(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             context = _project_context(request, project, "overview")
             return _render(request, "projects/read_only.html", context, status=409)
 
-    return login_required(require_POST(wrapper))
+    return wrapper
 
 
 # --- list and create ----------------------------------------------------------
@@ -255,7 +256,9 @@ def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
     return _settings_page(request, project)
 
 
-@mutation
+@login_required
+@require_POST
+@read_only_when_archived
 def settings_update(request: HttpRequest, project_id: int) -> HttpResponse:
     project = access.access_project_or_403(request.user, project_id, access.CHANGE)
     form = forms.SettingsForm(request.POST)
@@ -272,7 +275,9 @@ def settings_update(request: HttpRequest, project_id: int) -> HttpResponse:
     return _settings_page(request, project, settings_form=form, status=400)
 
 
-@mutation
+@login_required
+@require_POST
+@read_only_when_archived
 def schema_update(request: HttpRequest, project_id: int) -> HttpResponse:
     project = access.access_project_or_403(request.user, project_id, access.CHANGE)
     editor = forms.SchemaEditor(request.POST)
@@ -313,7 +318,9 @@ def schema_update(request: HttpRequest, project_id: int) -> HttpResponse:
     return _settings_page(request, project, schema=editor, status=400)
 
 
-@mutation
+@login_required
+@require_POST
+@read_only_when_archived
 def project_archive(request: HttpRequest, project_id: int) -> HttpResponse:
     project = access.access_project_or_403(request.user, project_id, access.CHANGE)
     project = services.project_archive(project=project, user=request.user)
@@ -321,7 +328,9 @@ def project_archive(request: HttpRequest, project_id: int) -> HttpResponse:
     return _done(request, project, text, "projects:settings", _settings_page)
 
 
-@mutation
+@login_required
+@require_POST
+@read_only_when_archived
 def project_unarchive(request: HttpRequest, project_id: int) -> HttpResponse:
     # The one write an archived project accepts.
     project = access.access_project_or_403(request.user, project_id, access.CHANGE, write=False)
@@ -388,7 +397,9 @@ def members(request: HttpRequest, project_id: int) -> HttpResponse:
     return _members_page(request, project)
 
 
-@mutation
+@login_required
+@require_POST
+@read_only_when_archived
 def member_add(request: HttpRequest, project_id: int) -> HttpResponse:
     project = access.access_project_or_403(request.user, project_id, access.MANAGE_MEMBERS)
     form = forms.MemberAddForm(request.POST, auto_id="id_add_%s")
@@ -409,7 +420,9 @@ def member_add(request: HttpRequest, project_id: int) -> HttpResponse:
     return _members_page(request, project, add_form=form, status=400)
 
 
-@mutation
+@login_required
+@require_POST
+@read_only_when_archived
 def member_roles(request: HttpRequest, project_id: int, user_id: int) -> HttpResponse:
     project = access.access_project_or_403(request.user, project_id, access.MANAGE_MEMBERS)
     membership = get_object_or_404(
@@ -432,7 +445,9 @@ def member_roles(request: HttpRequest, project_id: int, user_id: int) -> HttpRes
     return _done(request, project, text, "projects:members", _members_page)
 
 
-@mutation
+@login_required
+@require_POST
+@read_only_when_archived
 def member_remove(request: HttpRequest, project_id: int, user_id: int) -> HttpResponse:
     project = access.access_project_or_403(request.user, project_id, access.MANAGE_MEMBERS)
     membership = get_object_or_404(
@@ -452,7 +467,9 @@ def member_remove(request: HttpRequest, project_id: int, user_id: int) -> HttpRe
     return _done(request, project, text, "projects:members", _members_page)
 
 
-@mutation
+@login_required
+@require_POST
+@read_only_when_archived
 def invite_create(request: HttpRequest, project_id: int) -> HttpResponse:
     project = access.access_project_or_403(request.user, project_id, access.MANAGE_MEMBERS)
     form = forms.InviteForm(request.POST, auto_id="id_invite_%s")
@@ -478,7 +495,9 @@ def invite_create(request: HttpRequest, project_id: int) -> HttpResponse:
     return redirect("projects:members", project_id=project.pk)
 
 
-@mutation
+@login_required
+@require_POST
+@read_only_when_archived
 def invite_revoke(request: HttpRequest, project_id: int, invite_id: int) -> HttpResponse:
     project = access.access_project_or_403(request.user, project_id, access.MANAGE_MEMBERS)
     invite = get_object_or_404(Invite, project=project, pk=invite_id)
@@ -589,7 +608,9 @@ def guideline_edit(request: HttpRequest, project_id: int) -> HttpResponse:
     return _guideline_edit_page(request, project)
 
 
-@mutation
+@login_required
+@require_POST
+@read_only_when_archived
 def guideline_draft_save(request: HttpRequest, project_id: int) -> HttpResponse:
     project = access.access_project_or_403(request.user, project_id, access.EDIT_GUIDELINES)
     form = forms.GuidelineForm(request.POST)
@@ -626,7 +647,9 @@ def guideline_preview(request: HttpRequest, project_id: int) -> HttpResponse:
     return _guideline_edit_page(request, project, form=form, preview=preview, preview_error=error)
 
 
-@mutation
+@login_required
+@require_POST
+@read_only_when_archived
 def guideline_publish(request: HttpRequest, project_id: int) -> HttpResponse:
     project = access.access_project_or_403(request.user, project_id, access.EDIT_GUIDELINES)
     form = forms.GuidelineForm(request.POST)

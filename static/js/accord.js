@@ -146,14 +146,15 @@
   });
 
   // After a swap, keep keyboard users where they were: on the first field
-  // with an error, else on the control they used (if it is still there),
-  // else on the section's heading.
+  // with an error, else on what the answer asks to focus (a new invite
+  // link), else on the control they used (if it is still there), else on
+  // the section's heading.
   document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail.target;
     if (!target || target.id !== "project-page") return;
-    var invalid = target.querySelector('[aria-invalid="true"]');
-    if (invalid) {
-      invalid.focus();
+    var first = target.querySelector('[aria-invalid="true"]') || target.querySelector("[data-focus-on-swap]");
+    if (first) {
+      first.focus();
       return;
     }
     var same = focusedId && document.getElementById(focusedId);
