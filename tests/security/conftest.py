@@ -4,18 +4,29 @@ by the outsider (a user of ANOTHER project, SECURITY.md A1/A4)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import pytest
 
+from annotation.models import Item
 from projects import services
+from projects.jobs import job_create
+
+# PBKDF2 at Django's default cost takes ~0.5 s per user on the 2-core box;
+# the hasher is not what these tests are about.
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
 def _fast_hasher(settings):
-    # PBKDF2 at Django's default cost takes ~0.5 s per user on the 2-core box;
-    # the hasher is not what these tests are about.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = FAST_HASHERS
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    # Imports store their file before the job runs: keep them out of the tree.
+    settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
 @dataclass
@@ -31,13 +42,33 @@ class World:
         return self.users.get(role)
 
 
-@pytest.fixture
-def world(project, lead, annotator, reviewer, outsider, make_project, make_user) -> World:
-    other = make_project(outsider, name="Someone else's project")
+def build_world(*, lead, annotator, reviewer, outsider, newcomer) -> World:
+    """The fixture project (lead; annotator and reviewer as members), two
+    guideline versions, an item, a job, an open invite, and another project
+    led by the outsider."""
+    from tests.conftest import CLASSIFICATION_CONFIG
+
+    project = services.project_create(
+        user=lead, name="Sentiment", task_type="classification", config=CLASSIFICATION_CONFIG
+    )
+    services.membership_set(project=project, user=annotator, roles=["annotator"])
+    services.membership_set(project=project, user=reviewer, roles=["reviewer"])
+    other = services.project_create(
+        user=outsider,
+        name="Someone else's project",
+        task_type="classification",
+        config=CLASSIFICATION_CONFIG,
+    )
     services.guideline_publish(project=project, user=lead, body="# Rules\n\nBe kind.", note="v1")
     services.guideline_publish(
         project=project, user=lead, body="# Rules\n\nBe kind and brief.", note="v2"
     )
+    item = Item.objects.create(
+        project=project,
+        data={"text": "an item"},
+        content_hash=hashlib.sha256(b"an item").hexdigest(),
+    )
+    job = job_create(project=project, kind="import", user=lead)
     token, invite = services.invite_create(
         project=project, email="invitee@example.org", roles=["annotator"], user=lead
     )
@@ -47,5 +78,45 @@ def world(project, lead, annotator, reviewer, outsider, make_project, make_user)
         users={"lead": lead, "annotator": annotator, "reviewer": reviewer, "outsider": outsider},
         invite=invite,
         invite_token=token,
-        extra={"newcomer": make_user("newcomer")},
+        extra={"newcomer": newcomer, "item": item, "job": job},
     )
+
+
+@pytest.fixture
+def world(lead, annotator, reviewer, outsider, make_user) -> World:
+    return build_world(
+        lead=lead,
+        annotator=annotator,
+        reviewer=reviewer,
+        outsider=outsider,
+        newcomer=make_user("newcomer"),
+    )
+
+
+@pytest.fixture(scope="module")
+def shared_world(django_db_setup, django_db_blocker):
+    """``world``, built once per module inside a transaction that is rolled
+    back at the end. Each test still runs in its own savepoint (the ``db``
+    fixture), so what one request writes is gone before the next test: the
+    route matrix makes ~450 requests and would otherwise rebuild the world
+    ~450 times."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+    from django.test import override_settings
+
+    from tests.conftest import PASSWORD
+
+    with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=FAST_HASHERS):
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        try:
+            users = {
+                name: get_user_model().objects.create_user(
+                    username=name, password=PASSWORD, email=f"{name}@example.org"
+                )
+                for name in ("lead", "annotator", "reviewer", "outsider", "newcomer")
+            }
+            yield build_world(**users)
+        finally:
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)

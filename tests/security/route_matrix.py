@@ -20,6 +20,7 @@ that makes the request succeed for a role that is allowed.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,7 +64,8 @@ class Route:
 
     @property
     def in_project(self) -> bool:
-        return "project_id" in self.kwargs
+        """Addresses something that belongs to a project (a project id, a job id…)."""
+        return any(KWARGS[k].kind == TENANT for k in self.kwargs if k in KWARGS)
 
 
 def _view_methods(callback) -> frozenset[str] | None:
@@ -107,19 +109,26 @@ def collect_routes() -> dict[str, Route]:
 # --- path keywords ----------------------------------------------------------------
 
 
+TENANT = "tenant"  # picks a project, or an object of one, on its own: project_id, job_id
+OBJECT = "object"  # a global id of an object under /projects/<project_id>/…
+PLAIN = "plain"  # a per-project number, a token
+
+
 @dataclass(frozen=True)
 class Kwarg:
     source: Callable[[Any], Any]
-    # True for the global id of an object that belongs to the project (a user
-    # in its members, an invite): test_foreign_ids_under_own_project_get_404
-    # sends it under another project's id and expects 404.
-    object_id: bool = False
+    # TENANT: test_other_projects_user_cannot_tell_project_exists swaps it for
+    # a missing id and expects the same 404. OBJECT: test_foreign_ids_under_
+    # own_project_get_404 sends it under another project's id.
+    kind: str = PLAIN
 
 
 KWARGS: dict[str, Kwarg] = {
-    "project_id": Kwarg(lambda w: w.project.pk),
-    "user_id": Kwarg(lambda w: w.users["annotator"].pk, object_id=True),
-    "invite_id": Kwarg(lambda w: w.invite.pk, object_id=True),
+    "project_id": Kwarg(lambda w: w.project.pk, TENANT),
+    "job_id": Kwarg(lambda w: w.extra["job"].pk, TENANT),
+    "user_id": Kwarg(lambda w: w.users["annotator"].pk, OBJECT),
+    "invite_id": Kwarg(lambda w: w.invite.pk, OBJECT),
+    "item_id": Kwarg(lambda w: w.extra["item"].pk, OBJECT),
     "number": Kwarg(lambda w: 1),  # guideline version numbers are per project
     "token": Kwarg(lambda w: w.invite_token),
 }
@@ -160,13 +169,25 @@ def lead_only(status: int, anonymous: int = 401) -> dict:
     return roles(status, 403, 403, 404, anonymous)
 
 
+# Pages (HTML, session) send anonymous visitors to the login page.
+PAGE_LOGIN = 302
+
+
+def page_members(status: int = 200) -> dict:
+    return members(status, PAGE_LOGIN)
+
+
+def page_lead_only(status: int) -> dict:
+    return lead_only(status, PAGE_LOGIN)
+
+
 @dataclass(frozen=True)
 class Case:
     expect: dict[str, int]
-    body: dict | Callable[[Any, str], dict] | None = None
+    body: dict | list | Callable[[Any, str], dict | list] | None = None
     query: str = ""
 
-    def body_for(self, world, role: str) -> dict | None:
+    def body_for(self, world, role: str) -> dict | list | None:
         return self.body(world, role) if callable(self.body) else self.body
 
 
@@ -181,6 +202,27 @@ def _token_body(world, role: str) -> dict:
     return _credentials(world, role)
 
 
+def _settings_form(name: str) -> dict:
+    return {
+        "name": name,
+        "description": "",
+        "time_zone": "UTC",
+        "overlap": "2",
+        "consensus": "unanimous",
+        "consensus_k": "",
+        "review_policy": "disagreements",
+        "audit_sample": "0",
+        "lease_minutes": "30",
+    }
+
+
+def _labels_form(labels: list[tuple[str, str]]) -> dict:
+    form = {"labels-TOTAL_FORMS": str(len(labels)), "labels-INITIAL_FORMS": "0"}
+    for i, (key, name) in enumerate(labels):
+        form |= {f"labels-{i}-key": key, f"labels-{i}-name": name}
+    return form
+
+
 CONFIG_V2 = {
     "multi_label": False,
     "labels": [
@@ -190,10 +232,6 @@ CONFIG_V2 = {
         {"key": "mixed", "name": "Mixed", "hotkey": "m"},
     ],
 }
-
-# Pages (HTML, session) redirect anonymous visitors to the login page.
-PAGE_LOGIN = 302
-
 
 MATRIX: dict[str, dict[str, Case]] = {
     # --- health: public, JSON, never a 500 (G3)
@@ -283,16 +321,84 @@ MATRIX: dict[str, dict[str, Case]] = {
     },
     "api:guideline-diff": {"GET": Case(members(), query="from=1&to=2")},
     "api:guideline-detail": {"GET": Case(members())},
+    # --- API: items (leads import and manage them)
+    "api:item-list": {
+        "GET": Case(lead_only(200)),
+        "POST": Case(lead_only(202), body=[{"text": "a new item"}]),
+    },
+    "api:item-detail": {"GET": Case(lead_only(200)), "DELETE": Case(lead_only(204))},
+    "api:item-bulk-delete": {
+        "POST": Case(lead_only(200), body=lambda w, role: {"ids": [w.extra["item"].pk]})
+    },
+    "api:item-bulk-archive": {
+        "POST": Case(lead_only(200), body=lambda w, role: {"ids": [w.extra["item"].pk]})
+    },
+    "api:item-priority": {
+        "POST": Case(
+            lead_only(202), body=lambda w, role: {"priority": 0.5, "ids": [w.extra["item"].pk]}
+        )
+    },
+    # --- API: jobs (the initiator or a lead of the job's project, else 404: A4)
+    "api:job-detail": {"GET": Case(roles(200, 404, 404, 404, 401))},
+    "api:job-cancel": {"POST": Case(roles(200, 404, 404, 404, 401))},
     # --- pages (projects namespace; HTML, session auth)
     "projects:list": {"GET": Case(any_user(200, PAGE_LOGIN))},
-    "projects:detail": {"GET": Case(members(200, PAGE_LOGIN))},
+    "projects:new": {
+        "GET": Case(any_user(200, PAGE_LOGIN)),
+        "POST": Case(
+            everyone(302),
+            body={
+                **_settings_form("Made on the page"),
+                "task_type": "classification",
+                **_labels_form([("a", "A"), ("b", "B")]),
+            },
+        ),
+    },
+    "projects:detail": {"GET": Case(page_members())},
+    "projects:settings": {"GET": Case(page_lead_only(200))},
+    "projects:settings_update": {
+        "POST": Case(page_lead_only(302), body=_settings_form("Renamed on the page"))
+    },
+    "projects:schema_update": {
+        "POST": Case(
+            page_lead_only(302),
+            body=_labels_form(
+                [("pos", "Positive"), ("neg", "Negative"), ("neu", "Neutral"), ("mixed", "Mixed")]
+            )
+            | {"note": "adds mixed"},
+        )
+    },
+    "projects:archive": {"POST": Case(page_lead_only(302))},
+    "projects:unarchive": {"POST": Case(page_lead_only(302))},
+    "projects:members": {"GET": Case(page_members())},
+    "projects:member_add": {
+        "POST": Case(page_lead_only(302), body={"username": "newcomer", "roles": ["annotator"]})
+    },
+    "projects:member_roles": {
+        "POST": Case(page_lead_only(302), body={"roles": ["annotator", "reviewer"]})
+    },
+    "projects:member_remove": {"POST": Case(page_lead_only(302))},
+    "projects:invite_create": {
+        "POST": Case(page_lead_only(302), body={"email": "page@example.org", "roles": ["reviewer"]})
+    },
+    "projects:invite_revoke": {"POST": Case(page_lead_only(302))},
+    "projects:guidelines": {"GET": Case(page_members())},
+    "projects:guideline_version": {"GET": Case(page_members())},
+    "projects:guideline_diff": {"GET": Case(page_members(), query="from=1&to=2")},
+    "projects:guideline_edit": {"GET": Case(page_lead_only(200))},
+    "projects:guideline_draft_save": {"POST": Case(page_lead_only(302), body={"body": "draft"})},
+    # Renders Markdown without storing it.
+    "projects:guideline_preview": {"POST": Case(page_lead_only(200), body={"body": "# hi"})},
+    "projects:guideline_publish": {
+        "POST": Case(page_lead_only(302), body={"body": "# Rules\n\nv3", "note": "third"})
+    },
 }
 
 
 # --- sending requests -------------------------------------------------------------
 
 
-def send(client, route: Route, method: str, url: str, body: dict | None):
+def send(client, route: Route, method: str, url: str, body: dict | list | None):
     """API routes get JSON, pages get a form post."""
     if method == "GET":
         return client.get(url)
@@ -300,22 +406,35 @@ def send(client, route: Route, method: str, url: str, body: dict | None):
         data = json.dumps(body) if body is not None else ""
         return client.generic(method, url, data, content_type="application/json")
     return client.generic(
-        method, url, urlencode(body or {}), content_type="application/x-www-form-urlencoded"
+        method,
+        url,
+        urlencode(body or {}, doseq=True),
+        content_type="application/x-www-form-urlencoded",
     )
+
+
+@functools.cache
+def _project_tables() -> list[tuple[Any, str]]:
+    """(model, field) for every model with a foreign key to Project."""
+    from django.apps import apps
+
+    from projects.models import Project
+
+    return [
+        (model, f.name)
+        for model in sorted(apps.get_models(), key=lambda m: m._meta.label)
+        for f in model._meta.get_fields()
+        if f.concrete and (f.many_to_one or f.one_to_one) and f.related_model is Project
+    ]
 
 
 def project_rows(project_id: int) -> str:
     """Every row of the project and of every model with a foreign key to it,
-    serialised, so a denied request can be shown to leave them byte-identical."""
-    from django.apps import apps
-    from django.core import serializers
-
+    so a denied request can be shown to leave them byte-identical."""
     from projects.models import Project
 
-    parts = [serializers.serialize("json", Project.objects.filter(pk=project_id))]
-    for model in sorted(apps.get_models(), key=lambda m: m._meta.label):
-        for f in model._meta.get_fields():
-            if f.concrete and (f.many_to_one or f.one_to_one) and f.related_model is Project:
-                rows = model._default_manager.filter(**{f.name: project_id}).order_by("pk")
-                parts.append(f"{model._meta.label}.{f.name}: {serializers.serialize('json', rows)}")
+    parts = [repr(list(Project.objects.filter(pk=project_id).values_list()))]
+    for model, name in _project_tables():
+        rows = model._default_manager.filter(**{name: project_id}).order_by("pk").values_list()
+        parts.append(f"{model._meta.label}.{name}: {list(rows)!r}")
     return "\n".join(parts)
