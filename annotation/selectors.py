@@ -6,13 +6,14 @@ import re
 from collections.abc import Mapping
 
 from django.db.models import QuerySet
+from django.db.models.fields.json import KeyTextTransform
 
 from accord.errors import InvalidInput
 from projects.models import Project
 
 from .models import Item, ItemState
 
-META_KEY = re.compile(r"^meta\.([A-Za-z0-9_\-]{1,64})$")
+META_KEY = re.compile(r"^meta\.([A-Za-z0-9][A-Za-z0-9_\-]{0,63})$")
 # Filter keys are an allowlist: nothing from the query string reaches the ORM
 # as a lookup path (SECURITY.md A2, B6).
 FILTER_KEYS = {"state", "external_id", "q"}
@@ -23,7 +24,7 @@ def items_filter(project: Project, params: Mapping[str, str]) -> QuerySet[Item]:
     items = Item.objects.filter(project=project)
     errors = []
     for key in params:
-        if key in FILTER_KEYS or key in PAGING_KEYS or META_KEY.match(key):
+        if key in FILTER_KEYS or key in PAGING_KEYS or (META_KEY.match(key) and "__" not in key):
             continue
         errors.append(
             {
@@ -47,8 +48,13 @@ def items_filter(project: Project, params: Mapping[str, str]) -> QuerySet[Item]:
         if len(q) > 500:
             raise InvalidInput("at most 500 characters", field="q")
         items = items.filter(data__text__icontains=q)
-    for key, value in params.items():
+    for index, (key, value) in enumerate(sorted(params.items())):
         match = META_KEY.match(key)
         if match:
-            items = items.filter(**{f"meta__{match.group(1)}": value})
+            # An explicit key transform: a field named like a lookup
+            # ("contains", "isnull") is still just a key.
+            alias = f"meta_{index}"
+            items = items.alias(**{alias: KeyTextTransform(match.group(1), "meta")}).filter(
+                **{alias: value}
+            )
     return items

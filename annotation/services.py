@@ -86,34 +86,45 @@ def _state_counts(items) -> dict[str, int]:
 def items_delete(*, project: Project, ids: list[int]) -> int:
     """Delete items nobody has worked on yet. An item with annotations is
     refused (archive it instead) and nothing is deleted."""
-    items = Item.objects.select_for_update().filter(project=project, pk__in=ids)
-    found = list(items.values_list("pk", flat=True))
-    missing = sorted(set(ids) - set(found))
+    # Lock the rows first, then read them without FOR UPDATE (PostgreSQL
+    # refuses it with GROUP BY and DISTINCT).
+    found = set(
+        Item.objects.select_for_update()
+        .filter(project=project, pk__in=ids)
+        .values_list("pk", flat=True)
+    )
+    missing = sorted(set(ids) - found)
     if missing:
         raise InvalidInput(f"no item {missing[0]} in this project", field="ids")
-    worked = list(
-        items.filter(annotations__isnull=False).values_list("pk", flat=True).distinct()[:10]
+    from .models import Annotation
+
+    worked = sorted(
+        set(Annotation.objects.filter(item_id__in=found).values_list("item_id", flat=True))
     )
     if worked:
-        raise Conflict("Some items already have annotations; archive them instead.", items=worked)
+        raise Conflict(
+            "Some items already have annotations; archive them instead.", items=worked[:10]
+        )
+    items = Item.objects.filter(pk__in=found)
     counts = _state_counts(items)
-    deleted = items.count()
-    items.delete()
+    deleted, _ = items.delete()
     for state, n in counts.items():
         counter_add(project.pk, f"items:{state}", -n)
-    counter_add(project.pk, "items:total", -deleted)
-    return deleted
+    counter_add(project.pk, "items:total", -len(found))
+    return len(found)
 
 
 @transaction.atomic
 def items_archive(*, project: Project, ids: list[int]) -> int:
     """Soft-delete: archived items leave the queue, lists and exports, and
     keep their annotations."""
-    items = (
+    locked = list(
         Item.objects.select_for_update()
         .filter(project=project, pk__in=ids)
         .exclude(state=ItemState.ARCHIVED)
+        .values_list("pk", flat=True)
     )
+    items = Item.objects.filter(pk__in=locked)
     counts = _state_counts(items)
     n = items.update(state=ItemState.ARCHIVED)
     _move_counters(project.pk, counts, ItemState.ARCHIVED)
