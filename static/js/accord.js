@@ -141,7 +141,15 @@
       if (url.origin === window.location.origin && url.pathname.indexOf("/accounts/login/") === 0) {
         event.detail.shouldSwap = false;
         window.location.assign(xhr.responseURL);
+        return;
       }
+    }
+    // A whole page answered to a section's request (Django's CSRF failure
+    // page, which knows nothing of htmx): swap in only its main content.
+    var text = event.detail.serverResponse;
+    if (event.detail.shouldSwap && typeof text === "string" && /^\s*<!doctype/i.test(text)) {
+      var main = new DOMParser().parseFromString(text, "text/html").querySelector("main");
+      if (main) event.detail.serverResponse = main.innerHTML;
     }
   });
 
