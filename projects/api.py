@@ -20,7 +20,6 @@ from accord.errors import Conflict, InvalidInput
 
 from . import access, selectors, services
 from . import serializers as s
-from .markdown import render_markdown
 from .models import ConfigVersion, GuidelineDraft, GuidelineVersion, Invite
 
 User = get_user_model()
@@ -255,9 +254,8 @@ class InviteDetailView(ProjectPermissionMixin, APIView):
 
 
 def guideline_payload(version: GuidelineVersion) -> dict:
-    data = s.GuidelineVersionOutput(version).data
-    data["html"] = str(render_markdown(version.body))
-    return data
+    # The serializer renders the sanitised html field (B4).
+    return s.GuidelineVersionOutput(version).data
 
 
 class GuidelineListView(ProjectPermissionMixin, APIView):
