@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -62,3 +64,14 @@ def test_server_refuses_to_start_without_allowed_hosts():
     result = check_deploy(production_env(ALLOWED_HOSTS=""))
     assert result.returncode != 0
     assert "ALLOWED_HOSTS" in result.stderr
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/no-such-page/", "/api/v1/no-such-thing/", "/projects/abc/"])
+def test_not_found_pages_leak_nothing(client, path):
+    # D8: no technical 404 page (it lists the URL conf) and no settings.
+    response = client.get(path)
+    assert response.status_code == 404
+    body = response.content.decode()
+    for leak in ("Traceback", "URLconf", "urlpatterns", "SECRET_KEY", "DATABASE", "DEBUG"):
+        assert leak not in body, leak
