@@ -122,3 +122,15 @@ def test_inactive_user_session_is_refused(lead):
     lead.is_active = False
     lead.save()
     assert client.get("/api/v1/me/").status_code in (401, 403)
+
+
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)"]
+)
+def test_login_never_redirects_off_site(lead, target):
+    response = Client().post(
+        f"/accounts/login/?next={target}", {"username": "lead", "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert response["Location"].startswith("/")
+    assert not response["Location"].startswith(("//", "/\\"))
