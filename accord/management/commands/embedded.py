@@ -61,6 +61,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         data_dir = self._check_mode(options["data_dir"])
+        if options["reset_passwords"] and not options["demo"]:
+            raise CommandError("--reset-passwords goes with --demo.")
         host, port = options["host"], options["port"]
         _check_port_free(host, port)
 
@@ -68,8 +70,6 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         if options["demo"]:
             call_command("demo", reset_passwords=options["reset_passwords"], stdout=self.stdout)
-        elif options["reset_passwords"]:
-            raise CommandError("--reset-passwords goes with --demo.")
 
         runner = _Children(self._child_env(host), cwd=data_dir)
         runner.start("worker", _worker_command())
