@@ -195,9 +195,20 @@ def project_create(
         raise InvalidInput(
             [{"field": name_, "reason": "unknown field"} for name_ in sorted(unknown)]
         )
-    cleaned = _clean_settings({"name": name, **settings_values}, current=None)
+    # Validate settings and schema together, so a form shows every problem
+    # at once rather than one group per submit.
+    errors: list[dict[str, str]] = []
+    try:
+        cleaned = _clean_settings({"name": name, **settings_values}, current=None)
+    except InvalidInput as exc:
+        errors.extend(exc.errors)
+    try:
+        _, normalised = _clean_config(task_type, config)
+    except InvalidInput as exc:
+        errors.extend(exc.errors)
+    if errors:
+        raise InvalidInput(errors)
     task_type_key = task_type
-    _, normalised = _clean_config(task_type_key, config)
     project = Project.objects.create(task_type=task_type_key, created_by=user, **cleaned)
     ConfigVersion.objects.create(
         project=project,
@@ -485,7 +496,13 @@ def invite_accept(*, token: str, username: str, password: str):
 
 
 def invite_revoke(*, invite: Invite) -> None:
-    Invite.objects.filter(pk=invite.pk, accepted_at__isnull=True).update(revoked_at=timezone.now())
+    """Revoke an unused invite. An accepted one is a membership now: remove
+    the member instead (409)."""
+    revoked = Invite.objects.filter(pk=invite.pk, accepted_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if not revoked:
+        raise Conflict("This invite was already accepted: remove the member instead.")
 
 
 def invites_purge_expired() -> int:

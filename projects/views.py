@@ -501,7 +501,11 @@ def invite_create(request: HttpRequest, project_id: int) -> HttpResponse:
 def invite_revoke(request: HttpRequest, project_id: int, invite_id: int) -> HttpResponse:
     project = access.access_project_or_403(request.user, project_id, access.MANAGE_MEMBERS)
     invite = get_object_or_404(Invite, project=project, pk=invite_id)
-    services.invite_revoke(invite=invite)
+    try:
+        services.invite_revoke(invite=invite)
+    except Conflict as exc:
+        messages.error(request, exc.detail)
+        return _members_page(request, project, status=409)
     text = f"The invite for {invite.email} was revoked."
     return _done(request, project, text, "projects:members", _members_page)
 

@@ -79,3 +79,23 @@ def test_two_leads_removing_each_other_at_once_leave_one_lead(make_user, make_pr
         t.join()
     assert sorted(outcomes) == ["conflict", "removed"]
     assert Membership.objects.filter(project=project, is_lead=True).count() == 1
+
+
+@pytest.mark.django_db
+def test_an_accepted_invite_cannot_be_revoked(project, lead):
+    token, invite = services.invite_create(
+        project=project, email="new@example.org", roles=["annotator"], user=lead
+    )
+    services.invite_accept(token=token, username="newbie", password="a long enough passphrase 9")
+    with pytest.raises(Conflict):
+        services.invite_revoke(invite=invite)
+
+
+@pytest.mark.django_db
+def test_project_create_reports_settings_and_schema_errors_together(lead):
+    with pytest.raises(InvalidInput) as err:
+        services.project_create(
+            user=lead, name="", task_type="classification", config={"labels": []}, overlap=0
+        )
+    fields = {e["field"] for e in err.value.errors}
+    assert {"name", "overlap", "config.labels"} <= fields
