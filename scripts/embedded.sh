@@ -10,9 +10,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 # Install again only when the dependencies changed, so a restart is quick.
+# (Python 3.11's own pip installs editable pyproject packages: no upgrade.)
 stamp=.venv/.accord-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e .
   touch "$stamp"
 fi
