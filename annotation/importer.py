@@ -23,15 +23,14 @@ expected rows (SECURITY.md F2, F9, E6).
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
 import ijson
+import orjson
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
@@ -43,6 +42,7 @@ from projects.jobs import JobCancelled, JobContext, JobFailed, job_create, job_e
 from projects.models import Job, Project
 
 from . import tasktypes
+from .canonical import canonical_json, content_hash_of
 from .models import Item, ItemState
 
 FORMATS = ("jsonl", "json", "csv", "tsv")
@@ -155,8 +155,8 @@ def parse_jsonl(stream: IO[bytes]) -> Iterator[ParsedRow]:
         if not text.strip():
             continue
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
             yield ParsedRow(number, None, f"invalid JSON: {exc.msg} (column {exc.colno})")
             continue
         if not isinstance(value, dict):
@@ -277,16 +277,6 @@ class StagedRow:
     meta_json: str
 
 
-# One encoder for every row: json.dumps with options builds a new encoder
-# per call, which costs more than the encoding itself.
-_canonical = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
-
-
-def canonical_json(value: Any) -> str:
-    """The canonical JSON that content hashes are taken over."""
-    return _canonical(value)
-
-
 def validate_row(row: ParsedRow, task_type, config: dict) -> StagedRow | list[dict]:
     """A row ready for staging, or its errors."""
     fields = dict(row.fields or {})
@@ -316,7 +306,7 @@ def validate_row(row: ParsedRow, task_type, config: dict) -> StagedRow | list[di
     return StagedRow(
         line=row.line,
         external_id=external_id or None,
-        content_hash=hashlib.sha256(data_json.encode("utf-8")).hexdigest(),
+        content_hash=content_hash_of(data_json),
         data_json=data_json,
         meta_json=canonical_json(meta) if meta else "{}",
     )
@@ -357,21 +347,45 @@ def stage_drop() -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
 
 
-def stage_chunk(rows: list[StagedRow]) -> None:
-    columns = "line, external_id, content_hash, data, meta"
-    if connection.vendor == "postgresql":
+STAGE_COLUMNS = "line, external_id, content_hash, data, meta"
+
+
+class StageWriter:
+    """Writes staged rows. On PostgreSQL one COPY spans the whole file, so the
+    server parses and stores rows while Python is still reading the next
+    ones; on SQLite rows go in batches."""
+
+    def __init__(self) -> None:
+        self._copy_cm = self._copy = None
+        self._batch: list[tuple] = []
+        if connection.vendor == "postgresql":
+            self._cursor = connection.cursor()
+            self._copy_cm = self._cursor.cursor.copy(f"COPY {STAGE} ({STAGE_COLUMNS}) FROM STDIN")
+            self._copy = self._copy_cm.__enter__()
+
+    def write(self, r: StagedRow) -> None:
+        row = (r.line, r.external_id, r.content_hash, r.data_json, r.meta_json)
+        if self._copy is not None:
+            self._copy.write_row(row)
+            return
+        self._batch.append(row)
+        if len(self._batch) >= CHUNK_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
         with connection.cursor() as cursor:
-            with cursor.cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
-                for r in rows:
-                    copy.write_row(
-                        (r.line, r.external_id, r.content_hash, r.data_json, r.meta_json)
-                    )
-        return
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {STAGE} ({columns}) VALUES (%s, %s, %s, %s, %s)",  # noqa: S608
-            [(r.line, r.external_id, r.content_hash, r.data_json, r.meta_json) for r in rows],
-        )
+            cursor.executemany(
+                f"INSERT INTO {STAGE} ({STAGE_COLUMNS}) VALUES (%s, %s, %s, %s, %s)",  # noqa: S608
+                self._batch,
+            )
+        self._batch = []
+
+    def close(self, error: BaseException | None = None) -> None:
+        if self._copy_cm is not None:
+            self._copy_cm.__exit__(type(error) if error else None, error, None)
+            self._cursor.close()
+        elif self._batch and error is None:
+            self._flush()
 
 
 @dataclass
@@ -390,29 +404,29 @@ def stage_file(
 
     config = project_config(project).config
     report = StageReport(bad_lines=[])
-    chunk: list[StagedRow] = []
     counting = _CountingReader(stream)
-    for row in parse(counting, options, task_type.item_fields):
-        report.lines += 1
-        result = (
-            validate_row(row, task_type, config)
-            if row.fields is not None
-            else [{"field": None, "reason": row.error}]
-        )
-        if isinstance(result, list):
-            report.bad += 1
-            if len(report.bad_lines) < MAX_REPORTED_LINES:
-                report.bad_lines.append({"line": row.line, "errors": result})
-            continue
-        chunk.append(result)
-        if len(chunk) >= CHUNK_ROWS:
-            stage_chunk(chunk)
-            report.staged += len(chunk)
-            chunk = []
-            ctx.progress(counting.bytes_read, size)
-    if chunk:
-        stage_chunk(chunk)
-        report.staged += len(chunk)
+    writer = StageWriter()
+    try:
+        for row in parse(counting, options, task_type.item_fields):
+            report.lines += 1
+            result = (
+                validate_row(row, task_type, config)
+                if row.fields is not None
+                else [{"field": None, "reason": row.error}]
+            )
+            if isinstance(result, list):
+                report.bad += 1
+                if len(report.bad_lines) < MAX_REPORTED_LINES:
+                    report.bad_lines.append({"line": row.line, "errors": result})
+                continue
+            writer.write(result)
+            report.staged += 1
+            if report.staged % CHUNK_ROWS == 0:
+                ctx.progress(counting.bytes_read, size)
+    except BaseException as exc:
+        writer.close(exc)
+        raise
+    writer.close()
     ctx.progress(counting.bytes_read, size, force=True)
     return report
 

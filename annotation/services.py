@@ -3,8 +3,6 @@ on these.)"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -17,12 +15,8 @@ from projects.jobs import JobContext
 from projects.models import Project
 
 from . import tasktypes
+from .canonical import content_hash
 from .models import Item, ItemState
-
-
-def content_hash(data: dict) -> str:
-    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 @dataclass

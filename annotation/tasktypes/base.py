@@ -211,5 +211,7 @@ def check_text(errors: ErrorList, data: dict, name: str, *, max_length: int) -> 
 
 
 def check_no_unknown(errors: ErrorList, data: dict, allowed: set[str], hint: str = "") -> None:
-    for name in sorted(set(data) - allowed):
+    if data.keys() <= allowed:  # the common case, checked without building sets
+        return
+    for name in sorted(set(data) - allowed, key=str):
         errors.add(str(name), "unknown field" + (f"; {hint}" if hint else ""))
