@@ -12,10 +12,12 @@ entry here, when an entry names a route that no longer exists, or when the
 methods listed here differ from what the view answers.
 
 To add a route: add ONE entry to ``MATRIX`` — ``"<namespace>:<name>": {METHOD:
-Case(expect, body=...)}`` — and, if its path has a new keyword (``item_id``…),
-a source for it in ``KWARGS``. ``Case.expect`` is built with ``roles(...)``
-or one of the shorthands below; ``body`` is a dict or ``(world, role) -> dict``
-that makes the request succeed for a role that is allowed.
+Case(expect, body=...)}`` — and, if its path has a new keyword (``review_id``…),
+a source for it in ``KWARGS`` (and the object in ``build_world`` in
+tests/security/conftest.py). ``Case.expect`` is built with ``roles(...)`` or
+one of the shorthands below; ``body`` (a dict, a list, or ``(world, role) ->
+body``) is what makes the request succeed for a role that is allowed: API
+routes get it as JSON, pages as a form.
 """
 
 from __future__ import annotations
