@@ -252,3 +252,11 @@ def test_create_rejects_bad_schema(api_for, lead, case, body, field):
 def test_huge_project_id_is_404_not_500(api_for, lead):
     response = api_for(lead).get(f"{URL}{'9' * 30}/")
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("role", ["annotator", "reviewer"])
+def test_patching_an_unchanged_value_needs_the_same_permission(api_for, project, request, role):
+    # A3: sending the current value is still a change request.
+    api = api_for(request.getfixturevalue(role))
+    response = api.patch(f"{URL}{project.pk}/", {"name": project.name}, format="json")
+    assert response.status_code == 403
