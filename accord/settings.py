@@ -138,7 +138,13 @@ else:
         "/tmp/accord-celerybeat-schedule",  # noqa: S108
     )
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Its own Redis database where one is given: clearing the cache
+            # must never touch the broker's queues.
+            "LOCATION": os.environ.get("REDIS_CACHE_URL") or REDIS_URL,
+            "KEY_PREFIX": "accord",
+        }
     }
     HTTPS = env_bool("ACCORD_HTTPS", True)
 
@@ -290,6 +296,10 @@ CONTENT_SECURITY_POLICY = {
 ACCORD_MAX_UPLOAD_BYTES = int(os.environ.get("ACCORD_MAX_UPLOAD_BYTES", 512 * 1024 * 1024))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# How many reverse proxies in front of Accord append to X-Forwarded-For. 0
+# (the default) trusts only REMOTE_ADDR; behind one proxy, 1; and so on.
+ACCORD_PROXY_COUNT = int(os.environ.get("ACCORD_PROXY_COUNT", 0))
 
 # Login throttle: attempts per window, counted atomically before the password
 # is checked, so parallel attempts cannot slip past (SECURITY.md D6).

@@ -52,6 +52,20 @@ def login_succeeded(*, username: str) -> None:
 
 
 def client_ip(request) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted
-    # proxy rewrites it, and a spoofable key would void the per-IP limit.
+    """The client's address for the per-IP limit.
+
+    X-Forwarded-For is client-controlled except for the hops our own proxies
+    append, so only the entry the outermost trusted proxy wrote is believed
+    (ACCORD_PROXY_COUNT); with no proxy, REMOTE_ADDR alone. A spoofable key
+    would void the limit; a proxy's own address would make every user share one.
+    """
+    hops = settings.ACCORD_PROXY_COUNT
+    if hops > 0:
+        forwarded = [
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if part.strip()
+        ]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
     return request.META.get("REMOTE_ADDR", "")

@@ -110,12 +110,23 @@ def web_for(client):
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """Throttle counters live in the cache (Redis): start every test clean."""
+    """Throttle counters live in the cache: start every test clean. Only
+    Accord's own keys go — the broker may share this Redis database, and
+    wiping its bindings would lose the worker's messages."""
     from django.core.cache import cache
 
-    cache.clear()
+    def clear():
+        if hasattr(cache, "_cache") and hasattr(cache._cache, "get_client"):
+            client = cache._cache.get_client(write=True)
+            keys = list(client.scan_iter(match="accord:*", count=1000))
+            if keys:
+                client.delete(*keys)
+        else:
+            cache.clear()
+
+    clear()
     yield
-    cache.clear()
+    clear()
 
 
 def start_worker(name: str, **extra_env: str):
