@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("", include("projects.urls")),
+    path("", include("annotation.urls")),
 ]
 
 handler400 = "accord.views.bad_request"

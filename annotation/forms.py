@@ -36,7 +36,12 @@ ACCEPT = ".jsonl,.ndjson,.json,.csv,.tsv"
 
 
 def upload_limit_text() -> str:
-    return filesizeformat(settings.ACCORD_MAX_UPLOAD_BYTES).replace("\xa0", " ")
+    """The upload limit for people: "512 MB" rather than "512.0 MB"."""
+    limit = settings.ACCORD_MAX_UPLOAD_BYTES
+    for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if limit >= size and limit % size == 0:
+            return f"{limit // size} {unit}"
+    return filesizeformat(limit).replace("\xa0", " ")
 
 
 class ItemFilterForm(ServiceForm):

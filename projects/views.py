@@ -83,6 +83,15 @@ class Can:
         return access.EDIT_GUIDELINES in self.perms
 
     @property
+    def see_items(self) -> bool:
+        # An archived project's items stay readable.
+        return access.IMPORT_ITEMS in self.perms
+
+    @property
+    def manage_items(self) -> bool:
+        return self._may(access.IMPORT_ITEMS)
+
+    @property
     def view_stats(self) -> bool:
         return access.VIEW_STATS in self.perms
 

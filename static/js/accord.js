@@ -122,7 +122,91 @@
     applyColours(root);
     enhanceEditors(root);
     enhanceCopy(root);
+    enhanceSelectAll(root);
   }
+
+  // --- items: select all, upload size, search hotkey ----------------------
+  function enhanceSelectAll(root) {
+    root.querySelectorAll("[data-select-all]").forEach(function (button) {
+      button.hidden = false;
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-select-all]");
+    if (!button) return;
+    var form = document.getElementById(button.getAttribute("data-select-all"));
+    if (!form) return;
+    var boxes = form.querySelectorAll('input[type="checkbox"][name="ids"]');
+    var all = Array.prototype.every.call(boxes, function (box) {
+      return box.checked;
+    });
+    boxes.forEach(function (box) {
+      box.checked = !all;
+    });
+    button.setAttribute("aria-pressed", all ? "false" : "true");
+    button.textContent = all ? "Select all on this page" : "Select none";
+  });
+
+  function fieldError(input, text) {
+    var id = input.id + "_error";
+    var list = document.getElementById(id);
+    if (!list) {
+      list = document.createElement("ul");
+      list.className = "errorlist";
+      list.id = id;
+      input.parentNode.insertBefore(list, input);
+    }
+    var item = document.createElement("li");
+    item.textContent = text;
+    list.replaceChildren(item);
+    input.setAttribute("aria-invalid", "true");
+    var described = (input.getAttribute("aria-describedby") || "").split(" ");
+    if (described.indexOf(id) < 0) input.setAttribute("aria-describedby", described.concat(id).join(" ").trim());
+    input.focus();
+  }
+
+  // A file over the upload limit would be refused (413) only after it was
+  // sent: say so beside the field before sending a byte. Capture phase, so
+  // this runs before htmx sends the form.
+  document.addEventListener(
+    "submit",
+    function (event) {
+      var input = event.target.querySelector && event.target.querySelector('input[type="file"][data-max-bytes]');
+      if (!input || !input.files || !input.files.length) return;
+      var limit = parseInt(input.getAttribute("data-max-bytes"), 10);
+      var file = input.files[0];
+      if (limit && file.size > limit) {
+        event.preventDefault();
+        event.stopPropagation();
+        fieldError(input, "The file is larger than the upload limit (" + formatBytes(limit) + "); nothing was sent.");
+      }
+    },
+    true
+  );
+
+  function formatBytes(n) {
+    var units = ["bytes", "KB", "MB", "GB"];
+    var i = 0;
+    while (n >= 1024 && i < units.length - 1) {
+      n /= 1024;
+      i += 1;
+    }
+    return (i ? n.toFixed(1) : String(n)) + " " + units[i];
+  }
+
+  // "/" focuses the search field, as in most list pages on the web.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+    var active = document.activeElement;
+    if (active && (active.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName))) return;
+    var search = document.querySelector('[aria-keyshortcuts="/"]');
+    if (search) {
+      event.preventDefault();
+      search.focus();
+      search.select();
+    }
+  });
 
   // --- htmx: focus, session expiry, errors ---------------------------------
   var focusedId = null;
@@ -189,7 +273,13 @@
 
   document.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr ? event.detail.xhr.status : 0;
-    if (status >= 500) say("The server could not finish this request (" + status + "). Please try again.");
+    if (status === 413) {
+      // The upload limit (accord/middleware.py) answers in plain text.
+      var text = event.detail.xhr.responseText || "";
+      say(text.length < 300 && !/</.test(text) ? text : "The upload is larger than the limit.");
+    } else if (status >= 500) {
+      say("The server could not finish this request (" + status + "). Please try again.");
+    }
   });
 
   document.addEventListener("htmx:sendError", function () {

@@ -394,6 +394,20 @@ MATRIX: dict[str, dict[str, Case]] = {
     "projects:guideline_publish": {
         "POST": Case(page_lead_only(302), body={"body": "# Rules\n\nv3", "note": "third"})
     },
+    # --- pages (annotation namespace: items and their imports, for leads)
+    "annotation:items": {"GET": Case(page_lead_only(200))},
+    "annotation:items_archive": {
+        "POST": Case(page_lead_only(302), body=lambda w, role: {"ids": [w.extra["item"].pk]})
+    },
+    "annotation:items_delete": {
+        "POST": Case(page_lead_only(302), body=lambda w, role: {"ids": [w.extra["item"].pk]})
+    },
+    # A form post carries no file (send() cannot upload one): the lead gets
+    # the form back with the error beside the file field.
+    "annotation:item_import": {"GET": Case(page_lead_only(200)), "POST": Case(page_lead_only(400))},
+    # The world's job is an import job of the project, still queued.
+    "annotation:job": {"GET": Case(page_lead_only(200))},
+    "annotation:job_cancel": {"POST": Case(page_lead_only(302))},
 }
 
 
