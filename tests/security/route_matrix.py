@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 ROLES = ("lead", "annotator", "reviewer", "outsider", "anonymous")
@@ -402,9 +403,18 @@ MATRIX: dict[str, dict[str, Case]] = {
     "annotation:items_delete": {
         "POST": Case(page_lead_only(302), body=lambda w, role: {"ids": [w.extra["item"].pk]})
     },
-    # A form post carries no file (send() cannot upload one): the lead gets
-    # the form back with the error beside the file field.
-    "annotation:item_import": {"GET": Case(page_lead_only(200)), "POST": Case(page_lead_only(400))},
+    "annotation:item_import": {
+        "GET": Case(page_lead_only(200)),
+        # A file in the body makes send() post multipart; the lead is sent to the job.
+        "POST": Case(
+            page_lead_only(302),
+            body=lambda w, role: {
+                "file": SimpleUploadedFile("items.jsonl", b'{"text": "uploaded"}\n'),
+                "format": "jsonl",
+                "on_conflict": "skip",
+            },
+        ),
+    },
     # The world's job is an import job of the project, still queued.
     "annotation:job": {"GET": Case(page_lead_only(200))},
     "annotation:job_cancel": {"POST": Case(page_lead_only(302))},
@@ -421,6 +431,12 @@ def send(client, route: Route, method: str, url: str, body: dict | list | None):
     if route.is_api:
         data = json.dumps(body) if body is not None else ""
         return client.generic(method, url, data, content_type="application/json")
+    if (
+        method == "POST"
+        and isinstance(body, dict)
+        and any(hasattr(v, "read") for v in body.values())
+    ):
+        return client.post(url, body)  # multipart, with the file
     return client.generic(
         method,
         url,

@@ -49,10 +49,10 @@ def test_write_without_csrf_token_is_403(name, method, world):
     route = ROUTES[name]
     case = MATRIX[name][method]
     url = url_for(route, world) + (f"?{case.query}" if case.query else "")
-    body = case.body_for(world, "lead")
     before = project_rows(world.project.pk)
 
-    refused = send(session_client(route, world.users["lead"], None), route, method, url, body)
+    client = session_client(route, world.users["lead"], None)
+    refused = send(client, route, method, url, case.body_for(world, "lead"))
 
     assert refused.status_code == 403, refused.content[:300]
     if route.is_api:
@@ -61,7 +61,8 @@ def test_write_without_csrf_token_is_403(name, method, world):
 
     # The same request with a token gets through: the 403 was about CSRF.
     token = get_random_string(32)
-    allowed = send(session_client(route, world.users["lead"], token), route, method, url, body)
+    client = session_client(route, world.users["lead"], token)
+    allowed = send(client, route, method, url, case.body_for(world, "lead"))  # a fresh body
     assert allowed.status_code == case.expect["lead"], allowed.content[:300]
 
 

@@ -140,7 +140,10 @@ FOREIGN_CASES = [
     for name, methods in sorted(MATRIX.items())
     if name in ROUTES
     and "project_id" in ROUTES[name].kwargs
-    and any(k in KWARGS and KWARGS[k].kind == OBJECT for k in ROUTES[name].kwargs)
+    and any(
+        k != "project_id" and k in KWARGS and KWARGS[k].kind in (OBJECT, TENANT)
+        for k in ROUTES[name].kwargs
+    )
     for method in sorted(methods)
 ]
 
