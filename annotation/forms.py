@@ -95,6 +95,7 @@ class ImportForm(ServiceForm):
     file = forms.FileField(
         label="File",
         required=False,
+        error_messages={"empty": "The file is empty."},
         widget=forms.ClearableFileInput(attrs={"accept": ACCEPT}),
     )
     format = forms.ChoiceField(label="Format", required=False, choices=FORMAT_CHOICES)
