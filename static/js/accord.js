@@ -195,6 +195,21 @@
     return (i ? n.toFixed(1) : String(n)) + " " + units[i];
   }
 
+  // A search form marked data-drop-empty leaves its empty fields out of the
+  // address (?q=kettle, not ?q=kettle&external_id=&state=); they mean the
+  // same to the server.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var detail = event.detail;
+    if (detail.verb !== "get" || !detail.elt.closest || !detail.elt.closest("[data-drop-empty]")) return;
+    var empty = [];
+    detail.formData.forEach(function (value, key) {
+      if (value === "") empty.push(key);
+    });
+    empty.forEach(function (key) {
+      detail.formData.delete(key);
+    });
+  });
+
   // "/" focuses the search field, as in most list pages on the web.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
