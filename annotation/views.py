@@ -10,6 +10,7 @@ POST/redirect/GET (htmx gets the page's partial instead); bad input answers
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -86,10 +87,9 @@ def _error_texts(errors: list[dict[str, Any]]) -> list[str]:
 
 
 @dataclass(frozen=True)
-class ItemRow:
+class ListedItem:
     item: Item
     text: str
-    truncated: bool
     meta: list[tuple[str, str]]
     more_meta: int
 
@@ -98,23 +98,26 @@ class ItemRow:
         return ItemState(self.item.state).label
 
 
-def _item_row(item: Item) -> ItemRow:
+def _meta_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _listed(item: Item) -> ListedItem:
     head = item.text_head if isinstance(item.text_head, str) else ""
     meta = item.meta if isinstance(item.meta, dict) else {}
     shown = [
-        (Truncator(str(key)).chars(40), Truncator(str(value)).chars(60))
+        (Truncator(key).chars(40), Truncator(_meta_text(value)).chars(60))
         for key, value in list(meta.items())[:META_SHOWN]
     ]
-    return ItemRow(
+    return ListedItem(
         item=item,
         text=Truncator(head).chars(TEXT_SHOWN),
-        truncated=len(head) > TEXT_SHOWN,
         meta=shown,
         more_meta=max(0, len(meta) - META_SHOWN),
     )
 
 
-def _page_of(items: QuerySet[Item], after: int | None) -> tuple[list[ItemRow], int | None]:
+def _page_of(items: QuerySet[Item], after: int | None) -> tuple[list[ListedItem], int | None]:
     """One page by id (an immutable key), and the id to continue after."""
     if after is not None:
         items = items.filter(pk__gt=after)
@@ -125,7 +128,14 @@ def _page_of(items: QuerySet[Item], after: int | None) -> tuple[list[ItemRow], i
         .order_by("pk")[: PAGE_SIZE + 1]
     )
     next_after = rows[PAGE_SIZE - 1].pk if len(rows) > PAGE_SIZE else None
-    return [_item_row(item) for item in rows[:PAGE_SIZE]], next_after
+    return [_listed(item) for item in rows[:PAGE_SIZE]], next_after
+
+
+def _next_query(filters: str, next_after: int | None) -> str:
+    """The next page's query string: the same filters, a later cursor."""
+    if next_after is None:
+        return ""
+    return f"{filters}&after={next_after}" if filters else f"after={next_after}"
 
 
 def _after(raw: str) -> int | None:
@@ -172,7 +182,7 @@ def _items_page(
     context = _project_context(request, project, "items")
     form = forms.ItemFilterForm(query)
     form.is_valid()
-    rows: list[ItemRow] = []
+    rows: list[ListedItem] = []
     next_after = None
     try:
         after = _after(query.get("after", ""))
@@ -189,7 +199,7 @@ def _items_page(
         filters=filters,
         rows=rows,
         after=query.get("after", ""),
-        next_query="&".join(q for q in (filters, f"after={next_after}") if q) if next_after else "",
+        next_query=_next_query(filters, next_after),
         state_links=_state_links(query, project_selectors.project_item_counts(project)),
         # Archive and delete answer with the list as it was filtered.
         archive_action=_with_query("annotation:items_archive", project, query),
@@ -385,7 +395,7 @@ def _finished_text(job: Job) -> str:
         return f"The import of “{name}” succeeded: {created} item{'s' if created != 1 else ''} created."
     if job.status == "cancelled":
         return f"The import of “{name}” was cancelled; nothing was imported."
-    return f"The import of “{name}” failed: {job.error}"
+    return f"The import of “{name}” failed: {Truncator(job.error).chars(300)}"
 
 
 @login_required
