@@ -9,13 +9,13 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 log = logging.getLogger(__name__)
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request):
     return JsonResponse({"status": "ok"})
 
@@ -56,7 +56,7 @@ def _check_broker() -> str | None:
 
 
 @never_cache
-@require_GET
+@require_safe
 def readyz(request):
     checks = {"database": _check_database(), "broker": _check_broker()}
     ready = all(v is None for v in checks.values())

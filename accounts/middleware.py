@@ -6,6 +6,11 @@ from django.conf import settings
 from django.contrib.auth import logout
 
 
+def start_session_clock(sender, request, user, **kwargs) -> None:
+    if request is not None and hasattr(request, "session"):
+        request.session[SessionTimeoutMiddleware.key] = int(time.time())
+
+
 class SessionTimeoutMiddleware:
     """Absolute session lifetime on top of Django's idle timeout (SECURITY.md D7)."""
 

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods
 
+from accord.errors import InvalidInput
 from projects import services as project_services
 
 from .forms import InviteAcceptForm
@@ -68,13 +69,26 @@ def invite_accept(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "accounts/invite_invalid.html", status=404)
     form = InviteAcceptForm(request.POST or None, email=invite.email)
     if request.method == "POST" and form.is_valid():
-        user = project_services.invite_accept(
-            token=token,
-            username=form.cleaned_data["username"],
-            password=form.cleaned_data["password1"],
-        )
+        try:
+            user = project_services.invite_accept(
+                token=token,
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password1"],
+            )
+        except InvalidInput as exc:
+            # Someone took the username between the form's check and ours.
+            for error in exc.errors:
+                form.add_error(
+                    error["field"] if error["field"] in form.fields else None, error["reason"]
+                )
+            return render(
+                request, "accounts/invite_accept.html", {"form": form, "invite": invite}, status=400
+            )
         if user is None:
             return render(request, "accounts/invite_invalid.html", status=404)
         auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("projects:detail", project_id=invite.project_id)
-    return render(request, "accounts/invite_accept.html", {"form": form, "invite": invite})
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "accounts/invite_accept.html", {"form": form, "invite": invite}, status=status
+    )

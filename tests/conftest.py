@@ -109,6 +109,13 @@ def web_for(client):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Users made by tests hash passwords with a fast hasher; the real one
+    costs half a second a user. (Password checks are still real checks.)"""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     """Throttle counters live in the cache: start every test clean. Only
     Accord's own keys go — the broker may share this Redis database, and
@@ -129,7 +136,7 @@ def _clear_cache():
     clear()
 
 
-def start_worker(name: str, **extra_env: str):
+def start_worker(name: str, queue: str | None = None, **extra_env: str):
     """Start a real Celery worker process on the test database and the test
     Redis; return it once it answers a ping."""
     import os
@@ -149,7 +156,8 @@ def start_worker(name: str, **extra_env: str):
     node = f"{name}-{os.getpid()}@localhost"
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "accord", "worker", "--pool", "solo", "--loglevel", "WARNING",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", node],
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", node,
+         *(["-Q", queue] if queue else [])],
         env=env,
     )  # fmt: skip
     deadline = time.monotonic() + 60

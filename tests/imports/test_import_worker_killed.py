@@ -26,6 +26,7 @@ from tests.conftest import start_worker, stop_worker
 pytestmark = pytest.mark.django_db(transaction=True)
 
 N = 80_000
+QUEUE = "import-kill-test"
 
 
 def big_file() -> str:
@@ -55,12 +56,13 @@ def wait_until(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_killed_worker_then_redelivery_gives_exactly_the_rows(project, lead):
+def test_killed_worker_then_redelivery_gives_exactly_the_rows(celery_worker, project, lead):
     app.control.purge()
     job = new_import_job(project, lead)
-    first = start_worker("doomed", ACCORD_BROKER_VISIBILITY_TIMEOUT="3")
+    # A queue of its own, so the suite's shared worker never takes the task.
+    first = start_worker("doomed", queue=QUEUE, ACCORD_BROKER_VISIBILITY_TIMEOUT="3")
     try:
-        import_items.delay(job.pk)
+        import_items.apply_async(args=[job.pk], queue=QUEUE)
         # Kill it once it is visibly halfway through staging.
         wait_until(lambda: Job.objects.get(pk=job.pk).done > 0, 60, "progress")
         os.kill(first.pid, signal.SIGKILL)
@@ -75,7 +77,7 @@ def test_killed_worker_then_redelivery_gives_exactly_the_rows(project, lead):
     # A worker restores unacknowledged messages older than the visibility
     # timeout when it starts polling: let the killed one's message age first.
     time.sleep(3.5)
-    second = start_worker("heir", ACCORD_BROKER_VISIBILITY_TIMEOUT="3")
+    second = start_worker("heir", queue=QUEUE, ACCORD_BROKER_VISIBILITY_TIMEOUT="3")
     try:
         done = wait_until(
             lambda: (j := Job.objects.get(pk=job.pk)).is_finished and j,
