@@ -273,6 +273,17 @@
     if (heading) heading.focus();
   });
 
+  // A job's card replaces itself; when the Cancel button that had the
+  // focus is gone (cancelled, or the job finished), the focus goes to the
+  // card's title instead of falling back to the top of the page.
+  document.addEventListener("htmx:afterSettle", function () {
+    var match = focusedId && /^cancel-job-(\d+)$/.exec(focusedId);
+    if (!match || document.getElementById(focusedId)) return;
+    if (document.activeElement && document.activeElement !== document.body) return;
+    var title = document.getElementById("job-" + match[1] + "-link");
+    if (title) title.focus();
+  });
+
   function say(text) {
     var region = document.getElementById("messages");
     if (!region) return;

@@ -92,8 +92,11 @@ def test_lead_imports_items(celery_worker, page, login, make_user, make_project)
     # Search the items: text, then text within a state.
     card.get_by_role("link", name="See the items").click()
     expect(page.locator(".state-filter [aria-current=page]")).to_contain_text("Not archived 3003")
-    page.fill("#id_filter_q", "toaster works")
-    page.press("#id_filter_q", "Enter")
+    # From the keyboard: "/" jumps to the search field.
+    page.keyboard.press("/")
+    expect(page.locator("#id_filter_q")).to_be_focused()
+    page.keyboard.type("toaster works")
+    page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/items/\?q=toaster(\+|%20)works$"))
     rows = page.locator(".items-table tbody tr")
     expect(rows).to_have_count(50)  # one page of 1000 matches
