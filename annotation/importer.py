@@ -1,32 +1,37 @@
 """Item import at the speed of the database.
 
 The request stores the uploaded bytes in Django's storage and queues a job
-(``import_start``); the worker (``import_run``):
+(``import_start``); the worker (``import_run``), in one transaction that
+also marks the job succeeded:
 
-1. streams the file through a parser (JSONL, a JSON array through ijson, or
-   CSV/TSV), validates each row through the task type, hashes its canonical
-   JSON, and COPYs the good rows into a temporary staging table in
-   chunks, reporting progress — memory stays bounded whatever the file size;
-2. if any line is bad and the import is not partial, fails the job with the
-   line numbers and imports nothing;
-3. otherwise classifies the staged rows with a few set-based statements
-   (duplicates in the file or already stored, external-id conflicts) and
-   publishes the new ones with one ``INSERT … SELECT … ON CONFLICT DO
-   NOTHING``, in one transaction that also marks the job succeeded.
+1. reads the file in a second thread — a streaming parser (JSONL, a JSON
+   array through ijson, CSV/TSV), validation through the task type, the
+   canonical JSON and its hash — and hands over chunks of valid rows, so
+   memory stays bounded whatever the file size;
+2. for each chunk, looks up which hashes and external ids the project
+   already has (two indexed queries; earlier chunks are already in the table
+   within this transaction) and COPYs the new rows straight into the item
+   table, while the reader thread parses the next chunk;
+3. at the end, if any line was bad and the import is not partial, rolls
+   everything back and reports the bad lines; otherwise commits.
 
-A worker killed anywhere before that commit leaves no item behind and the job
-not done (its staging table dies with its database session); the redelivered
-task starts again from the stored file, so the retried job gives exactly the
-expected rows (SECURITY.md F2, F9, E6).
+Writers of one project's items are serialised by an advisory lock
+(``annotation.locks``). A worker killed anywhere before the commit leaves no
+item behind and the job not done; the redelivered task starts again from
+the stored file, so the retried job gives exactly the expected rows
+(SECURITY.md F2, F9, E6).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import queue
+import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
 import ijson
@@ -43,10 +48,11 @@ from projects.models import Job, Project
 
 from . import tasktypes
 from .canonical import canonical_json, content_hash_of
-from .models import Item, ItemState
+from .locks import lock_project_items
+from .models import ItemState
 
 FORMATS = ("jsonl", "json", "csv", "tsv")
-CHUNK_ROWS = 5000
+CHUNK_ROWS = 20_000
 MAX_REPORTED_LINES = 1000
 MAX_EXTERNAL_ID = 255
 CSV_FIELD_LIMIT = 16 * 1024 * 1024
@@ -312,123 +318,79 @@ def validate_row(row: ParsedRow, task_type, config: dict) -> StagedRow | list[di
     )
 
 
-# --- staging ------------------------------------------------------------------------------
-
-# A temporary table: private to the worker's database session, written
-# without WAL, and gone with the session if the worker dies — nothing to
-# clean up after a crash, and nothing another import can see.
-STAGE = "accord_import_stage"
-
-
-class Status:
-    NEW = 0
-    DUPLICATE_IN_FILE = 1
-    DUPLICATE = 2
-    CONFLICT_IN_FILE = 3
-    CONFLICT = 4
-    UPDATE = 5
-
-
-def stage_create() -> None:
-    # Byte order ("C") for the hash and the ids: faster to sort and compare
-    # than a linguistic collation, and they are identifiers, not words.
-    collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {STAGE} (line integer NOT NULL, external_id text{collate}, "
-            f"content_hash text{collate} NOT NULL, data text NOT NULL, meta text NOT NULL, "
-            f"status smallint NOT NULL DEFAULT 0)"
-        )
-
-
-def stage_drop() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
-
-
-STAGE_COLUMNS = "line, external_id, content_hash, data, meta"
-
-
-class StageWriter:
-    """Writes staged rows. On PostgreSQL one COPY spans the whole file, so the
-    server parses and stores rows while Python is still reading the next
-    ones; on SQLite rows go in batches."""
-
-    def __init__(self) -> None:
-        self._copy_cm = self._copy = None
-        self._batch: list[tuple] = []
-        if connection.vendor == "postgresql":
-            self._cursor = connection.cursor()
-            self._copy_cm = self._cursor.cursor.copy(f"COPY {STAGE} ({STAGE_COLUMNS}) FROM STDIN")
-            self._copy = self._copy_cm.__enter__()
-
-    def write(self, r: StagedRow) -> None:
-        row = (r.line, r.external_id, r.content_hash, r.data_json, r.meta_json)
-        if self._copy is not None:
-            self._copy.write_row(row)
-            return
-        self._batch.append(row)
-        if len(self._batch) >= CHUNK_ROWS:
-            self._flush()
-
-    def _flush(self) -> None:
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO {STAGE} ({STAGE_COLUMNS}) VALUES (%s, %s, %s, %s, %s)",  # noqa: S608
-                self._batch,
-            )
-        self._batch = []
-
-    def close(self, error: BaseException | None = None) -> None:
-        if self._copy_cm is not None:
-            self._copy_cm.__exit__(type(error) if error else None, error, None)
-            self._cursor.close()
-        elif self._batch and error is None:
-            self._flush()
+# --- reading in a second thread ------------------------------------------------------------
 
 
 @dataclass
-class StageReport:
+class ReadReport:
     lines: int = 0
-    staged: int = 0
     bad: int = 0
-    bad_lines: list | None = None
+    bad_lines: list = field(default_factory=list)
 
 
-def stage_file(
-    ctx: JobContext, project: Project, options: ImportOptions, stream: IO[bytes], size: int
-) -> StageReport:
-    task_type = tasktypes.get(project.task_type)
-    from projects.services import project_config
+class RowReader(threading.Thread):
+    """Parses and validates the file in a thread of its own and hands over
+    chunks of valid rows, so Python reads the next chunk while the database
+    stores the last one (the driver releases the GIL while it waits)."""
 
-    config = project_config(project).config
-    report = StageReport(bad_lines=[])
-    counting = _CountingReader(stream)
-    writer = StageWriter()
-    try:
-        for row in parse(counting, options, task_type.item_fields):
-            report.lines += 1
-            result = (
-                validate_row(row, task_type, config)
-                if row.fields is not None
-                else [{"field": None, "reason": row.error}]
-            )
-            if isinstance(result, list):
-                report.bad += 1
-                if len(report.bad_lines) < MAX_REPORTED_LINES:
-                    report.bad_lines.append({"line": row.line, "errors": result})
+    def __init__(self, stream: IO[bytes], options: ImportOptions, task_type, config: dict):
+        super().__init__(name="accord-import-reader", daemon=True)
+        self.counting = _CountingReader(stream)
+        self.options, self.task_type, self.config = options, task_type, config
+        self.report = ReadReport()
+        self.chunks: queue.Queue = queue.Queue(maxsize=3)
+        self.stopping = threading.Event()
+        self.error: BaseException | None = None
+
+    @property
+    def bytes_read(self) -> int:
+        return self.counting.bytes_read
+
+    def run(self) -> None:
+        try:
+            chunk: list[StagedRow] = []
+            for row in parse(self.counting, self.options, self.task_type.item_fields):
+                if self.stopping.is_set():
+                    return
+                self.report.lines += 1
+                result = (
+                    validate_row(row, self.task_type, self.config)
+                    if row.fields is not None
+                    else [{"field": None, "reason": row.error}]
+                )
+                if isinstance(result, list):
+                    self.report.bad += 1
+                    if len(self.report.bad_lines) < MAX_REPORTED_LINES:
+                        self.report.bad_lines.append({"line": row.line, "errors": result})
+                    continue
+                chunk.append(result)
+                if len(chunk) >= CHUNK_ROWS:
+                    self._hand_over(chunk)
+                    chunk = []
+            if chunk:
+                self._hand_over(chunk)
+        except BaseException as exc:  # handed to the main thread, which raises it
+            self.error = exc
+        finally:
+            self._hand_over(None)
+
+    def _hand_over(self, item) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.chunks.put(item, timeout=0.2)
+                return
+            except queue.Full:
                 continue
-            writer.write(result)
-            report.staged += 1
-            if report.staged % CHUNK_ROWS == 0:
-                ctx.progress(counting.bytes_read, size)
-    except BaseException as exc:
-        writer.close(exc)
-        raise
-    writer.close()
-    ctx.progress(counting.bytes_read, size, force=True)
-    return report
+
+    def __iter__(self) -> Iterator[list[StagedRow]]:
+        while (chunk := self.chunks.get()) is not None:
+            yield chunk
+        if self.error is not None:
+            raise self.error
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=30)
 
 
 class _CountingReader(io.RawIOBase):
@@ -457,95 +419,133 @@ class _CountingReader(io.RawIOBase):
 # --- publishing ---------------------------------------------------------------------------
 
 
-def _execute(sql: str, params: list) -> int:
+@dataclass
+class Tally:
+    created: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    conflict_lines: list = field(default_factory=list)
+
+    def conflict(self, row: StagedRow) -> None:
+        self.conflicts += 1
+        if len(self.conflict_lines) < MAX_REPORTED_LINES:
+            self.conflict_lines.append({"line": row.line, "external_id": row.external_id})
+
+
+def _any(column: str) -> str:
+    """``column`` is one of the values of a list parameter."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)"
+    return f"{column} IN (SELECT value FROM json_each(%s))"  # noqa: S608 - column names are ours
+
+
+def _list_param(values: list[str]):
+    return values if connection.vendor == "postgresql" else json.dumps(values)
+
+
+def _stored_hashes(project_id: int, hashes: list[str]) -> set[str]:
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
-
-
-def classify_staged(project_id: int, on_conflict: str) -> None:
-    """Mark duplicates and conflicts among the staged rows with set-based
-    statements (the same SQL on PostgreSQL and SQLite)."""
-    item, annotation = Item._meta.db_table, "annotation_annotation"
-    st = Status
-    # The same content twice in the file: the first line wins.
-    _execute(
-        f"UPDATE {STAGE} SET status = {st.DUPLICATE_IN_FILE} FROM ("  # noqa: S608
-        f"SELECT line, ROW_NUMBER() OVER (PARTITION BY content_hash ORDER BY line) AS n FROM {STAGE}"
-        f") d WHERE {STAGE}.line = d.line AND d.n > 1",
-        [],
-    )
-    # One external id with two contents in the file: the first line wins.
-    _execute(
-        f"UPDATE {STAGE} SET status = {st.CONFLICT_IN_FILE} FROM ("  # noqa: S608
-        f"SELECT line, ROW_NUMBER() OVER (PARTITION BY external_id ORDER BY line) AS n FROM {STAGE} "
-        f"WHERE status = {st.NEW} AND external_id IS NOT NULL"
-        f") d WHERE {STAGE}.line = d.line AND d.n > 1",
-        [],
-    )
-    # Content already stored: a duplicate, whatever its external id.
-    _execute(
-        f"UPDATE {STAGE} SET status = {st.DUPLICATE} WHERE status = {st.NEW} AND EXISTS ("  # noqa: S608
-        f"SELECT 1 FROM {item} i WHERE i.project_id = %s AND i.content_hash = {STAGE}.content_hash)",
-        [project_id],
-    )
-    # A stored external id with other content: a conflict, or an update of
-    # an item nobody has annotated yet when the lead asked for that.
-    _execute(
-        f"UPDATE {STAGE} SET status = {st.CONFLICT} WHERE status = {st.NEW} AND external_id IS NOT NULL "  # noqa: S608
-        f"AND EXISTS (SELECT 1 FROM {item} i WHERE i.project_id = %s AND i.external_id = {STAGE}.external_id)",
-        [project_id],
-    )
-    if on_conflict == "update":
-        _execute(
-            f"UPDATE {STAGE} SET status = {st.UPDATE} WHERE status = {st.CONFLICT} AND EXISTS ("  # noqa: S608
-            f"SELECT 1 FROM {item} i WHERE i.project_id = %s AND i.external_id = {STAGE}.external_id "
-            f"AND i.state = 'open' AND NOT EXISTS (SELECT 1 FROM {annotation} a WHERE a.item_id = i.id))",
-            [project_id],
-        )
-
-
-def _json(column: str) -> str:
-    return f"{column}::jsonb" if connection.vendor == "postgresql" else column
-
-
-def publish_staged(project_id: int) -> tuple[int, int]:
-    """Insert the new rows and apply the updates; return (created, updated)."""
-    item = Item._meta.db_table
-    st = Status
-    updated = _execute(
-        f"UPDATE {item} SET data = {_json('s.data')}, meta = {_json('s.meta')}, content_hash = s.content_hash "  # noqa: S608
-        f"FROM {STAGE} s WHERE s.status = {st.UPDATE} "
-        f"AND {item}.project_id = %s AND {item}.external_id = s.external_id",
-        [project_id],
-    )
-    created = _execute(
-        f"INSERT INTO {item} (project_id, external_id, data, meta, content_hash, state, priority, created_at) "  # noqa: S608
-        f"SELECT %s, external_id, {_json('data')}, {_json('meta')}, content_hash, %s, 0, %s FROM {STAGE} "
-        f"WHERE status = {st.NEW} ORDER BY line ON CONFLICT DO NOTHING",
-        [project_id, ItemState.OPEN.value, timezone.now()],
-    )
-    return created, updated
-
-
-def _staged_lines(statuses: list[int]) -> tuple[int, list[dict]]:
-    marks = ", ".join(str(int(x)) for x in statuses)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {STAGE} WHERE status IN ({marks})")  # noqa: S608
-        count = cursor.fetchone()[0]
         cursor.execute(
-            f"SELECT line, external_id FROM {STAGE} WHERE status IN ({marks}) ORDER BY line LIMIT %s",  # noqa: S608
-            [MAX_REPORTED_LINES],
+            f"SELECT content_hash FROM annotation_item WHERE project_id = %s AND {_any('content_hash')}",  # noqa: S608
+            [project_id, _list_param(hashes)],
         )
-        return count, [
-            {"line": line, "external_id": external_id} for line, external_id in cursor.fetchall()
-        ]
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _stored_ids(project_id: int, external_ids: list[str]) -> dict[str, bool]:
+    """external id → whether its item may be replaced (open, no annotation)."""
+    if not external_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.external_id, (i.state = 'open' AND NOT EXISTS ("  # noqa: S608
+            "SELECT 1 FROM annotation_annotation a WHERE a.item_id = i.id)) "
+            f"FROM annotation_item i WHERE i.project_id = %s AND {_any('i.external_id')}",
+            [project_id, _list_param(external_ids)],
+        )
+        return {external_id: bool(replaceable) for external_id, replaceable in cursor.fetchall()}
+
+
+def classify_chunk(project_id: int, chunk: list[StagedRow], on_conflict: str, tally: Tally):
+    """Split a chunk into new rows and updates; count duplicates and
+    conflicts. Earlier chunks are already in the item table (in this
+    transaction), so comparing with the table covers the whole file."""
+    stored = _stored_hashes(project_id, [r.content_hash for r in chunk])
+    ids = _stored_ids(project_id, sorted({r.external_id for r in chunk if r.external_id}))
+    seen_hashes: set[str] = set()
+    seen_ids: set[str] = set()
+    new: list[StagedRow] = []
+    updates: list[StagedRow] = []
+    for row in chunk:
+        if row.content_hash in stored or row.content_hash in seen_hashes:
+            tally.duplicates += 1
+            continue
+        if row.external_id is not None:
+            if row.external_id in seen_ids:
+                tally.conflict(row)  # the same id twice in the file, other content
+                continue
+            if row.external_id in ids:
+                if on_conflict == "update" and ids[row.external_id]:
+                    updates.append(row)
+                    seen_ids.add(row.external_id)
+                    seen_hashes.add(row.content_hash)
+                else:
+                    tally.conflict(row)
+                continue
+            seen_ids.add(row.external_id)
+        seen_hashes.add(row.content_hash)
+        new.append(row)
+    return new, updates
+
+
+ITEM_COLUMNS = "project_id, external_id, data, meta, content_hash, state, priority, created_at"
+
+
+def insert_items(project_id: int, rows: list[StagedRow], now) -> None:
+    values = (
+        (
+            project_id,
+            r.external_id,
+            r.data_json,
+            r.meta_json,
+            r.content_hash,
+            ItemState.OPEN.value,
+            0.0,
+            now,
+        )
+        for r in rows
+    )
+    if connection.vendor == "postgresql":
+        # COPY is the fastest way in; the JSON text goes straight into jsonb.
+        with connection.cursor() as cursor:
+            with cursor.cursor.copy(f"COPY annotation_item ({ITEM_COLUMNS}) FROM STDIN") as copy:
+                for value in values:
+                    copy.write_row(value)
+        return
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO annotation_item ({ITEM_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
+            list(values),
+        )
+
+
+def update_items(project_id: int, rows: list[StagedRow]) -> int:
+    if not rows:
+        return 0
+    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE annotation_item SET data = %s{cast}, meta = %s{cast}, content_hash = %s "  # noqa: S608
+            "WHERE project_id = %s AND external_id = %s",
+            [(r.data_json, r.meta_json, r.content_hash, project_id, r.external_id) for r in rows],
+        )
+    return len(rows)
 
 
 def import_run(ctx: JobContext) -> None:
     """The worker's side of an import (see the module docstring)."""
     name = ctx.job.params["file"]
-    stage_create()
     try:
         _import(ctx, name)
     except (JobFailed, JobCancelled):
@@ -553,47 +553,65 @@ def import_run(ctx: JobContext) -> None:
         # its retry needs the file.)
         default_storage.delete(name)
         raise
-    finally:
-        stage_drop()
     default_storage.delete(name)
 
 
 def _import(ctx: JobContext, name: str) -> None:
-    job = ctx.job
-    project = Project.objects.get(pk=job.project_id)
-    options = ImportOptions(**job.params["options"])
-    try:
-        size = default_storage.size(name)
-        with default_storage.open(name, "rb") as stream:
-            report = stage_file(ctx, project, options, stream, size)
-    except FileError as exc:
-        raise JobFailed(str(exc), {"created": 0, "file_error": str(exc)}) from None
-    if report.lines == 0:
-        raise JobFailed("The file holds no items.", {"created": 0, "lines": 0})
-    base = {"lines": report.lines, "bad": report.bad, "bad_lines": report.bad_lines}
-    if report.bad and not options.partial:
-        noun = "line is" if report.bad == 1 else "lines are"
-        raise JobFailed(
-            f"{report.bad} {noun} bad, so nothing was imported; fix them or import with partial=true.",
-            {**base, "created": 0, "duplicates": 0, "conflicts": 0, "updated": 0},
-        )
+    from projects.services import project_config
+
+    project = Project.objects.get(pk=ctx.job.project_id)
+    options = ImportOptions(**ctx.job.params["options"])
+    task_type = tasktypes.get(project.task_type)
+    config = project_config(project).config
+    size = default_storage.size(name)
+    with default_storage.open(name, "rb") as stream:
+        reader = RowReader(stream, options, task_type, config)
+        reader.start()
+        try:
+            _publish(ctx, project, options, reader, size)
+        finally:
+            reader.stop()
+
+
+def _publish(
+    ctx: JobContext, project: Project, options: ImportOptions, reader: RowReader, size: int
+) -> None:
+    tally = Tally()
+    now = timezone.now()
+    report = reader.report
     with transaction.atomic():
-        # One publish per project at a time: the project row is the lock.
-        Project.objects.select_for_update().get(pk=project.pk)
-        classify_staged(project.pk, options.on_conflict)
-        created, updated = publish_staged(project.pk)
-        counter_add(project.pk, "items:total", created)
-        counter_add(project.pk, f"items:{ItemState.OPEN}", created)
-        n_conflicts, conflict_lines = _staged_lines([Status.CONFLICT, Status.CONFLICT_IN_FILE])
+        lock_project_items(project.pk)
+        try:
+            for chunk in reader:
+                # After a bad line a strict import will be rolled back: keep
+                # reading only to report every bad line.
+                if not report.bad or options.partial:
+                    new, updates = classify_chunk(project.pk, chunk, options.on_conflict, tally)
+                    insert_items(project.pk, new, now)
+                    tally.created += len(new)
+                    tally.updated += update_items(project.pk, updates)
+                ctx.progress(reader.bytes_read, size)
+        except FileError as exc:
+            raise JobFailed(str(exc), {"created": 0, "file_error": str(exc)}) from None
+        ctx.progress(reader.bytes_read, size, force=True)
+        base = {"lines": report.lines, "bad": report.bad, "bad_lines": report.bad_lines}
+        if report.lines == 0:
+            raise JobFailed("The file holds no items.", {"created": 0, "lines": 0})
+        if report.bad and not options.partial:
+            noun = "line is" if report.bad == 1 else "lines are"
+            raise JobFailed(
+                f"{report.bad} {noun} bad, so nothing was imported; fix them, or import again allowing a partial import (partial=true in the API).",
+                {**base, "created": 0, "duplicates": 0, "conflicts": 0, "updated": 0},
+            )
+        counter_add(project.pk, "items:total", tally.created)
+        counter_add(project.pk, f"items:{ItemState.OPEN}", tally.created)
         ctx.succeed(
             {
                 **base,
-                "created": created,
-                "updated": updated,
-                "conflicts": n_conflicts,
-                "conflict_lines": conflict_lines,
-                # Staged and neither created, updated nor in conflict: already
-                # there (in the file, in the project, or from a concurrent import).
-                "duplicates": report.staged - created - updated - n_conflicts,
+                "created": tally.created,
+                "updated": tally.updated,
+                "duplicates": tally.duplicates,
+                "conflicts": tally.conflicts,
+                "conflict_lines": tally.conflict_lines,
             }
         )

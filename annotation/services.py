@@ -16,6 +16,7 @@ from projects.models import Project
 
 from . import tasktypes
 from .canonical import content_hash
+from .locks import lock_project_items
 from .models import Item, ItemState
 
 
@@ -35,6 +36,7 @@ def items_create(*, project: Project, rows: Iterable[ItemRow], config: dict) -> 
     skipped. For small batches (the demo, tests): files go through the
     streamed import.
     """
+    lock_project_items(project.pk)
     task_type = tasktypes.get(project.task_type)
     items: dict[str, Item] = {}
     for row in rows:
@@ -112,12 +114,15 @@ def items_delete(*, project: Project, ids: list[int]) -> int:
 def items_archive(*, project: Project, ids: list[int]) -> int:
     """Soft-delete: archived items leave the queue, lists and exports, and
     keep their annotations."""
-    locked = list(
+    found = dict(
         Item.objects.select_for_update()
         .filter(project=project, pk__in=ids)
-        .exclude(state=ItemState.ARCHIVED)
-        .values_list("pk", flat=True)
+        .values_list("pk", "state")
     )
+    missing = sorted(set(ids) - set(found))
+    if missing:
+        raise InvalidInput(f"no item {missing[0]} in this project", field="ids")
+    locked = [pk for pk, state in found.items() if state != ItemState.ARCHIVED]
     items = Item.objects.filter(pk__in=locked)
     counts = _state_counts(items)
     n = items.update(state=ItemState.ARCHIVED)

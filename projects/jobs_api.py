@@ -45,5 +45,5 @@ class JobCancelView(APIView):
 
     @extend_schema(request=None, responses=JobOutput)
     def post(self, request, job_id: int):
-        job = job_cancel(job=access.access_job(request.user, job_id, cancel=True))
+        job = job_cancel(job=access.access_job(request.user, job_id))
         return Response(job_payload(job))

@@ -182,3 +182,24 @@ def test_import_command_shows_progress_and_imports(project, lead, tmp_path, caps
         "x1",
         "x2",
     ]
+
+
+@pytest.mark.django_db
+def test_archive_refuses_ids_of_other_projects(
+    api_for, lead, project, items, make_project, make_user
+):
+    other = make_project(make_user("other-lead"), name="Other")
+    from annotation.services import items_create as create
+
+    create(
+        project=other, rows=[ItemRow({"text": "elsewhere"})], config=project_config(other).config
+    )
+    foreign = Item.objects.get(project=other).pk
+    answer = api_for(lead).post(
+        f"/api/v1/projects/{project.pk}/items/archive/",
+        {"ids": [items["d1"].pk, foreign]},
+        format="json",
+    )
+    assert answer.status_code == 400
+    assert Item.objects.get(pk=foreign).state == "open"
+    assert Item.objects.get(pk=items["d1"].pk).state == "open"  # all or nothing
