@@ -8,10 +8,11 @@ also marks the job succeeded:
    array through ijson, CSV/TSV), validation through the task type, the
    canonical JSON and its hash — and hands over chunks of valid rows, so
    memory stays bounded whatever the file size;
-2. for each chunk, looks up which hashes and external ids the project
-   already has (two indexed queries; earlier chunks are already in the table
-   within this transaction) and COPYs the new rows straight into the item
-   table, while the reader thread parses the next chunk;
+2. reads the project's content hashes and external ids once, in one pass,
+   into compact sorted arrays (``annotation.keys``); checks each chunk
+   against them and against what the file brought before — duplicates,
+   conflicts, updates — and COPYs the new rows straight into the item table
+   while the reader thread parses the next chunk;
 3. at the end, if any line was bad and the import is not partial, rolls
    everything back and reports the bad lines; otherwise commits.
 
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import queue
 import threading
 import uuid
@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
 import ijson
+import numpy as np
 import orjson
 from django.core.files.base import File
 from django.core.files.storage import default_storage
@@ -48,6 +49,7 @@ from projects.models import Job, Project
 
 from . import tasktypes
 from .canonical import canonical_json, content_hash_of
+from .keys import KeySet, hash_keys, id_keys, project_keys
 from .locks import lock_project_items
 from .models import ItemState
 
@@ -433,69 +435,60 @@ class Tally:
             self.conflict_lines.append({"line": row.line, "external_id": row.external_id})
 
 
-def _any(column: str) -> str:
-    """``column`` is one of the values of a list parameter."""
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)"
-    return f"{column} IN (SELECT value FROM json_each(%s))"  # noqa: S608 - column names are ours
+@dataclass
+class Known:
+    """The keys an import compares rows with (see annotation.keys)."""
+
+    hashes: KeySet  # content in the project or accepted from this file
+    ids: KeySet  # external ids in the project, flagged when replaceable
+    file_ids: KeySet  # external ids this file has used already
 
 
-def _list_param(values: list[str]):
-    return values if connection.vendor == "postgresql" else json.dumps(values)
-
-
-def _stored_hashes(project_id: int, hashes: list[str]) -> set[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT content_hash FROM annotation_item WHERE project_id = %s AND {_any('content_hash')}",  # noqa: S608
-            [project_id, _list_param(hashes)],
-        )
-        return {row[0] for row in cursor.fetchall()}
-
-
-def _stored_ids(project_id: int, external_ids: list[str]) -> dict[str, bool]:
-    """external id → whether its item may be replaced (open, no annotation)."""
-    if not external_ids:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT i.external_id, (i.state = 'open' AND NOT EXISTS ("  # noqa: S608
-            "SELECT 1 FROM annotation_annotation a WHERE a.item_id = i.id)) "
-            f"FROM annotation_item i WHERE i.project_id = %s AND {_any('i.external_id')}",
-            [project_id, _list_param(external_ids)],
-        )
-        return {external_id: bool(replaceable) for external_id, replaceable in cursor.fetchall()}
-
-
-def classify_chunk(project_id: int, chunk: list[StagedRow], on_conflict: str, tally: Tally):
+def classify_chunk(chunk: list[StagedRow], on_conflict: str, known: Known, tally: Tally):
     """Split a chunk into new rows and updates; count duplicates and
-    conflicts. Earlier chunks are already in the item table (in this
-    transaction), so comparing with the table covers the whole file."""
-    stored = _stored_hashes(project_id, [r.content_hash for r in chunk])
-    ids = _stored_ids(project_id, sorted({r.external_id for r in chunk if r.external_id}))
+    conflicts; remember the accepted rows' keys for the chunks to come."""
+    h_hi, h_lo = hash_keys([r.content_hash for r in chunk])
+    stored_hash, _ = known.hashes.find(h_hi, h_lo)
+    with_id = [n for n, r in enumerate(chunk) if r.external_id is not None]
+    i_hi, i_lo = id_keys(chunk[n].external_id for n in with_id)
+    stored_id, replaceable = known.ids.find(i_hi, i_lo)
+    used_id, _ = known.file_ids.find(i_hi, i_lo)
+    id_state = {
+        n: (bool(s), bool(r), bool(u))
+        for n, s, r, u in zip(with_id, stored_id, replaceable, used_id, strict=True)
+    }
     seen_hashes: set[str] = set()
     seen_ids: set[str] = set()
     new: list[StagedRow] = []
     updates: list[StagedRow] = []
-    for row in chunk:
-        if row.content_hash in stored or row.content_hash in seen_hashes:
+    accepted: list[int] = []
+    for n, row in enumerate(chunk):
+        if stored_hash[n] or row.content_hash in seen_hashes:
             tally.duplicates += 1
             continue
         if row.external_id is not None:
-            if row.external_id in seen_ids:
+            stored, may_replace, used = id_state[n]
+            if used or row.external_id in seen_ids:
                 tally.conflict(row)  # the same id twice in the file, other content
                 continue
-            if row.external_id in ids:
-                if on_conflict == "update" and ids[row.external_id]:
+            if stored:
+                if on_conflict == "update" and may_replace:
                     updates.append(row)
-                    seen_ids.add(row.external_id)
-                    seen_hashes.add(row.content_hash)
                 else:
                     tally.conflict(row)
-                continue
+                    continue
+            else:
+                new.append(row)
             seen_ids.add(row.external_id)
+        else:
+            new.append(row)
         seen_hashes.add(row.content_hash)
-        new.append(row)
+        accepted.append(n)
+    taken = np.array(accepted, dtype=np.intp)
+    known.hashes.add(h_hi[taken], h_lo[taken])
+    position = {n: k for k, n in enumerate(with_id)}
+    taken_ids = np.array([position[n] for n in accepted if n in position], dtype=np.intp)
+    known.file_ids.add(i_hi[taken_ids], i_lo[taken_ids])
     return new, updates
 
 
@@ -581,12 +574,14 @@ def _publish(
     report = reader.report
     with transaction.atomic():
         lock_project_items(project.pk)
+        hashes, ids = project_keys(project.pk)
+        known = Known(hashes=hashes, ids=ids, file_ids=KeySet())
         try:
             for chunk in reader:
                 # After a bad line a strict import will be rolled back: keep
                 # reading only to report every bad line.
                 if not report.bad or options.partial:
-                    new, updates = classify_chunk(project.pk, chunk, options.on_conflict, tally)
+                    new, updates = classify_chunk(chunk, options.on_conflict, known, tally)
                     insert_items(project.pk, new, now)
                     tally.created += len(new)
                     tally.updated += update_items(project.pk, updates)

@@ -19,7 +19,13 @@ class Item(models.Model):
     """One thing to annotate. ``data`` is what the task type validated, kept
     byte-exact; ``content_hash`` is the sha256 of its canonical JSON."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    # No index of its own: the unique (project, content_hash) index leads with
+    # the project and serves every per-project lookup. A second index on the
+    # project alone costs every imported row and lures the planner into
+    # scanning the whole project when its statistics are stale.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="items", db_index=False
+    )
     # NULL, not "", means "no external id": the unique constraint skips NULLs.
     external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     data = models.JSONField()
