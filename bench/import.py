@@ -188,8 +188,9 @@ def report(results: list[dict]) -> str:
         f"Machine: {machine()}. PostgreSQL 15 on the same machine. Command: `python bench/import.py`.",
         "",
         "Synthetic JSONL items of about 300 characters (text, external id, metadata), imported by the job "
-        "function the worker runs (parse, validate through the task type, hash, COPY into staging, classify, "
-        "one INSERT … SELECT). Peak memory is the importing process's maximum RSS. COPY is PostgreSQL's own "
+        "function the worker runs (a reader thread parses, validates through the task type and hashes; the "
+        "main thread classifies each chunk against the project's keys and COPYs new rows into the item table, "
+        "in one transaction). Peak memory is the importing process's maximum RSS. COPY is PostgreSQL's own "
         "COPY of the same rows, already serialised and hashed, into the same indexed table: the physical limit.",
         "",
         "| items | import (items/s) | peak RSS | COPY (rows/s) | import ÷ COPY time | re-import, all duplicates (items/s) | SQLite embedded (items/s) |",
