@@ -35,7 +35,11 @@ def embedded_env(data_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY"):
         env.pop(name, None)
-    env.update(ACCORD_MODE="embedded", ACCORD_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="accord.settings")
+    env.update(
+        ACCORD_MODE="embedded",
+        ACCORD_DATA_DIR=str(data_dir),
+        DJANGO_SETTINGS_MODULE="accord.settings",
+    )
     return env
 
 
@@ -49,13 +53,23 @@ def recreate_database(name: str) -> None:
 
 
 def migrate(env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v", "0"], env=env, check=True, cwd=ROOT)
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "-v", "0"],
+        env=env,
+        check=True,
+        cwd=ROOT,
+    )
 
 
 def run_child(script: Path, args: list[str], env: dict[str, str]) -> dict:
     """Run ``script --child …`` and return the JSON it prints last."""
     out = subprocess.run(
-        [sys.executable, str(script), "--child", *args], env=env, check=True, cwd=ROOT, capture_output=True, text=True
+        [sys.executable, str(script), "--child", *args],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -86,7 +100,11 @@ def machine() -> str:
 
 def write_section(title: str, body: str) -> None:
     """Replace (or append) the section ``## title`` of docs/benchmarks.md."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\nFigures measured by the scripts in `bench/`.\n"
+    text = (
+        RESULTS.read_text()
+        if RESULTS.exists()
+        else "# Benchmarks\n\nFigures measured by the scripts in `bench/`.\n"
+    )
     header = f"## {title}\n"
     section = header + "\n" + body.strip() + "\n"
     if header in text:

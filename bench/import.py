@@ -47,7 +47,10 @@ def make_file(path: Path, n: int, seed: int = 7) -> None:
             while sum(len(w) + 1 for w in words) < 290:
                 words.append(rng.choice(WORDS))
             text = f"#{i} " + " ".join(words)
-            out.write(json.dumps({"text": text, "external_id": f"r{i}", "meta": {"source": "bench"}}) + "\n")
+            out.write(
+                json.dumps({"text": text, "external_id": f"r{i}", "meta": {"source": "bench"}})
+                + "\n"
+            )
 
 
 # --- child side ------------------------------------------------------------------
@@ -91,7 +94,11 @@ def child_import(file: str, project_name: str) -> dict:
         project=project,
         kind="import",
         user=None,
-        params={"file": name, "filename": "bench.jsonl", "options": ImportOptions(format="jsonl").__dict__},
+        params={
+            "file": name,
+            "filename": "bench.jsonl",
+            "options": ImportOptions(format="jsonl").__dict__,
+        },
     )
     start = time.perf_counter()
     run_job(job.pk, import_run)
@@ -126,9 +133,22 @@ def child_copy(file: str, project_name: str) -> dict:
     with open(file, encoding="utf-8") as fh:
         for line in fh:
             row = json.loads(line)
-            data = json.dumps({"text": row["text"]}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+            data = json.dumps(
+                {"text": row["text"]}, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+            )
             digest = hashlib.sha256(data.encode()).hexdigest()
-            rows.append((project.pk, row["external_id"], data, json.dumps(row["meta"]), digest, "open", 0, now))
+            rows.append(
+                (
+                    project.pk,
+                    row["external_id"],
+                    data,
+                    json.dumps(row["meta"]),
+                    digest,
+                    "open",
+                    0,
+                    now,
+                )
+            )
     start = time.perf_counter()
     with connection.cursor() as cursor:
         sql = (
@@ -218,10 +238,16 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child_main(sys.argv[2:])
         return
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="100000,1000000")
-    parser.add_argument("--sqlite-max", type=int, default=1_000_000, help="largest size also run on SQLite")
-    parser.add_argument("--no-write", action="store_true", help="print, do not update docs/benchmarks.md")
+    parser.add_argument(
+        "--sqlite-max", type=int, default=1_000_000, help="largest size also run on SQLite"
+    )
+    parser.add_argument(
+        "--no-write", action="store_true", help="print, do not update docs/benchmarks.md"
+    )
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="accord-bench-") as tmp:
