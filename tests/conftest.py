@@ -213,3 +213,30 @@ def wait_for_job():
         )
 
     return wait
+
+
+@pytest.fixture
+def annotate(db):
+    """An item with one annotation per (annotator, value). The item comes
+    through the import service; the annotations through the ORM, since the
+    queue that makes them does not exist yet."""
+    from annotation.models import Annotation, Item
+    from annotation.services import ItemRow, items_create
+    from projects.services import project_config
+
+    def make(project, *pairs, text: str = "some text") -> Item:
+        items_create(
+            project=project, rows=[ItemRow({"text": text})], config=project_config(project).config
+        )
+        item = Item.objects.get(project=project, data__text=text)
+        for user, value in pairs:
+            Annotation.objects.create(
+                project=project,
+                item=item,
+                annotator=user,
+                value=value,
+                config_version=project.config_version,
+            )
+        return item
+
+    return make

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
-
-from annotation.models import Annotation, Item
 
 
 @pytest.fixture(autouse=True)
@@ -20,27 +16,3 @@ def fields_of(response) -> dict[str, str]:
     body = response.json()
     assert isinstance(body["detail"], str)
     return {e["field"]: e["reason"] for e in body.get("errors", [])}
-
-
-@pytest.fixture
-def annotate(db):
-    """Make an item with one annotation per (annotator, value) through the ORM:
-    the queue that would create them does not exist yet."""
-
-    def make(project, *pairs, text: str = "some text") -> Item:
-        item = Item.objects.create(
-            project=project,
-            data={"text": text},
-            content_hash=hashlib.sha256(text.encode()).hexdigest(),
-        )
-        for user, value in pairs:
-            Annotation.objects.create(
-                project=project,
-                item=item,
-                annotator=user,
-                value=value,
-                config_version=project.config_version,
-            )
-        return item
-
-    return make

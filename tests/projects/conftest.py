@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 
 import pytest
 from django.test import Client
 
-from annotation.models import Annotation, Item
 from annotation.services import ItemRow, items_create
 
 # The payloads every page must show as inert text.
@@ -124,27 +122,3 @@ def add_items(db):
         )
 
     return add
-
-
-@pytest.fixture
-def annotate(db):
-    """An item with one annotation per (annotator, value), through the ORM:
-    the queue that makes annotations does not exist yet."""
-
-    def make(project, *pairs, text: str = "some text") -> Item:
-        item = Item.objects.create(
-            project=project,
-            data={"text": text},
-            content_hash=hashlib.sha256(text.encode()).hexdigest(),
-        )
-        for user, value in pairs:
-            Annotation.objects.create(
-                project=project,
-                item=item,
-                annotator=user,
-                value=value,
-                config_version=project.config_version,
-            )
-        return item
-
-    return make
