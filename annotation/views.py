@@ -33,7 +33,7 @@ from projects import access
 from projects import selectors as project_selectors
 from projects.jobs import job_cancel as job_cancel_request
 from projects.models import Job, Project
-from projects.views import _project_context, _render, read_only_when_archived
+from projects.views import project_context, read_only_when_archived, render_page
 
 from . import forms, importer, selectors, services
 from .models import Item, ItemState
@@ -179,7 +179,7 @@ def _state_links(query: QueryDict, counts: dict[str, int]) -> list[dict[str, Any
 def _items_page(
     request: HttpRequest, project: Project, query: QueryDict, *, status: int = 200
 ) -> HttpResponse:
-    context = _project_context(request, project, "items")
+    context = project_context(request, project, "items")
     form = forms.ItemFilterForm(query)
     form.is_valid()
     rows: list[ListedItem] = []
@@ -206,7 +206,7 @@ def _items_page(
         delete_action=_with_query("annotation:items_delete", project, query),
         imports=[{"job": job, "outcome": _job_outcome(job)} for job in _recent_imports(project)],
     )
-    return _render(request, "annotation/items.html", context, status=status)
+    return render_page(request, "annotation/items.html", context, status=status)
 
 
 @login_required
@@ -283,9 +283,9 @@ def _import_page(
     form: forms.ImportForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    context = _project_context(request, project, "items")
+    context = project_context(request, project, "items")
     context.update(form=form or forms.ImportForm(), limit=forms.upload_limit_text())
-    return _render(request, "annotation/import.html", context, status=status)
+    return render_page(request, "annotation/import.html", context, status=status)
 
 
 @login_required
@@ -356,7 +356,7 @@ def _job_outcome(job: Job) -> dict[str, Any]:
 
 
 def _job_context(request: HttpRequest, project: Project, job: Job) -> dict[str, Any]:
-    context = _project_context(request, project, "items")
+    context = project_context(request, project, "items")
     context.update(job=job, outcome=_job_outcome(job), page_title=f"Import {job.pk}")
     return context
 
@@ -364,7 +364,7 @@ def _job_context(request: HttpRequest, project: Project, job: Job) -> dict[str, 
 def _job_page(
     request: HttpRequest, project: Project, job: Job, *, status: int = 200
 ) -> HttpResponse:
-    return _render(
+    return render_page(
         request, "annotation/job.html", _job_context(request, project, job), status=status
     )
 

@@ -96,7 +96,7 @@ class Can:
         return access.VIEW_STATS in self.perms
 
 
-def _render(
+def render_page(
     request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
     """The whole page, or for an htmx request only its ``section`` partial
@@ -112,7 +112,7 @@ def _render(
     return response
 
 
-def _project_context(request: HttpRequest, project: Project, tab: str) -> dict[str, Any]:
+def project_context(request: HttpRequest, project: Project, tab: str) -> dict[str, Any]:
     membership = access.membership_of(request.user, project)
     return {
         "project": project,
@@ -155,8 +155,8 @@ def read_only_when_archived(view: Callable[..., HttpResponse]) -> Callable[..., 
             # so naming the project here tells the caller nothing new.
             project = access.access_project(request.user, project_id, write=False)
             messages.error(request, READ_ONLY)
-            context = _project_context(request, project, "overview")
-            return _render(request, "projects/read_only.html", context, status=409)
+            context = project_context(request, project, "overview")
+            return render_page(request, "projects/read_only.html", context, status=409)
 
     return wrapper
 
@@ -203,7 +203,7 @@ def project_new(request: HttpRequest) -> HttpResponse:
 
 
 def _overview_page(request: HttpRequest, project: Project) -> HttpResponse:
-    context = _project_context(request, project, "overview")
+    context = project_context(request, project, "overview")
     counts = selectors.project_item_counts(project)
     context.update(
         config=services.project_config(project),
@@ -213,7 +213,7 @@ def _overview_page(request: HttpRequest, project: Project) -> HttpResponse:
             selectors.annotations_per_annotator(project) if context["can"].view_stats else None
         ),
     )
-    return _render(request, "projects/overview.html", context)
+    return render_page(request, "projects/overview.html", context)
 
 
 @login_required
@@ -244,7 +244,7 @@ def _settings_page(
     confirm_key: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    context = _project_context(request, project, "settings")
+    context = project_context(request, project, "settings")
     config = services.project_config(project)
     context.update(
         settings_form=settings_form
@@ -255,7 +255,7 @@ def _settings_page(
         confirm_key=confirm_key,
         versions=selectors.config_versions(project),
     )
-    return _render(request, "projects/settings.html", context, status=status)
+    return render_page(request, "projects/settings.html", context, status=status)
 
 
 @login_required
@@ -370,7 +370,7 @@ def _members_page(
     invite_link: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    context = _project_context(request, project, "members")
+    context = project_context(request, project, "members")
     can: Can = context["can"]
     rows = []
     for membership in selectors.members(project):
@@ -396,7 +396,7 @@ def _members_page(
         invite_link=invite_link,
         now=timezone.now(),
     )
-    return _render(request, "projects/members.html", context, status=status)
+    return render_page(request, "projects/members.html", context, status=status)
 
 
 @login_required
@@ -523,7 +523,7 @@ def invite_revoke(request: HttpRequest, project_id: int, invite_id: int) -> Http
 
 
 def _guidelines_page(request: HttpRequest, project: Project) -> HttpResponse:
-    context = _project_context(request, project, "guidelines")
+    context = project_context(request, project, "guidelines")
     versions = selectors.guideline_versions(project)
     latest = versions.first()
     listed = list(versions.defer("body"))
@@ -533,7 +533,7 @@ def _guidelines_page(request: HttpRequest, project: Project) -> HttpResponse:
         versions=listed,
         numbers=[version.number for version in listed],
     )
-    return _render(request, "projects/guidelines.html", context)
+    return render_page(request, "projects/guidelines.html", context)
 
 
 @login_required
@@ -548,9 +548,9 @@ def guidelines(request: HttpRequest, project_id: int) -> HttpResponse:
 def guideline_version(request: HttpRequest, project_id: int, number: int) -> HttpResponse:
     project = access.access_project(request.user, project_id)
     version = get_object_or_404(selectors.guideline_versions(project), number=number)
-    context = _project_context(request, project, "guidelines")
+    context = project_context(request, project, "guidelines")
     context.update(version=version, html=render_markdown(version.body))
-    return _render(request, "projects/guideline_version.html", context)
+    return render_page(request, "projects/guideline_version.html", context)
 
 
 def _version_number(raw: str) -> int | None:
@@ -566,15 +566,15 @@ def guideline_diff(request: HttpRequest, project_id: int) -> HttpResponse:
     old_raw, new_raw = request.GET.get("from", ""), request.GET.get("to", "")
     if not old_raw and not new_raw and len(numbers) >= 2:
         old_raw, new_raw = str(numbers[1]), str(numbers[0])
-    context = _project_context(request, project, "guidelines")
+    context = project_context(request, project, "guidelines")
     context.update(numbers=numbers, lines=None, old=None, new=None)
     if not old_raw and not new_raw:
         # Nothing asked and fewer than two versions: nothing to compare yet.
-        return _render(request, "projects/guideline_diff.html", context)
+        return render_page(request, "projects/guideline_diff.html", context)
     old_no, new_no = _version_number(old_raw), _version_number(new_raw)
     if old_no is None or new_no is None:
         messages.error(request, "Choose two published versions to compare.")
-        return _render(request, "projects/guideline_diff.html", context, status=400)
+        return render_page(request, "projects/guideline_diff.html", context, status=400)
     old = get_object_or_404(versions, number=old_no)
     new = get_object_or_404(versions, number=new_no)
     lines = selectors.guideline_diff(old.body, new.body)
@@ -585,7 +585,7 @@ def guideline_diff(request: HttpRequest, project_id: int) -> HttpResponse:
         added=sum(line.kind == "added" for line in lines),
         removed=sum(line.kind == "removed" for line in lines),
     )
-    return _render(request, "projects/guideline_diff.html", context)
+    return render_page(request, "projects/guideline_diff.html", context)
 
 
 def _guideline_edit_page(
@@ -597,7 +597,7 @@ def _guideline_edit_page(
     preview_error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    context = _project_context(request, project, "guidelines")
+    context = project_context(request, project, "guidelines")
     draft = GuidelineDraft.objects.filter(project=project).first()
     latest = selectors.guideline_versions(project).first()
     body = draft.body if draft else ""
@@ -609,7 +609,7 @@ def _guideline_edit_page(
         preview=preview,
         preview_error=preview_error,
     )
-    return _render(request, "projects/guideline_edit.html", context, status=status)
+    return render_page(request, "projects/guideline_edit.html", context, status=status)
 
 
 @login_required
