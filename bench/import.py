@@ -213,8 +213,8 @@ def report(results: list[dict]) -> str:
         "in one transaction). Peak memory is the importing process's maximum RSS. COPY is PostgreSQL's own "
         "COPY of the same rows, already serialised and hashed, into the same indexed table: the physical limit.",
         "",
-        "| items | import (items/s) | peak RSS | COPY (rows/s) | import ÷ COPY time | re-import, all duplicates (items/s) | SQLite embedded (items/s) |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| items | import (items/s) | peak RSS | COPY (rows/s) | import ÷ COPY time | re-import, all duplicates (items/s) | re-import peak RSS | SQLite embedded (items/s) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         n = r["n"]
@@ -223,7 +223,7 @@ def report(results: list[dict]) -> str:
         lines.append(
             f"| {n:,} | {n / imp['seconds']:,.0f} ({imp['seconds']:.1f} s) | {imp['rss_mb']:.0f} MB | "
             f"{n / copy['seconds']:,.0f} ({copy['seconds']:.1f} s) | {imp['seconds'] / copy['seconds']:.1f}x | "
-            f"{n / re['seconds']:,.0f} ({re['seconds']:.1f} s) | {sqlite} |"
+            f"{n / re['seconds']:,.0f} ({re['seconds']:.1f} s) | {re['rss_mb']:.0f} MB | {sqlite} |"
         )
     lines += [
         "",
@@ -248,7 +248,12 @@ def main() -> None:
     parser.add_argument(
         "--no-write", action="store_true", help="print, do not update docs/benchmarks.md"
     )
+    parser.add_argument("--from-log", help="rebuild the report from the JSON lines a run printed")
     args = parser.parse_args()
+    if args.from_log:
+        lines = Path(args.from_log).read_text().splitlines()
+        write_section("Item import", report([json.loads(x) for x in lines if x.startswith("{")]))
+        return
     results = []
     with tempfile.TemporaryDirectory(prefix="accord-bench-") as tmp:
         for n in (int(s) for s in args.sizes.split(",")):
