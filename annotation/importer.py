@@ -77,7 +77,14 @@ class ImportOptions:
             errors.append({"field": "format", "reason": f"must be one of {', '.join(FORMATS)}"})
         partial = raw.get("partial", False)
         if isinstance(partial, str):
-            partial = partial.lower() in {"1", "true", "yes", "on"}
+            word = partial.strip().lower()
+            partial = (
+                True
+                if word in {"1", "true", "yes", "on"}
+                else False
+                if word in {"0", "false", "no", "off", ""}
+                else partial
+            )
         if not isinstance(partial, bool):
             errors.append({"field": "partial", "reason": "must be true or false"})
         on_conflict = raw.get("on_conflict") or "skip"

@@ -125,3 +125,12 @@ def test_only_leads_import(api_for, annotator, outsider, project):
     assert api_for(annotator).post(url, [{"text": "x"}], format="json").status_code == 403
     assert api_for(outsider).post(url, [{"text": "x"}], format="json").status_code == 404
     assert_nothing_imported(project)
+
+
+@pytest.mark.django_db
+def test_an_unclear_partial_flag_is_400_not_a_guess(api_for, lead, project):
+    answer = api_for(lead).post(
+        f"/api/v1/projects/{project.pk}/items/?partial=maybe", [{"text": "x"}], format="json"
+    )
+    assert answer.status_code == 400
+    assert answer.json()["errors"] == [{"field": "partial", "reason": "must be true or false"}]
