@@ -9,24 +9,9 @@ import pytest
 
 from projects import services
 from projects.models import ConfigVersion
+from tests.page_forms import settings_form
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_hasher")]
-
-
-def settings_form(**overrides: str) -> dict[str, str]:
-    data = {
-        "name": "Sentiment",
-        "description": "",
-        "time_zone": "UTC",
-        "overlap": "2",
-        "consensus": "unanimous",
-        "consensus_k": "",
-        "review_policy": "disagreements",
-        "audit_sample": "0",
-        "lease_minutes": "30",
-    }
-    data.update(overrides)
-    return data
 
 
 def schema_form(labels: list[dict], *, initial: int = 0, **extra: str) -> dict[str, str]:

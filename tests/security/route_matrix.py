@@ -32,6 +32,8 @@ from urllib.parse import urlencode
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from tests.page_forms import settings_form
+
 ROLES = ("lead", "annotator", "reviewer", "outsider", "anonymous")
 PROBE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -206,17 +208,7 @@ def _token_body(world, role: str) -> dict:
 
 
 def _settings_form(name: str) -> dict:
-    return {
-        "name": name,
-        "description": "",
-        "time_zone": "UTC",
-        "overlap": "2",
-        "consensus": "unanimous",
-        "consensus_k": "",
-        "review_policy": "disagreements",
-        "audit_sample": "0",
-        "lease_minutes": "30",
-    }
+    return settings_form(name=name)
 
 
 def _labels_form(labels: list[tuple[str, str]]) -> dict:
