@@ -54,6 +54,12 @@ def exception_handler(exc, context):
 
     if isinstance(exc, InvalidInput):
         return Response(error_body(exc.errors), status=400)
+    from accord.ratelimit import RateLimited
+
+    if isinstance(exc, RateLimited):
+        response = Response({"detail": str(exc)}, status=429)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, Conflict):
         return Response({"detail": exc.detail, **exc.extra}, status=409)
     if isinstance(exc, ProjectArchived):

@@ -306,6 +306,20 @@ ACCORD_PROXY_COUNT = int(os.environ.get("ACCORD_PROXY_COUNT", 0))
 ACCORD_LOGIN_ATTEMPTS_PER_USER = int(os.environ.get("ACCORD_LOGIN_ATTEMPTS_PER_USER", 10))
 ACCORD_LOGIN_ATTEMPTS_PER_IP = int(os.environ.get("ACCORD_LOGIN_ATTEMPTS_PER_IP", 50))
 ACCORD_LOGIN_WINDOW_SECONDS = int(os.environ.get("ACCORD_LOGIN_WINDOW_SECONDS", 15 * 60))
+
+
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """A rate as "requests/seconds", e.g. "600/60"."""
+    count, _, window = os.environ.get(name, default).partition("/")
+    return int(count), int(window or 60)
+
+
+# Per-user limits on the queue, so nobody pages through a data set by
+# claiming or skipping (DESIGN.md, the queue).
+ACCORD_RATES = {
+    "claim": env_rate("ACCORD_CLAIM_RATE", "600/60"),
+    "skip": env_rate("ACCORD_SKIP_RATE", "60/60"),
+}
 ACCORD_TOKEN_TTL_SECONDS = int(os.environ.get("ACCORD_TOKEN_TTL_SECONDS", 30 * 24 * 3600))
 ACCORD_INVITE_TTL_SECONDS = int(os.environ.get("ACCORD_INVITE_TTL_SECONDS", 7 * 24 * 3600))
 
@@ -355,6 +369,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-credentials": {
         "task": "accounts.tasks.purge_expired_credentials",
+        "schedule": 3600.0,
+    },
+    "expire-leases": {
+        "task": "annotation.tasks.expire_leases",
+        "schedule": 30.0,
+    },
+    "reconcile-queue-counters": {
+        "task": "annotation.tasks.reconcile_counters",
         "schedule": 3600.0,
     },
     "fail-stale-jobs": {

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
+from accord.ratelimit import hit as _hit
+
 
 @dataclass(frozen=True)
 class ThrottleVerdict:
@@ -24,16 +26,6 @@ class ThrottleVerdict:
 
 def _key(kind: str, value: str) -> str:
     return f"accord:login:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
-
-
-def _hit(key: str, window: int) -> int:
-    cache.add(key, 0, timeout=window)
-    try:
-        return cache.incr(key)
-    except ValueError:
-        # The key expired between add and incr: start a new window.
-        cache.add(key, 1, timeout=window)
-        return 1
 
 
 def login_attempt(*, username: str, ip: str) -> ThrottleVerdict:

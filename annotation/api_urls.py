@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api
+from . import api, queue_api
 
 urlpatterns = [
     path("projects/<int:project_id>/items/", api.ItemListView.as_view(), name="item-list"),
@@ -23,5 +23,72 @@ urlpatterns = [
         "projects/<int:project_id>/items/<int:item_id>/",
         api.ItemDetailView.as_view(),
         name="item-detail",
+    ),
+    path("projects/<int:project_id>/claim/", queue_api.ClaimView.as_view(), name="claim"),
+    path(
+        "projects/<int:project_id>/annotations/mine/",
+        queue_api.MyAnnotationsView.as_view(),
+        name="my-annotations",
+    ),
+    path("projects/<int:project_id>/leases/", queue_api.LeaseListView.as_view(), name="lease-list"),
+    path(
+        "projects/<int:project_id>/leases/<int:assignment_id>/release/",
+        queue_api.LeaseReleaseView.as_view(),
+        name="lease-release",
+    ),
+    path(
+        "projects/<int:project_id>/unfinishable/",
+        queue_api.UnfinishableView.as_view(),
+        name="unfinishable",
+    ),
+    path(
+        "projects/<int:project_id>/items/<int:item_id>/override/",
+        queue_api.ItemOverrideView.as_view(),
+        name="item-override",
+    ),
+    path(
+        "projects/<int:project_id>/items/<int:item_id>/revisions/",
+        queue_api.ItemRevisionsView.as_view(),
+        name="item-revisions",
+    ),
+    path(
+        "assignments/<int:assignment_id>/",
+        queue_api.AssignmentDetailView.as_view(),
+        name="assignment-detail",
+    ),
+    path(
+        "assignments/<int:assignment_id>/submit/",
+        queue_api.SubmitView.as_view(),
+        name="assignment-submit",
+    ),
+    path(
+        "assignments/<int:assignment_id>/skip/",
+        queue_api.SkipView.as_view(),
+        name="assignment-skip",
+    ),
+    path(
+        "assignments/<int:assignment_id>/later/",
+        queue_api.LaterView.as_view(),
+        name="assignment-later",
+    ),
+    path(
+        "assignments/<int:assignment_id>/draft/",
+        queue_api.DraftView.as_view(),
+        name="assignment-draft",
+    ),
+    path(
+        "assignments/<int:assignment_id>/revisions/",
+        queue_api.AssignmentRevisionsView.as_view(),
+        name="assignment-revisions",
+    ),
+    path(
+        "annotations/<int:annotation_id>/",
+        queue_api.AnnotationDetailView.as_view(),
+        name="annotation-detail",
+    ),
+    path(
+        "annotations/<int:annotation_id>/undo/",
+        queue_api.UndoView.as_view(),
+        name="annotation-undo",
     ),
 ]

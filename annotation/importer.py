@@ -45,7 +45,7 @@ from django.utils import timezone
 from accord.errors import InvalidInput
 from projects.counters import counter_add
 from projects.jobs import JobCancelled, JobContext, JobFailed, job_create, job_enqueue
-from projects.models import Job, Project
+from projects.models import Job, Project, QueueOrder
 
 from . import tasktypes
 from .canonical import canonical_json, content_hash_of
@@ -499,10 +499,16 @@ def classify_chunk(chunk: list[StagedRow], on_conflict: str, known: Known, tally
     return new, updates
 
 
-ITEM_COLUMNS = "project_id, external_id, data, meta, content_hash, state, priority, created_at"
+ITEM_COLUMNS = (
+    "project_id, external_id, data, meta, content_hash, state, priority, rank, overlap, "
+    "free_slots, outcome, created_at"
+)
 
 
-def insert_items(project_id: int, rows: list[StagedRow], now) -> None:
+def insert_items(project: Project, rows: list[StagedRow], now) -> None:
+    from .queue import item_rank
+
+    project_id, overlap = project.pk, project.overlap
     values = (
         (
             project_id,
@@ -512,6 +518,10 @@ def insert_items(project_id: int, rows: list[StagedRow], now) -> None:
             r.content_hash,
             ItemState.OPEN.value,
             0.0,
+            item_rank(project, priority=0.0, content_hash=r.content_hash),
+            overlap,
+            overlap,
+            "",
             now,
         )
         for r in rows
@@ -525,7 +535,7 @@ def insert_items(project_id: int, rows: list[StagedRow], now) -> None:
         return
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"INSERT INTO annotation_item ({ITEM_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
+            f"INSERT INTO annotation_item ({ITEM_COLUMNS}) VALUES ({', '.join(['%s'] * 12)})",  # noqa: S608
             list(values),
         )
 
@@ -589,7 +599,7 @@ def _publish(
                 # reading only to report every bad line.
                 if not report.bad or options.partial:
                     new, updates = classify_chunk(chunk, options.on_conflict, known, tally)
-                    insert_items(project.pk, new, now)
+                    insert_items(project, new, now)
                     tally.created += len(new)
                     tally.updated += update_items(project.pk, updates)
                 ctx.progress(reader.bytes_read, size)
@@ -607,6 +617,11 @@ def _publish(
             )
         counter_add(project.pk, "items:total", tally.created)
         counter_add(project.pk, f"items:{ItemState.OPEN}", tally.created)
+        if tally.created and project.queue_order != QueueOrder.IMPORT:
+            # New items may sort before where annotators' cursors are.
+            from .reconcile import cursors_reseed
+
+            cursors_reseed(project)
         ctx.succeed(
             {
                 **base,

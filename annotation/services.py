@@ -12,7 +12,7 @@ from django.db.models import Case, FloatField, Value, When
 from accord.errors import Conflict, InvalidInput
 from projects.counters import counter_add
 from projects.jobs import JobContext
-from projects.models import Project
+from projects.models import Project, QueueOrder
 
 from . import tasktypes
 from .canonical import content_hash
@@ -36,6 +36,8 @@ def items_create(*, project: Project, rows: Iterable[ItemRow], config: dict) -> 
     skipped. For small batches (the demo, tests): files go through the
     streamed import.
     """
+    from .queue import item_rank
+
     lock_project_items(project.pk)
     task_type = tasktypes.get(project.task_type)
     items: dict[str, Item] = {}
@@ -50,6 +52,9 @@ def items_create(*, project: Project, rows: Iterable[ItemRow], config: dict) -> 
                 external_id=row.external_id,
                 meta=row.meta or {},
                 content_hash=digest,
+                rank=item_rank(project, priority=0.0, content_hash=digest),
+                overlap=project.overlap,
+                free_slots=project.overlap,
             ),
         )
     existing = set(
@@ -233,4 +238,10 @@ def priorities_run(ctx: JobContext) -> None:
                         )
                     )
                 ctx.progress(start + len(chunk), len(entries))
+        if project.queue_order == QueueOrder.PRIORITY:
+            # The queue follows at once: ranks and every cursor, in this transaction.
+            from .reconcile import cursors_reseed, items_rerank
+
+            items_rerank(project)
+            cursors_reseed(project)
         ctx.succeed({"updated": n})

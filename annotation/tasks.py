@@ -18,3 +18,26 @@ def set_priorities(job_id: int) -> None:
     from .services import priorities_run
 
     run_job(job_id, priorities_run)
+
+
+@shared_task(ignore_result=True)
+def expire_leases() -> int:
+    """Give back the slots of leases past their end (every 30 s)."""
+    from .queue import leases_expire
+
+    return leases_expire()
+
+
+@shared_task(ignore_result=True)
+def reconcile_counters() -> dict:
+    """Recount the queue's counters and report any drift (hourly)."""
+    from .reconcile import counters_reconcile_all
+
+    return counters_reconcile_all()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def requeue(job_id: int) -> None:
+    from .reconcile import requeue_run
+
+    run_job(job_id, requeue_run)

@@ -216,3 +216,50 @@ def access_job(user, job_id):
     if job.created_by_id == user.pk or has_perm(user, job.project, CHANGE):
         return job
     raise Http404
+
+
+def access_assignment(user, assignment_id, *, write: bool = True):
+    """The caller's own assignment in a project where they may annotate;
+    Http404 for anyone else's or a project they left (never 403: an
+    annotator does not learn another's assignment exists)."""
+    from annotation.models import Assignment
+
+    try:
+        pk = int(assignment_id)
+    except (TypeError, ValueError) as exc:
+        raise Http404 from exc
+    if user is None or not user.is_authenticated:
+        raise Http404
+    assignment = (
+        Assignment.objects.filter(pk=pk, annotator=user).select_related("item", "project").first()
+    )
+    if assignment is None or not has_perm(user, assignment.project, ANNOTATE):
+        raise Http404
+    if write and assignment.project.is_archived:
+        raise ProjectArchived
+    return assignment
+
+
+def access_annotation(user, annotation_id, *, write: bool = False):
+    """An annotation for its annotator (while they may annotate) or a lead of
+    its project; Http404 for anyone else (blind: never another annotator)."""
+    from annotation.models import Annotation
+
+    try:
+        pk = int(annotation_id)
+    except (TypeError, ValueError) as exc:
+        raise Http404 from exc
+    if user is None or not user.is_authenticated:
+        raise Http404
+    annotation = (
+        Annotation.objects.filter(pk=pk).select_related("item", "project", "annotator").first()
+    )
+    if annotation is None:
+        raise Http404
+    own = annotation.annotator_id == user.pk and has_perm(user, annotation.project, ANNOTATE)
+    lead = not write and has_perm(user, annotation.project, VIEW_STATS)
+    if not (own or lead):
+        raise Http404
+    if write and annotation.project.is_archived:
+        raise ProjectArchived
+    return annotation

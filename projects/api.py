@@ -45,6 +45,8 @@ def project_payload(
         "review_policy": project.review_policy,
         "audit_sample": float(project.audit_sample),
         "lease_seconds": project.lease_seconds,
+        "queue_order": project.queue_order,
+        "queue_seed": project.queue_seed,
         "archived": project.is_archived,
         "created_at": project.created_at,
         "roles": roles,
@@ -338,5 +340,7 @@ class StatsView(ProjectPermissionMixin, APIView):
         }
         # Per-annotator figures are for leads; an annotator sees only the totals.
         if access.has_perm(request.user, self.project, access.VIEW_STATS):
-            body["annotations_per_annotator"] = selectors.annotations_per_annotator(self.project)
+            from annotation.queue_selectors import annotator_counts
+
+            body["annotations_per_annotator"] = annotator_counts(self.project)
         return Response(body)

@@ -12,6 +12,12 @@ class ReviewPolicy(models.TextChoices):
     NONE = "none", "None"
 
 
+class QueueOrder(models.TextChoices):
+    IMPORT = "import", "Import order"
+    RANDOM = "random", "Random (seeded)"
+    PRIORITY = "priority", "Priority, highest first"
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, max_length=20000)
@@ -25,6 +31,10 @@ class Project(models.Model):
     )
     audit_sample = models.DecimalField(max_digits=5, decimal_places=4, default=0)
     lease_seconds = models.PositiveIntegerField(default=1800)
+    queue_order = models.CharField(
+        max_length=16, choices=QueueOrder.choices, default=QueueOrder.IMPORT
+    )
+    queue_seed = models.PositiveIntegerField(default=0)
     config_version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"

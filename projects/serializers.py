@@ -33,6 +33,8 @@ class ProjectInput(serializers.Serializer):
     review_policy = serializers.ChoiceField(["disagreements", "all", "none"], required=False)
     audit_sample = serializers.FloatField(required=False)
     lease_seconds = serializers.IntegerField(required=False)
+    queue_order = serializers.ChoiceField(["import", "random", "priority"], required=False)
+    queue_seed = serializers.IntegerField(required=False)
 
 
 class ProjectPatchInput(serializers.Serializer):
@@ -44,6 +46,8 @@ class ProjectPatchInput(serializers.Serializer):
     review_policy = serializers.ChoiceField(["disagreements", "all", "none"], required=False)
     audit_sample = serializers.FloatField(required=False)
     lease_seconds = serializers.IntegerField(required=False)
+    queue_order = serializers.ChoiceField(["import", "random", "priority"], required=False)
+    queue_seed = serializers.IntegerField(required=False)
     task_type = serializers.CharField(required=False)
     config = serializers.JSONField(required=False)
     config_note = serializers.CharField(required=False)
@@ -65,6 +69,8 @@ class ProjectOutput(serializers.Serializer):
     review_policy = serializers.CharField()
     audit_sample = serializers.FloatField()
     lease_seconds = serializers.IntegerField()
+    queue_order = serializers.CharField()
+    queue_seed = serializers.IntegerField()
     archived = serializers.BooleanField()
     created_at = serializers.DateTimeField()
     roles = serializers.ListField(child=serializers.CharField())

@@ -33,6 +33,7 @@ from .models import (
     Invite,
     Membership,
     Project,
+    QueueOrder,
     ReviewPolicy,
     Role,
 )
@@ -48,8 +49,12 @@ SETTINGS_FIELDS = (
     "review_policy",
     "audit_sample",
     "lease_seconds",
+    "queue_order",
+    "queue_seed",
 )
 MAX_OVERLAP = 10
+# Settings whose change re-ranks the queue or resizes its items (a job).
+REQUEUE_FIELDS = ("overlap", "queue_order", "queue_seed")
 
 
 # --- validation of project settings ------------------------------------------
@@ -152,6 +157,18 @@ def _clean_settings(values: dict[str, Any], *, current: Project | None) -> dict[
             bad("lease_seconds", "must be from 60 to 604800 seconds")
         else:
             out["lease_seconds"] = lease
+    if "queue_order" in values:
+        order = values["queue_order"]
+        if order not in QueueOrder.values:
+            bad("queue_order", f"must be one of {', '.join(QueueOrder.values)}")
+        else:
+            out["queue_order"] = order
+    if "queue_seed" in values:
+        seed = values["queue_seed"]
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
+            bad("queue_seed", "must be a whole number from 0 to 2147483647")
+        else:
+            out["queue_seed"] = seed
     if errors:
         raise InvalidInput(errors)
     return out
@@ -231,9 +248,17 @@ def project_update(*, project: Project, user, **values: Any) -> Project:
         raise InvalidInput([{"field": name, "reason": "unknown field"} for name in sorted(unknown)])
     project = Project.objects.select_for_update().get(pk=project.pk)
     cleaned = _clean_settings(values, current=project)
+    requeue = any(
+        name in REQUEUE_FIELDS and getattr(project, name) != value
+        for name, value in cleaned.items()
+    )
     for name, value in cleaned.items():
         setattr(project, name, value)
     project.save()
+    if requeue:
+        from annotation.reconcile import requeue_start
+
+        requeue_start(project=project, user=user, reason=",".join(sorted(cleaned)))
     return project
 
 

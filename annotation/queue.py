@@ -1,0 +1,843 @@
+"""The task queue: claims, leases, submissions and their revisions.
+
+The rules (DESIGN.md, "The queue") and how this module keeps them:
+
+* **Exact overlap.** An item has ``free_slots`` (CHECK 0..overlap). A claim
+  takes a slot with a conditional decrement and records the slot number on
+  its assignment; a partial unique index on (item, slot) over active and
+  submitted assignments makes a second holder of one slot impossible even
+  if this code had a bug. Every path that gives a slot back (expiry, skip,
+  later, lead release) goes through ``_release``: one
+  ``UPDATE … WHERE state = 'active' RETURNING``, so a slot comes back once.
+* **One lease per person.** Claims and every other write of one annotator in
+  one project take their membership row ``FOR UPDATE`` first (on SQLite the
+  IMMEDIATE transaction does it), so two tabs get the same lease; a partial
+  unique index allows one active lease per (project, annotator).
+* **Cost independent of how far ahead.** Each annotator has a cursor on the
+  queue's sort key (rank, id). Everything before it was, when passed, done by
+  them or full; slots that come back behind it are listed in ReopenedSlot and
+  checked first. The cursor never moves past a row another claim had locked
+  (SKIP LOCKED), since that row may still have a slot for this annotator.
+* **Lock order.** membership → item → assignment for claims; membership →
+  assignment → item for submits, edits and undo; sweeps take assignment →
+  item. A claim only locks items whose assignment for this annotator is not
+  active, so it never waits on a row a sweep of the same annotator holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any
+
+from django.db import connection, transaction
+from django.http import Http404
+from django.utils import timezone
+
+from accord.errors import Conflict, InvalidInput
+from accord.ratelimit import check_rate
+from projects.counters import counter_add
+from projects.models import (
+    ConfigVersion,
+    GuidelineVersion,
+    Membership,
+    Project,
+    QueueOrder,
+    ReviewPolicy,
+)
+
+from . import tasktypes
+from .models import (
+    EXCLUDES,
+    Annotation,
+    AnnotationRevision,
+    Assignment,
+    AssignmentState,
+    Item,
+    ItemState,
+    QueueCursor,
+    ReopenedSlot,
+    RevisionKind,
+)
+from .tasktypes.base import ConsensusRule
+
+ITEM = Item._meta.db_table
+ASSIGNMENT = Assignment._meta.db_table
+CURSOR = QueueCursor._meta.db_table
+REOPENED = ReopenedSlot._meta.db_table
+MAX_DRAFT_BYTES = 256 * 1024
+MAX_REASON = 500
+# The beginning of the queue: below any rank and any id.
+START = (float("-inf"), 0)
+
+
+class NothingLeft(Exception):
+    """No item for this annotator now. ``reason`` is "done" (nothing left for
+    them at all) or "leased" (what is left is leased to others right now, try
+    again after ``retry_after`` seconds)."""
+
+    def __init__(self, reason: str, retry_after: int | None = None):
+        self.reason = reason
+        self.retry_after = retry_after
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class Claim:
+    assignment: Assignment
+    resumed: bool
+
+
+# --- ranks --------------------------------------------------------------------
+
+
+def random_rank(seed: int, content_hash: str) -> float:
+    """A seeded position in [0, 1), the same in Python and in PostgreSQL's
+    ``md5`` (see _RANDOM_RANK_SQL), so a re-rank in SQL agrees with import."""
+    digest = hashlib.md5(f"{seed}:{content_hash}".encode(), usedforsecurity=False).hexdigest()
+    return int(digest[:15], 16) / float(1 << 60)
+
+
+_RANDOM_RANK_SQL = (
+    "(('x' || substr(md5(%s || ':' || content_hash), 1, 15))::bit(60)::bigint)::float8 "
+    "/ 1152921504606846976.0"
+)
+
+
+def item_rank(project: Project, *, priority: float, content_hash: str) -> float:
+    if project.queue_order == QueueOrder.PRIORITY:
+        return -priority
+    if project.queue_order == QueueOrder.RANDOM:
+        return random_rank(project.queue_seed, content_hash)
+    return 0.0
+
+
+# --- helpers ------------------------------------------------------------------
+
+
+def _lock_member(project_id: int, user_id: int) -> None:
+    """Serialise this annotator's queue writes in this project."""
+    if connection.vendor != "postgresql":
+        return  # the IMMEDIATE transaction already holds the database's write lock
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {Membership._meta.db_table} "  # noqa: S608 - our table
+            "WHERE project_id = %s AND user_id = %s FOR UPDATE",
+            [project_id, user_id],
+        )
+
+
+@lru_cache(maxsize=256)
+def _config(project_id: int, number: int) -> tuple[str, dict]:
+    # Config versions are immutable, so a process may keep them.
+    row = ConfigVersion.objects.get(project_id=project_id, number=number)
+    return row.task_type, row.config
+
+
+def _current_guideline(project_id: int) -> int | None:
+    return (
+        GuidelineVersion.objects.filter(project_id=project_id)
+        .order_by("-number")
+        .values_list("number", flat=True)
+        .first()
+    )
+
+
+def _lease_end(project: Project, now) -> Any:
+    return now + timedelta(seconds=project.lease_seconds)
+
+
+def _today_key(project: Project, user_id: int, now) -> str:
+    import zoneinfo
+
+    day = now.astimezone(zoneinfo.ZoneInfo(project.time_zone)).date().isoformat()
+    return f"annotator:{user_id}:day:{day}"
+
+
+def _excluded_sql(alias: str = "i") -> str:
+    states = ", ".join(f"'{s.value}'" for s in EXCLUDES)
+    return (
+        f"NOT EXISTS (SELECT 1 FROM {ASSIGNMENT} a WHERE a.item_id = {alias}.id "  # noqa: S608
+        f"AND a.annotator_id = %(me)s AND a.state IN ({states}))"
+    )
+
+
+def _fetch_one(sql: str, params: dict) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def _skip_locked() -> str:
+    return " FOR UPDATE OF i SKIP LOCKED" if connection.vendor == "postgresql" else ""
+
+
+# --- releasing slots (the one path) ----------------------------------------------
+
+
+def _release(where: str, params: list, to_state: str, now) -> list[tuple[int, int, int]]:
+    """Move active assignments matching ``where`` to ``to_state`` and give
+    their slots back. Returns (assignment id, item id, annotator id) of the
+    rows this call moved; a row another caller moved first is not returned,
+    so no slot comes back twice."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {ASSIGNMENT} SET state = %s, finished_at = %s "  # noqa: S608
+            f"WHERE state = 'active' AND {where} RETURNING id, item_id, annotator_id, project_id",
+            [to_state, now, *params],
+        )
+        rows = cursor.fetchall()
+        for _, item_id, _, _ in rows:
+            cursor.execute(
+                f"UPDATE {ITEM} SET free_slots = free_slots + 1 WHERE id = %s",  # noqa: S608
+                [item_id],
+            )
+        if rows:
+            cursor.executemany(
+                f"INSERT INTO {REOPENED} (project_id, item_id, created_at) "  # noqa: S608
+                "VALUES (%s, %s, %s) ON CONFLICT (item_id) DO NOTHING",
+                [(project_id, item_id, now) for _, item_id, _, project_id in rows],
+            )
+    return [(a, i, u) for a, i, u, _ in rows]
+
+
+def leases_expire(*, project_id: int | None = None, now=None) -> int:
+    """Return the slots of leases past their end (the beat task, and lazily
+    before a claim says "all leased")."""
+    now = now or timezone.now()
+    where, params = "expires_at < %s", [now]
+    if project_id is not None:
+        where, params = "project_id = %s AND expires_at < %s", [project_id, now]
+    with transaction.atomic():
+        return len(_release(where, params, AssignmentState.EXPIRED, now))
+
+
+# --- claim ------------------------------------------------------------------------
+
+
+def assignment_claim(*, project: Project, user) -> Claim:
+    """The annotator's lease: their unexpired one, else a new one on the best
+    item with a free slot that they have not submitted, skipped or deferred;
+    deferred items come last. Raises NothingLeft, or RateLimited."""
+    check_rate("claim", user.pk)
+    now = timezone.now()
+    with transaction.atomic():
+        _lock_member(project.pk, user.pk)
+        resumed = _resume(project, user, now)
+        if resumed is not None:
+            return Claim(resumed, resumed=True)
+        item_id, busy = _from_reopened(project, user), False
+        if item_id is None:
+            item_id, busy = _from_cursor(project, user)
+        if item_id is None and not busy:
+            item_id = _from_deferred(project, user)
+        if item_id is not None:
+            return Claim(_take(project, user, item_id, now), resumed=False)
+    if busy:
+        # Every row we could take was locked by claims still in flight.
+        raise NothingLeft("leased", retry_after=1)
+    raise _nothing_left(project, user, now)
+
+
+def _resume(project: Project, user, now) -> Assignment | None:
+    current = (
+        Assignment.objects.filter(project=project, annotator=user, state=AssignmentState.ACTIVE)
+        .select_related("item")
+        .first()
+    )
+    if current is None:
+        return None
+    if current.expires_at <= now:
+        _release("id = %s", [current.pk], AssignmentState.EXPIRED, now)
+        return None
+    current.expires_at = _lease_end(project, now)
+    Assignment.objects.filter(pk=current.pk).update(expires_at=current.expires_at)
+    return current
+
+
+def _from_reopened(project: Project, user) -> int | None:
+    row = _fetch_one(
+        f"SELECT i.id FROM {REOPENED} r JOIN {ITEM} i ON i.id = r.item_id "  # noqa: S608
+        "WHERE r.project_id = %(p)s AND i.state = 'open' AND i.free_slots > 0 "
+        f"AND {_excluded_sql()} ORDER BY i.rank, i.id LIMIT 1{_skip_locked()}",
+        {"p": project.pk, "me": user.pk},
+    )
+    return row[0] if row else None
+
+
+def _from_cursor(project: Project, user) -> tuple[int | None, bool]:
+    """(item id, busy): the next item from the cursor, or None and whether
+    rows were there but all locked by other claims."""
+    cursor_row = (
+        QueueCursor.objects.filter(project=project, annotator=user)
+        .values_list("rank", "item_id")
+        .first()
+    )
+    rank, after = cursor_row or START
+    walk = (
+        f"SELECT i.rank, i.id FROM {ITEM} i "  # noqa: S608
+        "WHERE i.project_id = %(p)s AND i.state = 'open' AND i.free_slots > 0 "
+        f"AND (i.rank, i.id) >= (%(r)s, %(id)s) AND {_excluded_sql()} "
+        "ORDER BY i.rank, i.id LIMIT 1"
+    )
+    params = {"p": project.pk, "me": user.pk, "r": rank, "id": after}
+    first = _fetch_one(walk, params)
+    if first is None:
+        return None, False
+    # The first row this annotator could take, ignoring locks: the cursor may
+    # move up to it, never past it (a row locked by another claim may still
+    # have a slot for us once that claim commits).
+    if (rank, after) != first:
+        _cursor_set(project.pk, user.pk, first)
+    if connection.vendor != "postgresql":
+        return first[1], False
+    taken = _fetch_one(
+        walk.replace("LIMIT 1", "LIMIT 1" + _skip_locked()),
+        {**params, "r": first[0], "id": first[1]},
+    )
+    return (taken[1], False) if taken else (None, True)
+
+
+def _cursor_set(project_id: int, user_id: int, position: tuple[float, int]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {CURSOR} (project_id, annotator_id, rank, item_id) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (project_id, annotator_id) "
+            "DO UPDATE SET rank = excluded.rank, item_id = excluded.item_id",
+            [project_id, user_id, position[0], position[1]],
+        )
+
+
+def _from_deferred(project: Project, user) -> int | None:
+    row = _fetch_one(
+        f"SELECT i.id FROM {ASSIGNMENT} a JOIN {ITEM} i ON i.id = a.item_id "  # noqa: S608
+        "WHERE a.project_id = %(p)s AND a.annotator_id = %(me)s AND a.state = 'deferred' "
+        "AND i.state = 'open' AND i.free_slots > 0 "
+        f"ORDER BY a.finished_at, i.id LIMIT 1{_skip_locked()}",
+        {"p": project.pk, "me": user.pk},
+    )
+    return row[0] if row else None
+
+
+def _take(project: Project, user, item_id: int, now) -> Assignment:
+    """Take a slot of a locked item and record the lease."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {ITEM} SET free_slots = free_slots - 1 "  # noqa: S608
+            "WHERE id = %s AND free_slots > 0 AND state = 'open' RETURNING overlap, free_slots",
+            [item_id],
+        )
+        row = cursor.fetchone()
+        if row is None:  # cannot happen under the item lock; the CHECK would catch it anyway
+            raise Conflict("The item was taken; claim again.")
+        if row[1] == 0:
+            cursor.execute(f"DELETE FROM {REOPENED} WHERE item_id = %s", [item_id])  # noqa: S608
+        slot = _free_slot(cursor, item_id, overlap=row[0])
+        cursor.execute(
+            f"INSERT INTO {ASSIGNMENT} (project_id, item_id, annotator_id, state, slot, "  # noqa: S608
+            "leased_at, expires_at, config_version, guideline_version, skip_reason, created_at) "
+            "VALUES (%s, %s, %s, 'active', %s, %s, %s, %s, %s, '', %s) "
+            "ON CONFLICT (item_id, annotator_id) DO UPDATE SET state = 'active', "
+            "slot = excluded.slot, leased_at = excluded.leased_at, "
+            "expires_at = excluded.expires_at, config_version = excluded.config_version, "
+            "guideline_version = excluded.guideline_version, finished_at = NULL "
+            "RETURNING id",
+            [
+                project.pk,
+                item_id,
+                user.pk,
+                slot,
+                now,
+                _lease_end(project, now),
+                project.config_version,
+                _current_guideline(project.pk),
+                now,
+            ],
+        )
+        assignment_id = cursor.fetchone()[0]
+    return Assignment.objects.select_related("item").get(pk=assignment_id)
+
+
+def _free_slot(cursor, item_id: int, *, overlap: int) -> int:
+    cursor.execute(
+        f"SELECT slot FROM {ASSIGNMENT} WHERE item_id = %s "  # noqa: S608
+        "AND state IN ('active', 'submitted')",
+        [item_id],
+    )
+    used = {r[0] for r in cursor.fetchall()}
+    return next(n for n in range(1, overlap + 1) if n not in used)
+
+
+def _nothing_left(project: Project, user, now) -> NothingLeft:
+    """Say why: everything left is leased to others now, or nothing is left."""
+    row = _fetch_one(
+        f"SELECT MIN(a2.expires_at) FROM {ASSIGNMENT} a2 JOIN {ITEM} i ON i.id = a2.item_id "  # noqa: S608
+        "WHERE a2.project_id = %(p)s AND a2.state = 'active' AND a2.annotator_id <> %(me)s "
+        f"AND i.state = 'open' AND {_excluded_sql()}",
+        {"p": project.pk, "me": user.pk},
+    )
+    soonest = row[0] if row else None
+    if soonest is None:
+        return NothingLeft("done")
+    if isinstance(soonest, str):  # SQLite returns text from a raw aggregate
+        from django.utils.dateparse import parse_datetime
+
+        soonest = parse_datetime(soonest)
+    if soonest <= now:
+        # Expired but not swept yet: sweep now and let the caller try again.
+        leases_expire(project_id=project.pk, now=now)
+        return NothingLeft("leased", retry_after=1)
+    wait = int((soonest - now).total_seconds()) + 1
+    return NothingLeft("leased", retry_after=max(5, min(wait, 60)))
+
+
+# --- the annotator's own assignment ---------------------------------------------
+
+
+def _own_assignment(assignment: Assignment, user) -> Assignment:
+    """``assignment`` (the caller's, checked by projects.access) re-read and
+    locked after the caller's membership lock."""
+    if assignment.annotator_id != user.pk:
+        raise Http404
+    _lock_member(assignment.project_id, user.pk)
+    return (
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("item", "project")
+        .get(pk=assignment.pk)
+    )
+
+
+def _lock_item(item_id: int) -> Item:
+    return Item.objects.select_for_update().get(pk=item_id)
+
+
+def _clean_draft(value: Any) -> Any:
+    import orjson
+
+    try:
+        size = len(orjson.dumps(value))
+    except TypeError as exc:
+        raise InvalidInput("must be JSON", field="value") from exc
+    if size > MAX_DRAFT_BYTES:
+        raise InvalidInput(f"is larger than {MAX_DRAFT_BYTES // 1024} KB", field="value")
+    return value
+
+
+def _clean_reason(reason: Any, *, required: bool) -> str:
+    if reason is None:
+        reason = ""
+    if not isinstance(reason, str):
+        raise InvalidInput("must be text", field="reason")
+    reason = reason.strip()
+    if required and not reason:
+        raise InvalidInput("is required: say why you skip this item", field="reason")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"is longer than {MAX_REASON} characters", field="reason")
+    return reason
+
+
+def _clean_ms(value: Any, field: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 7 * 86_400_000:
+        raise InvalidInput("must be a whole number of milliseconds", field=field)
+    return value
+
+
+def _retake_slot(assignment: Assignment) -> Item:
+    """A late answer on a lease that ended: accepted while the item still has
+    a free slot for it, else 409."""
+    item = _lock_item(assignment.item_id)
+    if item.state != ItemState.OPEN or item.free_slots == 0:
+        raise Conflict(
+            "Your lease on this item ended and its slot was taken by someone else.",
+            code="lease_lost",
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {ITEM} SET free_slots = free_slots - 1 WHERE id = %s",  # noqa: S608
+            [item.pk],
+        )
+        assignment.slot = _free_slot(cursor, item.pk, overlap=item.overlap)
+    item.free_slots -= 1
+    return item
+
+
+@dataclass(frozen=True)
+class Submitted:
+    annotation: Annotation
+    created: bool
+
+
+def annotation_submit(
+    *,
+    assignment: Assignment,
+    user,
+    value: Any,
+    active_ms: Any = None,
+    preannotation_shown: Any = False,
+) -> Submitted:
+    """Submit the value for an assignment. The same value again returns the
+    same annotation (created=False); a different one after submission,
+    a skipped assignment, or an ended lease whose slot was taken: Conflict."""
+    active_ms = _clean_ms(active_ms, "active_ms")
+    if not isinstance(preannotation_shown, bool):
+        raise InvalidInput("must be true or false", field="preannotation_shown")
+    now = timezone.now()
+    with transaction.atomic():
+        assignment = _own_assignment(assignment, user)
+        project = assignment.project
+        _refuse_archived(project)
+        key, config = _config(project.pk, assignment.config_version)
+        task_type = tasktypes.get(key)
+        clean = task_type.validate_value(value, config, assignment.item.data)
+        if assignment.state == AssignmentState.SUBMITTED:
+            existing = assignment.annotation
+            if task_type.value_key(existing.value) == task_type.value_key(clean):
+                return Submitted(existing, created=False)
+            raise Conflict(
+                "This assignment was already submitted with another value; edit the "
+                "annotation instead.",
+                code="already_submitted",
+                annotation=existing.pk,
+            )
+        if assignment.state == AssignmentState.SKIPPED:
+            raise Conflict("You skipped this item.", code="skipped")
+        if assignment.state == AssignmentState.ACTIVE:
+            item = _lock_item(assignment.item_id)
+            if item.state != ItemState.OPEN:
+                raise Conflict("This item was withdrawn from the queue.", code="item_closed")
+        else:
+            item = _retake_slot(assignment)
+        annotation = _record_submission(
+            assignment, item, clean, now, active_ms=active_ms, shown=preannotation_shown
+        )
+        if _submitted_count(item.pk) >= item.overlap:
+            item_compare(item=item, now=now)
+        return Submitted(annotation, created=True)
+
+
+def _refuse_archived(project: Project) -> None:
+    from projects.access import ProjectArchived
+
+    if project.is_archived:
+        raise ProjectArchived
+
+
+def _submitted_count(item_id: int) -> int:
+    return Assignment.objects.filter(item_id=item_id, state=AssignmentState.SUBMITTED).count()
+
+
+def _record_submission(
+    assignment: Assignment, item: Item, value: Any, now, *, active_ms, shown
+) -> Annotation:
+    number = AnnotationRevision.objects.filter(assignment=assignment).count() + 1
+    annotation = Annotation.objects.create(
+        project_id=assignment.project_id,
+        item=item,
+        annotator_id=assignment.annotator_id,
+        assignment=assignment,
+        value=value,
+        config_version=assignment.config_version,
+        guideline_version=assignment.guideline_version,
+        lease_to_submit_ms=min(int((now - assignment.leased_at).total_seconds() * 1000), 2**31 - 1),
+        active_ms=active_ms,
+        preannotation_shown=shown,
+        revision=number,
+    )
+    AnnotationRevision.objects.create(
+        project_id=assignment.project_id,
+        item=item,
+        annotator_id=assignment.annotator_id,
+        assignment=assignment,
+        number=number,
+        kind=RevisionKind.SUBMIT,
+        value=value,
+    )
+    Assignment.objects.filter(pk=assignment.pk).update(
+        state=AssignmentState.SUBMITTED, slot=assignment.slot, finished_at=now, draft=None
+    )
+    assignment.state = AssignmentState.SUBMITTED
+    user_id, project = assignment.annotator_id, assignment.project
+    counter_add(project.pk, "annotations:total", 1)
+    counter_add(project.pk, f"annotator:{user_id}:submitted", 1)
+    counter_add(project.pk, f"annotator:{user_id}:pending", 1)
+    counter_add(project.pk, _today_key(project, user_id, now), 1)
+    return annotation
+
+
+def item_compare(*, item: Item, now=None) -> str:
+    """Compare an item's submitted annotations through its task type under
+    the project's consensus rule; record agreed/disagreed and move it out of
+    the annotation queue. Call with the item locked."""
+    now = now or timezone.now()
+    project = Project.objects.get(pk=item.project_id)
+    from projects.services import project_config
+
+    config = project_config(project)
+    task_type = tasktypes.get(config.task_type)
+    values = list(
+        Annotation.objects.filter(item=item, assignment__state=AssignmentState.SUBMITTED)
+        .order_by("id")
+        .values_list("value", flat=True)
+    )
+    rule = ConsensusRule(majority=project.consensus_majority)
+    outcome = "agreed" if task_type.consensus(values, rule, config.config).agreed else "disagreed"
+    if outcome == "agreed" and project.review_policy != ReviewPolicy.ALL:
+        to_state = ItemState.GOLD
+    else:
+        to_state = ItemState.REVIEW
+    Item.objects.filter(pk=item.pk).update(state=to_state, outcome=outcome, compared_at=now)
+    counter_add(project.pk, f"items:{item.state}", -1)
+    counter_add(project.pk, f"items:{to_state}", 1)
+    counter_add(project.pk, f"items:{outcome}", 1)
+    for user_id in Assignment.objects.filter(
+        item=item, state__in=[AssignmentState.SUBMITTED, AssignmentState.SKIPPED]
+    ).values_list("annotator_id", flat=True):
+        counter_add(project.pk, f"annotator:{user_id}:pending", -1)
+    # Whoever still holds a lease on it (after the overlap was lowered) is let go.
+    _release("item_id = %s", [item.pk], AssignmentState.RELEASED, now)
+    ReopenedSlot.objects.filter(item=item).delete()
+    item.state, item.outcome, item.compared_at = to_state, outcome, now
+    return outcome
+
+
+# --- skip, later, draft ---------------------------------------------------------------
+
+
+def assignment_skip(*, assignment: Assignment, user, reason: Any) -> Assignment:
+    """Never offer this item to this annotator again; its slot goes back."""
+    reason = _clean_reason(reason, required=True)
+    check_rate("skip", user.pk)
+    now = timezone.now()
+    with transaction.atomic():
+        assignment = _own_assignment(assignment, user)
+        _refuse_archived(assignment.project)
+        if assignment.state == AssignmentState.SUBMITTED:
+            raise Conflict("You submitted this item; undo the submission first.", code="submitted")
+        if assignment.state == AssignmentState.SKIPPED:
+            return assignment
+        _release("id = %s", [assignment.pk], AssignmentState.SKIPPED, now)
+        # A lease that had already ended (expired, released, later) is marked
+        # skipped too, without a slot to give back.
+        Assignment.objects.filter(pk=assignment.pk).update(
+            state=AssignmentState.SKIPPED, skip_reason=reason, finished_at=now, draft=None
+        )
+        project_id = assignment.project_id
+        counter_add(project_id, f"annotator:{user.pk}:skipped", 1)
+        counter_add(project_id, f"annotator:{user.pk}:pending", 1)
+        counter_add(project_id, "skips:total", 1)
+        assignment.state, assignment.skip_reason = AssignmentState.SKIPPED, reason
+        return assignment
+
+
+def assignment_later(*, assignment: Assignment, user) -> Assignment:
+    """Give the item back for now: the annotator gets it again after the
+    rest of their queue."""
+    now = timezone.now()
+    with transaction.atomic():
+        assignment = _own_assignment(assignment, user)
+        _refuse_archived(assignment.project)
+        if assignment.state != AssignmentState.ACTIVE:
+            raise Conflict("This lease has ended already.", code="not_active")
+        _release("id = %s", [assignment.pk], AssignmentState.DEFERRED, now)
+        assignment.state = AssignmentState.DEFERRED
+        return assignment
+
+
+def assignment_draft(*, assignment: Assignment, user, value: Any) -> Assignment:
+    """Keep the annotator's work in progress and renew the lease. A lease
+    that ended is taken again if the slot is still free (the draft of a
+    dropped connection arriving late)."""
+    value = _clean_draft(value)
+    now = timezone.now()
+    with transaction.atomic():
+        assignment = _own_assignment(assignment, user)
+        project = assignment.project
+        _refuse_archived(project)
+        if assignment.state in (AssignmentState.EXPIRED, AssignmentState.RELEASED):
+            _retake_lease(assignment)
+        elif assignment.state != AssignmentState.ACTIVE:
+            raise Conflict("This assignment is closed; its draft cannot change.", code="closed")
+        assignment.draft, assignment.draft_saved_at = value, now
+        assignment.expires_at = _lease_end(project, now)
+        Assignment.objects.filter(pk=assignment.pk).update(
+            draft=value,
+            draft_saved_at=now,
+            expires_at=assignment.expires_at,
+            state=AssignmentState.ACTIVE,
+            slot=assignment.slot,
+            finished_at=None,
+        )
+        assignment.state = AssignmentState.ACTIVE
+        return assignment
+
+
+def _retake_lease(assignment: Assignment) -> None:
+    if Assignment.objects.filter(
+        project_id=assignment.project_id,
+        annotator_id=assignment.annotator_id,
+        state=AssignmentState.ACTIVE,
+    ).exists():
+        raise Conflict("Your lease on this item ended and you hold another one.", code="lease_lost")
+    _retake_slot(assignment)
+    ReopenedSlot.objects.filter(item_id=assignment.item_id, item__free_slots=0).delete()
+
+
+# --- edit and undo ------------------------------------------------------------------------
+
+
+def _own_annotation(annotation: Annotation, user) -> tuple[Annotation, Assignment, Item]:
+    """The caller's annotation (checked by projects.access), locked with its
+    assignment and item; Conflict once the item was compared."""
+    if annotation.annotator_id != user.pk or annotation.assignment_id is None:
+        raise Http404
+    assignment = _own_assignment(annotation.assignment, user)
+    item = _lock_item(assignment.item_id)
+    annotation = Annotation.objects.get(pk=annotation.pk)
+    _refuse_archived(assignment.project)
+    if item.compared_at is not None or item.state != ItemState.OPEN:
+        raise Conflict(
+            "This item has all its annotations and was compared; your annotation is frozen.",
+            code="frozen",
+        )
+    return annotation, assignment, item
+
+
+def annotation_edit(*, annotation: Annotation, user, value: Any) -> Annotation:
+    """Change one's own submitted value until the item is compared; every
+    value is kept as a revision."""
+    with transaction.atomic():
+        annotation, assignment, item = _own_annotation(annotation, user)
+        key, config = _config(assignment.project_id, assignment.config_version)
+        task_type = tasktypes.get(key)
+        clean = task_type.validate_value(value, config, item.data)
+        if task_type.value_key(clean) == task_type.value_key(annotation.value):
+            return annotation
+        annotation.revision = AnnotationRevision.objects.filter(assignment=assignment).count() + 1
+        annotation.value = clean
+        annotation.save(update_fields=["value", "revision", "updated_at"])
+        AnnotationRevision.objects.create(
+            project_id=assignment.project_id,
+            item=item,
+            annotator=user,
+            assignment=assignment,
+            number=annotation.revision,
+            kind=RevisionKind.EDIT,
+            value=clean,
+        )
+        return annotation
+
+
+def annotation_undo(*, annotation: Annotation, user) -> Assignment:
+    """Withdraw one's own submission until the item is compared: the item
+    becomes the annotator's lease again with the old value as its draft, and
+    the lease they held instead goes back to the queue."""
+    now = timezone.now()
+    with transaction.atomic():
+        annotation, assignment, item = _own_annotation(annotation, user)
+        project = assignment.project
+        _release(
+            "project_id = %s AND annotator_id = %s",
+            [project.pk, user.pk],
+            AssignmentState.EXPIRED,
+            now,
+        )
+        number = AnnotationRevision.objects.filter(assignment=assignment).count() + 1
+        AnnotationRevision.objects.create(
+            project_id=project.pk,
+            item=item,
+            annotator=user,
+            assignment=assignment,
+            number=number,
+            kind=RevisionKind.UNDO,
+            value=None,
+        )
+        old_value = annotation.value
+        annotation.delete()
+        assignment.state = AssignmentState.ACTIVE
+        assignment.draft, assignment.draft_saved_at = old_value, now
+        assignment.leased_at, assignment.expires_at = now, _lease_end(project, now)
+        assignment.finished_at = None
+        assignment.save(
+            update_fields=[
+                "state",
+                "draft",
+                "draft_saved_at",
+                "leased_at",
+                "expires_at",
+                "finished_at",
+            ]
+        )
+        counter_add(project.pk, "annotations:total", -1)
+        counter_add(project.pk, f"annotator:{user.pk}:submitted", -1)
+        counter_add(project.pk, f"annotator:{user.pk}:pending", -1)
+        counter_add(project.pk, _today_key(project, user.pk, annotation.created_at), -1)
+        return assignment
+
+
+def last_submission(*, project: Project, user) -> Annotation | None:
+    """The annotator's latest annotation that can still be undone."""
+    annotation = (
+        Annotation.objects.filter(project=project, annotator=user, assignment__isnull=False)
+        .select_related("item")
+        .order_by("-id")
+        .first()
+    )
+    if annotation is None or annotation.item.compared_at is not None:
+        return None
+    return annotation
+
+
+# --- the lead's side ------------------------------------------------------------------------
+
+
+def lease_release(*, project: Project, assignment_id: Any) -> bool:
+    """A lead gives a lease back to the queue. False if it had ended already."""
+    try:
+        pk = int(assignment_id)
+    except (TypeError, ValueError) as exc:
+        raise Http404 from exc
+    if not Assignment.objects.filter(pk=pk, project=project).exists():
+        raise Http404
+    with transaction.atomic():
+        return bool(_release("id = %s", [pk], AssignmentState.RELEASED, timezone.now()))
+
+
+def item_override(*, project: Project, item_id: Any, action: str) -> Item:
+    """A lead settles an item that cannot reach its overlap: compare it with
+    the annotations it has, or exclude it from gold."""
+    if action not in ("compare", "exclude"):
+        raise InvalidInput('must be "compare" or "exclude"', field="action")
+    try:
+        pk = int(item_id)
+    except (TypeError, ValueError) as exc:
+        raise Http404 from exc
+    now = timezone.now()
+    with transaction.atomic():
+        item = Item.objects.select_for_update().filter(project=project, pk=pk).first()
+        if item is None:
+            raise Http404
+        if item.state != ItemState.OPEN:
+            raise Conflict("The item is not waiting for annotations any more.", state=item.state)
+        _release("item_id = %s", [item.pk], AssignmentState.RELEASED, now)
+        submitted = _submitted_count(item.pk)
+        if action == "compare":
+            if submitted == 0:
+                raise Conflict("The item has no annotations to compare.", code="no_annotations")
+            Item.objects.filter(pk=item.pk).update(overlap=submitted, free_slots=0)
+            item.overlap, item.free_slots = submitted, 0
+            item_compare(item=item, now=now)
+            return item
+        Item.objects.filter(pk=item.pk).update(state=ItemState.EXCLUDED, compared_at=now)
+        counter_add(project.pk, f"items:{ItemState.OPEN}", -1)
+        counter_add(project.pk, f"items:{ItemState.EXCLUDED}", 1)
+        for user_id in Assignment.objects.filter(
+            item=item, state__in=[AssignmentState.SUBMITTED, AssignmentState.SKIPPED]
+        ).values_list("annotator_id", flat=True):
+            counter_add(project.pk, f"annotator:{user_id}:pending", -1)
+        ReopenedSlot.objects.filter(item=item).delete()
+        item.state = ItemState.EXCLUDED
+        return item

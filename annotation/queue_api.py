@@ -1,0 +1,301 @@
+"""REST API v1 for the queue: claim, submit, skip, later, drafts, the
+annotator's history with edit and undo, and the lead's lease view.
+
+Blind by construction: every payload an annotator gets is built here from
+their own rows only, never another annotator's value or the item's outcome.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accord.api import CursorPagination
+from accord.errors import InvalidInput
+from projects import access
+from projects.api import ProjectPermissionMixin
+from projects.serializers import reject_unknown
+
+from . import queue, queue_selectors
+from .models import Annotation, Assignment
+
+NO_CONTENT_HEADERS = {
+    "Accord-Reason": '"nothing-left" (nothing left for you) or "all-leased" (try again later)',
+    "Retry-After": "seconds, with all-leased",
+}
+
+
+class ItemBrief(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField(allow_null=True)
+    data = serializers.JSONField()
+
+
+class AssignmentOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    project = serializers.IntegerField(source="project_id")
+    state = serializers.CharField()
+    item = ItemBrief()
+    leased_until = serializers.DateTimeField(source="expires_at")
+    draft = serializers.JSONField(allow_null=True)
+    draft_saved_at = serializers.DateTimeField(allow_null=True)
+    preannotation = serializers.SerializerMethodField()
+    config_version = serializers.IntegerField()
+    guideline_version = serializers.IntegerField(allow_null=True)
+
+    def get_preannotation(self, obj) -> dict | None:
+        # Model predictions arrive with the predictions import; until then none.
+        return None
+
+
+class AnnotationOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    assignment = serializers.IntegerField(source="assignment_id")
+    item = ItemBrief()
+    value = serializers.JSONField()
+    revision = serializers.IntegerField()
+    frozen = serializers.SerializerMethodField()
+    config_version = serializers.IntegerField()
+    guideline_version = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_frozen(self, obj) -> bool:
+        return obj.item.compared_at is not None
+
+
+class SubmitInput(serializers.Serializer):
+    value = serializers.JSONField(help_text="the task type's value, e.g. a label key")
+    active_ms = serializers.IntegerField(required=False, help_text="client's active time")
+    preannotation_shown = serializers.BooleanField(required=False)
+
+
+class ValueInput(serializers.Serializer):
+    value = serializers.JSONField()
+
+
+class SkipInput(serializers.Serializer):
+    reason = serializers.CharField(help_text="why this item is skipped (required)")
+
+
+def _body(request, fields: set[str], required: tuple[str, ...] = ()) -> dict:
+    data = reject_unknown(request.data, fields)
+    missing = [name for name in required if name not in data]
+    if missing:
+        raise InvalidInput([{"field": name, "reason": "is required"} for name in missing])
+    return data
+
+
+def assignment_payload(assignment: Assignment, *, resumed: bool | None = None) -> dict:
+    body = AssignmentOutput(assignment).data
+    if resumed is not None:
+        body["resumed"] = resumed
+    return body
+
+
+class ClaimView(ProjectPermissionMixin, APIView):
+    project_perm = access.ANNOTATE
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: AssignmentOutput,
+            204: OpenApiResponse(description=f"nothing to give now; headers {NO_CONTENT_HEADERS}"),
+        },
+    )
+    def post(self, request, project_id: int):
+        try:
+            claim = queue.assignment_claim(project=self.project, user=request.user)
+        except queue.NothingLeft as empty:
+            response = Response(status=204)
+            response["Accord-Reason"] = "all-leased" if empty.reason == "leased" else "nothing-left"
+            if empty.retry_after:
+                response["Retry-After"] = str(empty.retry_after)
+            return response
+        return Response(assignment_payload(claim.assignment, resumed=claim.resumed))
+
+
+class AssignmentDetailView(APIView):
+    @extend_schema(responses=AssignmentOutput)
+    def get(self, request, assignment_id: int):
+        assignment = access.access_assignment(request.user, assignment_id, write=False)
+        return Response(assignment_payload(assignment))
+
+
+class SubmitView(APIView):
+    @extend_schema(request=SubmitInput, responses={201: AnnotationOutput, 200: AnnotationOutput})
+    def post(self, request, assignment_id: int):
+        assignment = access.access_assignment(request.user, assignment_id)
+        data = _body(request, set(SubmitInput().fields), ("value",))
+        done = queue.annotation_submit(
+            assignment=assignment,
+            user=request.user,
+            value=data["value"],
+            active_ms=data.get("active_ms"),
+            preannotation_shown=data.get("preannotation_shown", False),
+        )
+        annotation = Annotation.objects.select_related("item").get(pk=done.annotation.pk)
+        return Response(AnnotationOutput(annotation).data, status=201 if done.created else 200)
+
+
+class SkipView(APIView):
+    @extend_schema(request=SkipInput, responses=AssignmentOutput)
+    def post(self, request, assignment_id: int):
+        assignment = access.access_assignment(request.user, assignment_id)
+        data = _body(request, {"reason"}, ("reason",))
+        skipped = queue.assignment_skip(
+            assignment=assignment, user=request.user, reason=data["reason"]
+        )
+        return Response(assignment_payload(skipped))
+
+
+class LaterView(APIView):
+    @extend_schema(request=None, responses=AssignmentOutput)
+    def post(self, request, assignment_id: int):
+        assignment = access.access_assignment(request.user, assignment_id)
+        _body(request, set())
+        deferred = queue.assignment_later(assignment=assignment, user=request.user)
+        return Response(assignment_payload(deferred))
+
+
+class DraftView(APIView):
+    @extend_schema(request=ValueInput, responses=AssignmentOutput)
+    def post(self, request, assignment_id: int):
+        assignment = access.access_assignment(request.user, assignment_id)
+        data = _body(request, {"value"}, ("value",))
+        saved = queue.assignment_draft(
+            assignment=assignment, user=request.user, value=data["value"]
+        )
+        return Response(assignment_payload(saved))
+
+
+class MyAnnotationsView(ProjectPermissionMixin, APIView):
+    project_perm = access.ANNOTATE
+    project_write = False
+
+    @extend_schema(responses=AnnotationOutput(many=True))
+    def get(self, request, project_id: int):
+        rows = queue_selectors.own_annotations(project=self.project, user=request.user)
+        paginator = CursorPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(AnnotationOutput(page, many=True).data)
+
+
+class AnnotationDetailView(APIView):
+    @extend_schema(responses=AnnotationOutput)
+    def get(self, request, annotation_id: int):
+        annotation = access.access_annotation(request.user, annotation_id)
+        return Response(AnnotationOutput(annotation).data)
+
+    @extend_schema(request=ValueInput, responses=AnnotationOutput)
+    def patch(self, request, annotation_id: int):
+        annotation = access.access_annotation(request.user, annotation_id, write=True)
+        data = _body(request, {"value"}, ("value",))
+        edited = queue.annotation_edit(
+            annotation=annotation, user=request.user, value=data["value"]
+        )
+        edited = Annotation.objects.select_related("item").get(pk=edited.pk)
+        return Response(AnnotationOutput(edited).data)
+
+
+class UndoView(APIView):
+    @extend_schema(request=None, responses=AssignmentOutput)
+    def post(self, request, annotation_id: int):
+        annotation = access.access_annotation(request.user, annotation_id, write=True)
+        _body(request, set())
+        assignment = queue.annotation_undo(annotation=annotation, user=request.user)
+        return Response(assignment_payload(assignment))
+
+
+REVISION = inline_serializer(
+    "AnnotationRevision",
+    {
+        "number": serializers.IntegerField(),
+        "kind": serializers.CharField(),
+        "value": serializers.JSONField(),
+        "annotator": serializers.IntegerField(),
+        "created_at": serializers.DateTimeField(),
+    },
+)
+
+
+class AssignmentRevisionsView(APIView):
+    """Every value of one assignment's annotation: for its annotator and leads."""
+
+    @extend_schema(responses=REVISION)
+    def get(self, request, assignment_id: int):
+        assignment = queue_selectors.assignment_for_history(request.user, assignment_id)
+        return Response(queue_selectors.revisions(assignment_ids=[assignment.pk]))
+
+
+class ItemRevisionsView(ProjectPermissionMixin, APIView):
+    project_perm = access.VIEW_STATS
+
+    @extend_schema(responses=REVISION)
+    def get(self, request, project_id: int, item_id: int):
+        item = queue_selectors.project_item(self.project, item_id)
+        return Response(queue_selectors.revisions(item_ids=[item.pk]))
+
+
+LEASE = inline_serializer(
+    "Lease",
+    {
+        "id": serializers.IntegerField(),
+        "item": serializers.IntegerField(),
+        "annotator": serializers.IntegerField(),
+        "username": serializers.CharField(),
+        "since": serializers.DateTimeField(),
+        "leased_until": serializers.DateTimeField(),
+        "draft_saved_at": serializers.DateTimeField(allow_null=True),
+    },
+)
+
+
+class LeaseListView(ProjectPermissionMixin, APIView):
+    project_perm = access.VIEW_STATS
+
+    @extend_schema(responses=LEASE)
+    def get(self, request, project_id: int):
+        return Response(queue_selectors.active_leases(self.project))
+
+
+class LeaseReleaseView(ProjectPermissionMixin, APIView):
+    project_perm = access.CHANGE
+
+    @extend_schema(
+        request=None,
+        responses={200: inline_serializer("Released", {"released": serializers.BooleanField()})},
+    )
+    def post(self, request, project_id: int, assignment_id: int):
+        released = queue.lease_release(project=self.project, assignment_id=assignment_id)
+        return Response({"released": released})
+
+
+class UnfinishableView(ProjectPermissionMixin, APIView):
+    project_perm = access.VIEW_STATS
+
+    @extend_schema(responses=inline_serializer("Unfinishable", {"items": serializers.ListField()}))
+    def get(self, request, project_id: int):
+        return Response(queue_selectors.unfinishable(self.project))
+
+
+class OverrideInput(serializers.Serializer):
+    action = serializers.ChoiceField(
+        ["compare", "exclude"],
+        help_text="compare with the annotations it has, or exclude it from gold",
+    )
+
+
+class ItemOverrideView(ProjectPermissionMixin, APIView):
+    project_perm = access.CHANGE
+
+    @extend_schema(
+        request=OverrideInput,
+        responses=inline_serializer("Override", {"state": serializers.CharField()}),
+    )
+    def post(self, request, project_id: int, item_id: int):
+        data = _body(request, {"action"}, ("action",))
+        item = queue.item_override(project=self.project, item_id=item_id, action=data["action"])
+        return Response({"id": item.pk, "state": item.state, "outcome": item.outcome})

@@ -1,0 +1,181 @@
+"""Reads over the queue: an annotator's own history, revisions, and the
+lead's views (leases, unfinishable items, skips per annotator)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from projects import access
+from projects.counters import counters_for
+from projects.models import Membership, Project
+
+from .models import (
+    Annotation,
+    AnnotationRevision,
+    Assignment,
+    AssignmentState,
+    Item,
+    ItemState,
+)
+
+
+def own_annotations(*, project: Project, user) -> QuerySet[Annotation]:
+    """The annotator's annotations in the project, newest first; only their
+    own rows, so nothing of another annotator can leak (blind)."""
+    return (
+        Annotation.objects.filter(project=project, annotator=user)
+        .select_related("item")
+        .order_by("-id")
+    )
+
+
+def assignment_for_history(user, assignment_id: Any) -> Assignment:
+    """An assignment for its annotator or a lead of its project, else 404."""
+    try:
+        pk = int(assignment_id)
+    except (TypeError, ValueError) as exc:
+        raise Http404 from exc
+    found = Assignment.objects.filter(pk=pk).select_related("project").first()
+    if found is None:
+        raise Http404
+    own = found.annotator_id == user.pk and access.has_perm(user, found.project, access.ANNOTATE)
+    if not (own or access.has_perm(user, found.project, access.VIEW_STATS)):
+        raise Http404
+    return found
+
+
+def project_item(project: Project, item_id: Any) -> Item:
+    try:
+        pk = int(item_id)
+    except (TypeError, ValueError) as exc:
+        raise Http404 from exc
+    item = Item.objects.filter(project=project, pk=pk).first()
+    if item is None:
+        raise Http404
+    return item
+
+
+def revisions(*, assignment_ids: list[int] | None = None, item_ids: list[int] | None = None):
+    rows = AnnotationRevision.objects.all()
+    if assignment_ids is not None:
+        rows = rows.filter(assignment_id__in=assignment_ids)
+    if item_ids is not None:
+        rows = rows.filter(item_id__in=item_ids)
+    return [
+        {
+            "assignment": r.assignment_id,
+            "number": r.number,
+            "kind": r.kind,
+            "value": r.value,
+            "annotator": r.annotator_id,
+            "created_at": r.created_at,
+        }
+        for r in rows.order_by("assignment_id", "number")
+    ]
+
+
+def active_leases(project: Project, limit: int = 500) -> list[dict]:
+    """Who holds what, since when (for the lead)."""
+    rows = (
+        Assignment.objects.filter(project=project, state=AssignmentState.ACTIVE)
+        .select_related("annotator")
+        .order_by("leased_at")[:limit]
+    )
+    return [
+        {
+            "id": a.pk,
+            "item": a.item_id,
+            "annotator": a.annotator_id,
+            "username": a.annotator.username,
+            "since": a.leased_at,
+            "leased_until": a.expires_at,
+            "draft_saved_at": a.draft_saved_at,
+        }
+        for a in rows
+    ]
+
+
+def annotator_ids(project: Project) -> list[int]:
+    return list(
+        Membership.objects.filter(project=project, is_annotator=True).values_list(
+            "user_id", flat=True
+        )
+    )
+
+
+def unfinishable(project: Project, limit: int = 200) -> dict:
+    """Open items that can no longer reach their overlap: fewer annotators
+    left who have not submitted or skipped them than free slots. Only items
+    with a skip can get there (or every item, when the project has fewer
+    annotators than its overlap)."""
+    team = annotator_ids(project)
+    too_few = len(team) < project.overlap
+    skipped = (
+        Item.objects.filter(
+            project=project,
+            state=ItemState.OPEN,
+            assignments__state=AssignmentState.SKIPPED,
+        )
+        .annotate(
+            done=Count(
+                "assignments",
+                filter=Q(
+                    assignments__state__in=[
+                        AssignmentState.SUBMITTED,
+                        AssignmentState.SKIPPED,
+                        AssignmentState.ACTIVE,
+                    ],
+                    assignments__annotator_id__in=team,
+                ),
+                distinct=True,
+            ),
+            submitted=Count(
+                "assignments",
+                filter=Q(assignments__state=AssignmentState.SUBMITTED),
+                distinct=True,
+            ),
+        )
+        .order_by("id")
+        .distinct()
+    )
+    items = []
+    for item in skipped[: limit * 4]:
+        if len(team) - item.done < item.free_slots:
+            items.append(
+                {
+                    "id": item.pk,
+                    "external_id": item.external_id,
+                    "free_slots": item.free_slots,
+                    "submitted": item.submitted,
+                    "eligible_annotators": len(team) - item.done,
+                }
+            )
+        if len(items) >= limit:
+            break
+    return {
+        "annotators": len(team),
+        "overlap": project.overlap,
+        "too_few_annotators": too_few,
+        "items": items,
+    }
+
+
+def annotator_counts(project: Project) -> list[dict]:
+    """Submitted, skipped and today's counts per annotator, from counters."""
+    counters = counters_for([project.pk])[project.pk]
+    people = Membership.objects.filter(project=project, is_annotator=True).select_related("user")
+    out = []
+    for m in people.order_by("user__username"):
+        prefix = f"annotator:{m.user_id}:"
+        out.append(
+            {
+                "user": m.user_id,
+                "username": m.user.username,
+                "annotations": counters.get(prefix + "submitted", 0),
+                "skips": counters.get(prefix + "skipped", 0),
+            }
+        )
+    return out
