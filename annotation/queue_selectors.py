@@ -179,3 +179,27 @@ def annotator_counts(project: Project) -> list[dict]:
             }
         )
     return out
+
+
+def annotator_progress(project: Project, user) -> dict[str, Any]:
+    """What the workspace shows on every render, from counters only (no
+    count over items): left for this annotator, done today, done in all,
+    and the project's items by state."""
+    from django.utils import timezone
+
+    from projects.selectors import item_counts
+
+    from .queue import _today_key
+
+    counters = counters_for([project.pk])[project.pk]
+    prefix = f"annotator:{user.pk}:"
+    waiting = counters.get(f"items:{ItemState.OPEN}", 0)
+    return {
+        # Open items minus those this annotator already submitted or skipped:
+        # an upper bound, since others may fill an item's slots first.
+        "left_for_you": max(0, waiting - counters.get(prefix + "pending", 0)),
+        "done_today": counters.get(_today_key(project, user.pk, timezone.now()), 0),
+        "submitted": counters.get(prefix + "submitted", 0),
+        "skipped": counters.get(prefix + "skipped", 0),
+        "items": item_counts(counters),
+    }
