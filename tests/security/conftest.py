@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from annotation import queue
 from annotation.models import Item
 from projects import services
 from projects.jobs import job_create
@@ -68,6 +69,18 @@ def build_world(*, lead, annotator, reviewer, outsider, newcomer) -> World:
         data={"text": "an item"},
         content_hash=hashlib.sha256(b"an item").hexdigest(),
     )
+    # The annotator's work in the queue: a submitted annotation on one item
+    # and a live lease on another (both sort before "an item").
+    for text in ("queued one", "queued two"):
+        Item.objects.create(
+            project=project,
+            data={"text": text},
+            content_hash=hashlib.sha256(text.encode()).hexdigest(),
+            rank=-1.0,
+        )
+    first = queue.assignment_claim(project=project, user=annotator).assignment
+    annotation = queue.annotation_submit(assignment=first, user=annotator, value="pos").annotation
+    lease = queue.assignment_claim(project=project, user=annotator).assignment
     job = job_create(project=project, kind="import", user=lead)
     token, invite = services.invite_create(
         project=project, email="invitee@example.org", roles=["annotator"], user=lead
@@ -78,7 +91,13 @@ def build_world(*, lead, annotator, reviewer, outsider, newcomer) -> World:
         users={"lead": lead, "annotator": annotator, "reviewer": reviewer, "outsider": outsider},
         invite=invite,
         invite_token=token,
-        extra={"newcomer": newcomer, "item": item, "job": job},
+        extra={
+            "newcomer": newcomer,
+            "item": item,
+            "job": job,
+            "assignment": lease,
+            "annotation": annotation,
+        },
     )
 
 

@@ -134,6 +134,10 @@ KWARGS: dict[str, Kwarg] = {
     "user_id": Kwarg(lambda w: w.users["annotator"].pk, OBJECT),
     "invite_id": Kwarg(lambda w: w.invite.pk, OBJECT),
     "item_id": Kwarg(lambda w: w.extra["item"].pk, OBJECT),
+    # The annotator's live lease and submitted annotation: global ids that
+    # pick a project on their own.
+    "assignment_id": Kwarg(lambda w: w.extra["assignment"].pk, TENANT),
+    "annotation_id": Kwarg(lambda w: w.extra["annotation"].pk, TENANT),
     "number": Kwarg(lambda w: 1),  # guideline version numbers are per project
     "token": Kwarg(lambda w: w.invite_token),
 }
