@@ -125,6 +125,7 @@ def child_copy(file: str, project_name: str) -> dict:
     from django.db import connection
     from django.utils import timezone
 
+    from annotation.importer import ITEM_COLUMNS
     from projects.models import Project
 
     project = Project.objects.get(name=project_name)
@@ -146,15 +147,16 @@ def child_copy(file: str, project_name: str) -> dict:
                     digest,
                     "open",
                     0,
+                    0.0,
+                    2,
+                    2,
+                    "",
                     now,
                 )
             )
     start = time.perf_counter()
     with connection.cursor() as cursor:
-        sql = (
-            "COPY annotation_item (project_id, external_id, data, meta, content_hash, state, priority, created_at) "
-            "FROM STDIN"
-        )
+        sql = f"COPY annotation_item ({ITEM_COLUMNS}) FROM STDIN"
         with cursor.cursor.copy(sql) as copy:
             for r in rows:
                 copy.write_row(r)
