@@ -178,6 +178,17 @@ def lead_only(status: int, anonymous: int = 401) -> dict:
     return roles(status, 403, 403, 404, anonymous)
 
 
+def annotator_only(status: int, anonymous: int = 401) -> dict:
+    """Annotators only (the queue); other members get 403, others 404."""
+    return roles(403, status, 403, 404, anonymous)
+
+
+def owner_only(status: int, anonymous: int = 401) -> dict:
+    """The annotator's own assignment or annotation: 404 for everyone else,
+    members included, so nobody learns another's work exists (A7)."""
+    return roles(404, status, 404, 404, anonymous)
+
+
 # Pages (HTML, session) send anonymous visitors to the login page.
 PAGE_LOGIN = 302
 
@@ -337,6 +348,30 @@ MATRIX: dict[str, dict[str, Case]] = {
             lead_only(202), body=lambda w, role: {"priority": 0.5, "ids": [w.extra["item"].pk]}
         )
     },
+    # --- API: the queue. Annotators claim and see only their own work; leads
+    # (who are not annotators here) learn claiming is a permission matter.
+    "api:claim": {"POST": Case(annotator_only(200))},
+    "api:my-annotations": {"GET": Case(annotator_only(200))},
+    # An assignment is its annotator's alone; nobody else learns it exists (A1, A7).
+    "api:assignment-detail": {"GET": Case(owner_only(200))},
+    "api:assignment-submit": {"POST": Case(owner_only(201), body={"value": "pos"})},
+    "api:assignment-skip": {"POST": Case(owner_only(200), body={"reason": "not my field"})},
+    "api:assignment-later": {"POST": Case(owner_only(200))},
+    "api:assignment-draft": {"POST": Case(owner_only(200), body={"value": "neg"})},
+    # Its history: its annotator and the project's leads.
+    "api:assignment-revisions": {"GET": Case(roles(200, 200, 404, 404, 401))},
+    # Leads read an annotation; only its annotator changes or withdraws it (A7, A8).
+    "api:annotation-detail": {
+        "GET": Case(roles(200, 200, 404, 404, 401)),
+        "PATCH": Case(owner_only(200), body={"value": "neg"}),
+    },
+    "api:annotation-undo": {"POST": Case(owner_only(200))},
+    # The lead's side of the queue.
+    "api:lease-list": {"GET": Case(lead_only(200))},
+    "api:lease-release": {"POST": Case(lead_only(200))},
+    "api:unfinishable": {"GET": Case(lead_only(200))},
+    "api:item-override": {"POST": Case(lead_only(200), body={"action": "exclude"})},
+    "api:item-revisions": {"GET": Case(lead_only(200))},
     # --- API: jobs (the initiator or a lead of the job's project, else 404: A4)
     "api:job-detail": {"GET": Case(roles(200, 404, 404, 404, 401))},
     "api:job-cancel": {"POST": Case(roles(200, 404, 404, 404, 401))},
