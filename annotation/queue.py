@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from accord.errors import Conflict, InvalidInput
 from accord.ratelimit import check_rate
-from projects.counters import counter_add
+from projects.counters import CounterBatch
 from projects.models import (
     ConfigVersion,
     GuidelineVersion,
@@ -511,11 +511,13 @@ def annotation_submit(
                 raise Conflict("This item was withdrawn from the queue.", code="item_closed")
         else:
             item = _retake_slot(assignment)
+        counts = CounterBatch(project.pk)
         annotation = _record_submission(
-            assignment, item, clean, now, active_ms=active_ms, shown=preannotation_shown
+            assignment, item, clean, now, counts, active_ms=active_ms, shown=preannotation_shown
         )
         if _submitted_count(item.pk) >= item.overlap:
-            item_compare(item=item, now=now)
+            item_compare(item=item, now=now, project=project, counts=counts)
+        counts.flush()
         return Submitted(annotation, created=True)
 
 
@@ -531,7 +533,7 @@ def _submitted_count(item_id: int) -> int:
 
 
 def _record_submission(
-    assignment: Assignment, item: Item, value: Any, now, *, active_ms, shown
+    assignment: Assignment, item: Item, value: Any, now, counts: CounterBatch, *, active_ms, shown
 ) -> Annotation:
     number = AnnotationRevision.objects.filter(assignment=assignment).count() + 1
     annotation = Annotation.objects.create(
@@ -561,47 +563,57 @@ def _record_submission(
     )
     assignment.state = AssignmentState.SUBMITTED
     user_id, project = assignment.annotator_id, assignment.project
-    counter_add(project.pk, "annotations:total", 1)
-    counter_add(project.pk, f"annotator:{user_id}:submitted", 1)
-    counter_add(project.pk, f"annotator:{user_id}:pending", 1)
-    counter_add(project.pk, _today_key(project, user_id, now), 1)
+    counts.add("annotations:total", 1)
+    counts.add(f"annotator:{user_id}:submitted", 1)
+    counts.add(f"annotator:{user_id}:pending", 1)
+    counts.add(_today_key(project, user_id, now), 1)
     return annotation
 
 
-def item_compare(*, item: Item, now=None) -> str:
+def item_compare(
+    *, item: Item, now=None, project: Project | None = None, counts: CounterBatch | None = None
+) -> str:
     """Compare an item's submitted annotations through its task type under
     the project's consensus rule; record agreed/disagreed and move it out of
-    the annotation queue. Call with the item locked."""
+    the annotation queue. Call with the item locked; pass ``counts`` to write
+    the counters with the caller's (else they are written here)."""
     now = now or timezone.now()
-    project = Project.objects.get(pk=item.project_id)
-    from projects.services import project_config
-
-    config = project_config(project)
-    task_type = tasktypes.get(config.task_type)
+    project = project or Project.objects.get(pk=item.project_id)
+    batch = counts or CounterBatch(project.pk)
+    key, config = _config(project.pk, project.config_version)
+    task_type = tasktypes.get(key)
     values = list(
         Annotation.objects.filter(item=item, assignment__state=AssignmentState.SUBMITTED)
         .order_by("id")
         .values_list("value", flat=True)
     )
     rule = ConsensusRule(majority=project.consensus_majority)
-    outcome = "agreed" if task_type.consensus(values, rule, config.config).agreed else "disagreed"
+    outcome = "agreed" if task_type.consensus(values, rule, config).agreed else "disagreed"
     if outcome == "agreed" and project.review_policy != ReviewPolicy.ALL:
         to_state = ItemState.GOLD
     else:
         to_state = ItemState.REVIEW
     Item.objects.filter(pk=item.pk).update(state=to_state, outcome=outcome, compared_at=now)
-    counter_add(project.pk, f"items:{item.state}", -1)
-    counter_add(project.pk, f"items:{to_state}", 1)
-    counter_add(project.pk, f"items:{outcome}", 1)
-    for user_id in Assignment.objects.filter(
-        item=item, state__in=[AssignmentState.SUBMITTED, AssignmentState.SKIPPED]
-    ).values_list("annotator_id", flat=True):
-        counter_add(project.pk, f"annotator:{user_id}:pending", -1)
+    batch.add(f"items:{item.state}", -1)
+    batch.add(f"items:{to_state}", 1)
+    batch.add(f"items:{outcome}", 1)
+    _clear_pending(item, batch)
     # Whoever still holds a lease on it (after the overlap was lowered) is let go.
     _release("item_id = %s", [item.pk], AssignmentState.RELEASED, now)
     ReopenedSlot.objects.filter(item=item).delete()
     item.state, item.outcome, item.compared_at = to_state, outcome, now
+    if counts is None:
+        batch.flush()
     return outcome
+
+
+def _clear_pending(item: Item, counts: CounterBatch) -> None:
+    """The item left the queue: it no longer counts as done-but-open for
+    those who submitted or skipped it."""
+    for user_id in Assignment.objects.filter(
+        item=item, state__in=[AssignmentState.SUBMITTED, AssignmentState.SKIPPED]
+    ).values_list("annotator_id", flat=True):
+        counts.add(f"annotator:{user_id}:pending", -1)
 
 
 # --- skip, later, draft ---------------------------------------------------------------
@@ -625,10 +637,11 @@ def assignment_skip(*, assignment: Assignment, user, reason: Any) -> Assignment:
         Assignment.objects.filter(pk=assignment.pk).update(
             state=AssignmentState.SKIPPED, skip_reason=reason, finished_at=now, draft=None
         )
-        project_id = assignment.project_id
-        counter_add(project_id, f"annotator:{user.pk}:skipped", 1)
-        counter_add(project_id, f"annotator:{user.pk}:pending", 1)
-        counter_add(project_id, "skips:total", 1)
+        counts = CounterBatch(assignment.project_id)
+        counts.add(f"annotator:{user.pk}:skipped", 1)
+        counts.add(f"annotator:{user.pk}:pending", 1)
+        counts.add("skips:total", 1)
+        counts.flush()
         assignment.state, assignment.skip_reason = AssignmentState.SKIPPED, reason
         return assignment
 
@@ -771,10 +784,12 @@ def annotation_undo(*, annotation: Annotation, user) -> Assignment:
                 "finished_at",
             ]
         )
-        counter_add(project.pk, "annotations:total", -1)
-        counter_add(project.pk, f"annotator:{user.pk}:submitted", -1)
-        counter_add(project.pk, f"annotator:{user.pk}:pending", -1)
-        counter_add(project.pk, _today_key(project, user.pk, annotation.created_at), -1)
+        counts = CounterBatch(project.pk)
+        counts.add("annotations:total", -1)
+        counts.add(f"annotator:{user.pk}:submitted", -1)
+        counts.add(f"annotator:{user.pk}:pending", -1)
+        counts.add(_today_key(project, user.pk, annotation.created_at), -1)
+        counts.flush()
         return assignment
 
 
@@ -829,15 +844,14 @@ def item_override(*, project: Project, item_id: Any, action: str) -> Item:
                 raise Conflict("The item has no annotations to compare.", code="no_annotations")
             Item.objects.filter(pk=item.pk).update(overlap=submitted, free_slots=0)
             item.overlap, item.free_slots = submitted, 0
-            item_compare(item=item, now=now)
+            item_compare(item=item, now=now, project=project)
             return item
         Item.objects.filter(pk=item.pk).update(state=ItemState.EXCLUDED, compared_at=now)
-        counter_add(project.pk, f"items:{ItemState.OPEN}", -1)
-        counter_add(project.pk, f"items:{ItemState.EXCLUDED}", 1)
-        for user_id in Assignment.objects.filter(
-            item=item, state__in=[AssignmentState.SUBMITTED, AssignmentState.SKIPPED]
-        ).values_list("annotator_id", flat=True):
-            counter_add(project.pk, f"annotator:{user_id}:pending", -1)
+        counts = CounterBatch(project.pk)
+        counts.add(f"items:{ItemState.OPEN}", -1)
+        counts.add(f"items:{ItemState.EXCLUDED}", 1)
+        _clear_pending(item, counts)
+        counts.flush()
         ReopenedSlot.objects.filter(item=item).delete()
         item.state = ItemState.EXCLUDED
         return item
