@@ -461,6 +461,8 @@ def _retake_slot(assignment: Assignment) -> Item:
             [item.pk],
         )
         assignment.slot = _free_slot(cursor, item.pk, overlap=item.overlap)
+        if item.free_slots == 1:
+            cursor.execute(f"DELETE FROM {REOPENED} WHERE item_id = %s", [item.pk])  # noqa: S608
     item.free_slots -= 1
     return item
 
@@ -598,9 +600,12 @@ def item_compare(
     batch.add(f"items:{to_state}", 1)
     batch.add(f"items:{outcome}", 1)
     _clear_pending(item, batch)
-    # Whoever still holds a lease on it (after the overlap was lowered) is let go.
-    _release("item_id = %s", [item.pk], AssignmentState.RELEASED, now)
-    ReopenedSlot.objects.filter(item=item).delete()
+    if item.free_slots or len(values) != item.overlap:
+        # Leases may still be held (the overlap was lowered, or a lead
+        # overrode): let them go. With every slot submitted there are none,
+        # and no reopened-slot row (the take that filled the item removed it).
+        _release("item_id = %s", [item.pk], AssignmentState.RELEASED, now)
+        ReopenedSlot.objects.filter(item=item).delete()
     item.state, item.outcome, item.compared_at = to_state, outcome, now
     if counts is None:
         batch.flush()
@@ -843,6 +848,7 @@ def item_override(*, project: Project, item_id: Any, action: str) -> Item:
             if submitted == 0:
                 raise Conflict("The item has no annotations to compare.", code="no_annotations")
             Item.objects.filter(pk=item.pk).update(overlap=submitted, free_slots=0)
+            ReopenedSlot.objects.filter(item=item).delete()
             item.overlap, item.free_slots = submitted, 0
             item_compare(item=item, now=now, project=project)
             return item

@@ -136,8 +136,7 @@ class SubmitView(APIView):
             active_ms=data.get("active_ms"),
             preannotation_shown=data.get("preannotation_shown", False),
         )
-        annotation = Annotation.objects.select_related("item").get(pk=done.annotation.pk)
-        return Response(AnnotationOutput(annotation).data, status=201 if done.created else 200)
+        return Response(AnnotationOutput(done.annotation).data, status=201 if done.created else 200)
 
 
 class SkipView(APIView):

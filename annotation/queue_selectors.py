@@ -164,21 +164,28 @@ def unfinishable(project: Project, limit: int = 200) -> dict:
 
 
 def annotator_counts(project: Project) -> list[dict]:
-    """Submitted, skipped and today's counts per annotator, from counters."""
+    """Submitted and skipped per annotator, from counters: every annotator
+    of the project, and anyone else who has annotated in it (a former
+    annotator, a reviewer who also annotated)."""
+    from django.contrib.auth import get_user_model
+
     counters = counters_for([project.pk])[project.pk]
-    people = Membership.objects.filter(project=project, is_annotator=True).select_related("user")
-    out = []
-    for m in people.order_by("user__username"):
-        prefix = f"annotator:{m.user_id}:"
-        out.append(
-            {
-                "user": m.user_id,
-                "username": m.user.username,
-                "annotations": counters.get(prefix + "submitted", 0),
-                "skips": counters.get(prefix + "skipped", 0),
-            }
-        )
-    return out
+    worked = set()
+    for name in counters:
+        parts = name.split(":")
+        if len(parts) == 3 and parts[0] == "annotator" and parts[2] in ("submitted", "skipped"):
+            worked.add(int(parts[1]))
+    team = set(annotator_ids(project))
+    people = get_user_model().objects.filter(pk__in=worked | team).order_by("username")
+    return [
+        {
+            "user": person.pk,
+            "username": person.username,
+            "annotations": counters.get(f"annotator:{person.pk}:submitted", 0),
+            "skips": counters.get(f"annotator:{person.pk}:skipped", 0),
+        }
+        for person in people
+    ]
 
 
 def annotator_progress(project: Project, user) -> dict[str, Any]:

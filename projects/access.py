@@ -159,8 +159,16 @@ class Forbidden(PermissionDenied):
 def access_project_or_403(user, project_id, perm: str, *, write: bool | None = None) -> Project:
     """Like access_project, but a member without ``perm`` gets Forbidden (403)
     instead of 404, since they already know the project exists."""
-    project = access_project(user, project_id, VIEW, write=False)
-    if not has_perm(user, project, perm):
+    try:
+        pk = int(project_id)
+    except (TypeError, ValueError) as exc:
+        raise Http404 from exc
+    project = Project.objects.filter(pk=pk).first()
+    # One query for both questions: may they see it, and may they do this.
+    held = user_permissions(user, project) if project is not None else frozenset()
+    if VIEW not in held:
+        raise Http404
+    if perm not in held:
         raise Forbidden
     if (write if write is not None else perm in WRITE_PERMISSIONS) and project.is_archived:
         raise ProjectArchived

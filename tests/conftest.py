@@ -217,10 +217,15 @@ def wait_for_job():
 
 @pytest.fixture
 def annotate(db):
-    """An item with one annotation per (annotator, value). The item comes
-    through the import service; the annotations through the ORM, since the
-    queue that makes them does not exist yet."""
-    from annotation.models import Annotation, Item
+    """An item with one submitted annotation per (annotator, value), made
+    through the queue's own services: each annotator takes a slot of that
+    very item (not whatever the queue would hand them next) and submits.
+    An item with more pairs than the project's overlap gets that many slots."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from annotation import queue
+    from annotation.models import Item
     from annotation.services import ItemRow, items_create
     from projects.services import project_config
 
@@ -229,14 +234,13 @@ def annotate(db):
             project=project, rows=[ItemRow({"text": text})], config=project_config(project).config
         )
         item = Item.objects.get(project=project, data__text=text)
+        if len(pairs) > item.overlap:
+            Item.objects.filter(pk=item.pk).update(overlap=len(pairs), free_slots=len(pairs))
         for user, value in pairs:
-            Annotation.objects.create(
-                project=project,
-                item=item,
-                annotator=user,
-                value=value,
-                config_version=project.config_version,
-            )
+            with transaction.atomic():
+                assignment = queue._take(project, user, item.pk, timezone.now())
+            queue.annotation_submit(assignment=assignment, user=user, value=value)
+        item.refresh_from_db()
         return item
 
     return make

@@ -56,7 +56,7 @@ def test_the_stats_api_gives_the_same_figures(api_for, project, lead, annotator,
     annotate(project, (annotator, "pos"), text="a")
     body = api_for(lead).get(f"/api/v1/projects/{project.pk}/stats/").json()
     assert body["annotations_per_annotator"] == [
-        {"user": annotator.pk, "username": "annotator", "annotations": 1}
+        {"user": annotator.pk, "username": "annotator", "annotations": 1, "skips": 0}
     ]
 
 
