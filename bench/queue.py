@@ -30,7 +30,9 @@ from pathlib import Path
 
 # This file is named for what it measures, which shadows the standard
 # library's ``queue`` (psycopg and http need it) while bench/ is first on
-# sys.path: take it off before anything imports ``queue``.
+# sys.path: take it off before anything imports ``queue`` (hence the imports
+# below this, and E402 for the file).
+# ruff: noqa: E402
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
