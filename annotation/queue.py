@@ -714,7 +714,11 @@ def _own_annotation(annotation: Annotation, user) -> tuple[Annotation, Assignmen
         raise Http404
     assignment = _own_assignment(annotation.assignment, user)
     item = _lock_item(assignment.item_id)
-    annotation = Annotation.objects.get(pk=annotation.pk)
+    # Read again under the locks: an undo from another tab may have deleted
+    # it while this request waited (a 404 then, not a DoesNotExist 500).
+    annotation = Annotation.objects.filter(pk=annotation.pk).first()
+    if annotation is None:
+        raise Http404
     _refuse_archived(assignment.project)
     if item.compared_at is not None or item.state != ItemState.OPEN:
         raise Conflict(
