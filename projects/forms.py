@@ -21,7 +21,7 @@ from django.utils.text import capfirst
 
 from annotation import tasktypes
 
-from .models import Project, ReviewPolicy, Role
+from .models import Project, QueueOrder, ReviewPolicy, Role
 from .services import MAX_OVERLAP
 
 User = get_user_model()
@@ -169,6 +169,18 @@ class SettingsForm(ServiceForm):
         widget=forms.NumberInput(attrs={"min": 1, "step": "any", "class": "input-narrow"}),
         help_text="How long an item stays reserved for the annotator who took it.",
     )
+    queue_order = forms.CharField(
+        label="Queue order",
+        required=False,
+        widget=forms.Select(choices=QueueOrder.choices),
+        help_text="Which items annotators get first. Priorities are set through the API.",
+    )
+    queue_seed = forms.CharField(
+        label="Random seed",
+        required=False,
+        widget=forms.NumberInput(attrs={"min": 0, "max": 2**31 - 1, "class": "input-narrow"}),
+        help_text="Only for random order: the same seed keeps the same order, another reshuffles.",
+    )
 
     error_fields: ClassVar[dict[str, str | None]] = {
         "consensus.majority": "consensus_k",
@@ -181,7 +193,12 @@ class SettingsForm(ServiceForm):
         "lease_seconds": "must be from 1 minute to 7 days (10080 minutes), in whole seconds",
         "consensus": "must be unanimous or a majority",
         "review_policy": "must be one of the choices",
+        "queue_order": "must be one of the choices",
     }
+    # Left out of service_values when the post has no such field (a form
+    # rendered before they existed, still open in a tab): the queue keeps
+    # its order rather than the whole form being refused.
+    OPTIONAL: ClassVar[tuple[str, ...]] = ("queue_order", "queue_seed")
 
     DEFAULTS: ClassVar[dict[str, str]] = {
         "time_zone": "UTC",
@@ -190,6 +207,8 @@ class SettingsForm(ServiceForm):
         "review_policy": ReviewPolicy.DISAGREEMENTS,
         "audit_sample": "0",
         "lease_minutes": "30",
+        "queue_order": QueueOrder.IMPORT,
+        "queue_seed": "0",
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -209,6 +228,8 @@ class SettingsForm(ServiceForm):
             "review_policy": project.review_policy,
             "audit_sample": _plain(project.audit_sample * 100),
             "lease_minutes": _plain(Decimal(project.lease_seconds) / 60),
+            "queue_order": project.queue_order,
+            "queue_seed": str(project.queue_seed),
         }
 
     def service_values(self) -> dict[str, Any]:
@@ -218,7 +239,7 @@ class SettingsForm(ServiceForm):
             consensus: Any = {"majority": _whole_number(data["consensus_k"])}
         else:
             consensus = data["consensus"]
-        return {
+        values = {
             "name": data["name"],
             "description": data["description"],
             "time_zone": data["time_zone"],
@@ -227,7 +248,13 @@ class SettingsForm(ServiceForm):
             "review_policy": data["review_policy"],
             "audit_sample": _percent_to_fraction(data["audit_sample"]),
             "lease_seconds": _minutes_to_seconds(data["lease_minutes"]),
+            "queue_order": data["queue_order"],
+            "queue_seed": _whole_number(data["queue_seed"]),
         }
+        for name in self.OPTIONAL:
+            if name not in self.data:
+                del values[name]
+        return values
 
 
 class SchemaForm(ServiceForm):

@@ -272,6 +272,7 @@ def settings_update(request: HttpRequest, project_id: int) -> HttpResponse:
     project = access.access_project_or_403(request.user, project_id, access.CHANGE)
     form = forms.SettingsForm(request.POST)
     if form.is_valid():
+        queue_before = [getattr(project, name) for name in services.REQUEUE_FIELDS]
         try:
             project = services.project_update(
                 project=project, user=request.user, **form.service_values()
@@ -279,7 +280,11 @@ def settings_update(request: HttpRequest, project_id: int) -> HttpResponse:
         except InvalidInput as exc:
             form.absorb_errors(exc.errors)
         else:
-            return _done(request, project, "Settings saved.", "projects:settings", _settings_page)
+            text = "Settings saved."
+            if queue_before != [getattr(project, name) for name in services.REQUEUE_FIELDS]:
+                # project_update started the requeue job for exactly this change.
+                text += " The queue is re-ranked in the background."
+            return _done(request, project, text, "projects:settings", _settings_page)
     messages.error(request, FIX_BELOW)
     return _settings_page(request, project, settings_form=form, status=400)
 

@@ -15,6 +15,8 @@ def settings_form(**overrides: str) -> dict[str, str]:
         "review_policy": "disagreements",
         "audit_sample": "0",
         "lease_minutes": "30",
+        "queue_order": "import",
+        "queue_seed": "0",
     }
     data.update(overrides)
     return data

@@ -449,6 +449,13 @@ MATRIX: dict[str, dict[str, Case]] = {
     # The world's job is an import job of the project, still queued.
     "annotation:job": {"GET": Case(page_lead_only(200))},
     "annotation:job_cancel": {"POST": Case(page_lead_only(302))},
+    # --- pages (the lead's side of the queue)
+    "annotation:queue": {"GET": Case(page_lead_only(200))},
+    "annotation:item_detail": {"GET": Case(page_lead_only(200))},
+    # The world's assignment is the annotator's live lease.
+    "annotation:lease_release": {"POST": Case(page_lead_only(302))},
+    # The world's item is open with no annotations: it can be excluded.
+    "annotation:item_override": {"POST": Case(page_lead_only(302), body={"action": "exclude"})},
 }
 
 
