@@ -108,58 +108,61 @@ def annotator_ids(project: Project) -> list[int]:
 
 def unfinishable(project: Project, limit: int = 200) -> dict:
     """Open items that can no longer reach their overlap: fewer annotators
-    left who have not submitted or skipped them than free slots. Only items
-    with a skip can get there (or every item, when the project has fewer
-    annotators than its overlap)."""
+    left who have not submitted, skipped or leased them than free slots.
+    Only a skip can do that to one item, so only items with a skip are
+    examined; when the whole project has fewer annotators than its overlap
+    every item is stuck, which ``too_few_annotators`` says instead of a list."""
     team = annotator_ids(project)
-    too_few = len(team) < project.overlap
-    skipped = (
-        Item.objects.filter(
-            project=project,
-            state=ItemState.OPEN,
-            assignments__state=AssignmentState.SKIPPED,
+    skipped = list(
+        Assignment.objects.filter(
+            project=project, state=AssignmentState.SKIPPED, item__state=ItemState.OPEN
         )
-        .annotate(
-            done=Count(
-                "assignments",
-                filter=Q(
-                    assignments__state__in=[
-                        AssignmentState.SUBMITTED,
-                        AssignmentState.SKIPPED,
-                        AssignmentState.ACTIVE,
-                    ],
-                    assignments__annotator_id__in=team,
-                ),
-                distinct=True,
-            ),
-            submitted=Count(
-                "assignments",
-                filter=Q(assignments__state=AssignmentState.SUBMITTED),
-                distinct=True,
-            ),
-        )
-        .order_by("id")
+        .values_list("item_id", flat=True)
         .distinct()
+        .order_by("item_id")
     )
-    items = []
-    for item in skipped[: limit * 4]:
-        if len(team) - item.done < item.free_slots:
-            items.append(
-                {
-                    "id": item.pk,
-                    "external_id": item.external_id,
-                    "free_slots": item.free_slots,
-                    "submitted": item.submitted,
-                    "eligible_annotators": len(team) - item.done,
-                }
+    items: list[dict] = []
+    for start in range(0, len(skipped), 1000):
+        chunk = skipped[start : start + 1000]
+        worked = {
+            row["item_id"]: row
+            for row in Assignment.objects.filter(
+                item_id__in=chunk,
+                annotator_id__in=team,
+                state__in=[
+                    AssignmentState.SUBMITTED,
+                    AssignmentState.SKIPPED,
+                    AssignmentState.ACTIVE,
+                ],
             )
+            .values("item_id")
+            .annotate(
+                done=Count("annotator_id", distinct=True),
+                submitted=Count("id", filter=Q(state=AssignmentState.SUBMITTED)),
+            )
+            .order_by()
+        }
+        rows = Item.objects.filter(pk__in=chunk).values_list("pk", "external_id", "free_slots")
+        for item_id, external_id, free_slots in rows.order_by("pk"):
+            row = worked.get(item_id, {"done": 0, "submitted": 0})
+            eligible = len(team) - row["done"]
+            if eligible < free_slots:
+                items.append(
+                    {
+                        "id": item_id,
+                        "external_id": external_id,
+                        "free_slots": free_slots,
+                        "submitted": row["submitted"],
+                        "eligible_annotators": eligible,
+                    }
+                )
         if len(items) >= limit:
             break
     return {
         "annotators": len(team),
         "overlap": project.overlap,
-        "too_few_annotators": too_few,
-        "items": items,
+        "too_few_annotators": len(team) < project.overlap,
+        "items": items[:limit],
     }
 
 

@@ -343,14 +343,6 @@ def test_only_a_lead_overrides(web_for, project, add_items, request, role, statu
     assert Item.objects.get(pk=item.pk).state == "open"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "queue_selectors.unfinishable filters on assignments__state='skipped' before "
-        "annotate(), so its Count()s share that join: 'done' counts only skips and "
-        "'submitted' is always 0, hiding items whose other slots were submitted"
-    ),
-)
 def test_an_item_with_one_annotation_and_one_skip_is_listed(
     web_for, project, lead, annotator, bee, add_items
 ):
