@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import lead_views, views
+from . import lead_views, views, workspace
 
 app_name = "annotation"
 
 items = "projects/<int:project_id>/items/"
+annotate = "projects/<int:project_id>/annotate/"
 queue = "projects/<int:project_id>/queue/"
 
 urlpatterns = [
@@ -25,4 +26,20 @@ urlpatterns = [
         name="lease_release",
     ),
     path(f"{queue}items/<int:item_id>/override/", lead_views.item_override, name="item_override"),
+    # the annotator's workspace and history
+    path(annotate, workspace.annotate, name="annotate"),
+    path(f"{annotate}next/", workspace.annotate_next, name="annotate_next"),
+    path(
+        f"{annotate}<int:assignment_id>/submit/", workspace.annotate_submit, name="annotate_submit"
+    ),
+    path(f"{annotate}<int:assignment_id>/skip/", workspace.annotate_skip, name="annotate_skip"),
+    path(f"{annotate}<int:assignment_id>/later/", workspace.annotate_later, name="annotate_later"),
+    path(f"{annotate}<int:assignment_id>/draft/", workspace.annotate_draft, name="annotate_draft"),
+    path(f"{annotate}undo/<int:annotation_id>/", workspace.annotate_undo, name="annotate_undo"),
+    path(f"{annotate}history/", workspace.annotate_history, name="annotate_history"),
+    path(
+        f"{annotate}history/<int:annotation_id>/edit/",
+        workspace.annotate_edit,
+        name="annotate_edit",
+    ),
 ]

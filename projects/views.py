@@ -95,6 +95,12 @@ class Can:
     def view_stats(self) -> bool:
         return access.VIEW_STATS in self.perms
 
+    @property
+    def annotate(self) -> bool:
+        # The Annotate tab and history stay for an archived project: the
+        # workspace says it is read-only, the history lists past work.
+        return access.ANNOTATE in self.perms
+
 
 def render_page(
     request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200

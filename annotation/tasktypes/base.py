@@ -24,9 +24,10 @@ API turns it into a 400 and nothing is stored.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -146,6 +147,19 @@ class TaskType:
 
     def display_value(self, value: Any, config: dict) -> str:
         return str(value)
+
+    def form_value(self, form: Mapping[str, Any], config: dict) -> Any:
+        """The value the workspace's HTML form posted (a QueryDict), before
+        validation. By default the ``value`` field holds it as JSON (a
+        workspace partial with a widget that writes JSON); a type whose
+        partial is plain form controls reads them itself."""
+        raw = form.get("value")
+        if raw in (None, ""):
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
 
     def consensus(self, values: Sequence[Any], rule: ConsensusRule, config: dict) -> Consensus:
         """Decide whether canonical ``values`` agree under ``rule``.

@@ -8,7 +8,7 @@ when multi-label (stored sorted, without repeats).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import register
@@ -195,6 +195,12 @@ class Classification(TaskType):
         if isinstance(value, list):
             return ", ".join(names.get(v, v) for v in value) or "(none)"
         return names.get(value, str(value))
+
+    def form_value(self, form: Mapping[str, Any], config: dict) -> Any:
+        # Radio buttons (one key) or checkboxes (every checked key), all named "value".
+        if config.get("multi_label"):
+            return form.getlist("value") if hasattr(form, "getlist") else form.get("value", [])
+        return form.get("value") or None
 
     def merge(self, values: Sequence[Any], config: dict) -> Any | None:
         if not config.get("multi_label") or not values:

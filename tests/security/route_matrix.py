@@ -201,6 +201,12 @@ def page_lead_only(status: int) -> dict:
     return lead_only(status, PAGE_LOGIN)
 
 
+def page_annotator_only(status: int) -> dict:
+    """The annotator's workspace: anyone else, members too, gets 404 (an
+    assignment or annotation of another person is not theirs to know of)."""
+    return roles(404, status, 404, 404, PAGE_LOGIN)
+
+
 @dataclass(frozen=True)
 class Case:
     expect: dict[str, int]
@@ -426,6 +432,21 @@ MATRIX: dict[str, dict[str, Case]] = {
     "projects:guideline_publish": {
         "POST": Case(page_lead_only(302), body={"body": "# Rules\n\nv3", "note": "third"})
     },
+    # --- pages (the annotator's workspace and history). The world's annotator
+    # holds a live lease (assignment_id) and a submitted, undoable annotation
+    # (annotation_id); a plain browser post ends in a redirect to the page.
+    "annotation:annotate": {"GET": Case(page_annotator_only(200))},
+    "annotation:annotate_next": {"POST": Case(page_annotator_only(302))},
+    "annotation:annotate_submit": {"POST": Case(page_annotator_only(302), body={"value": "neg"})},
+    "annotation:annotate_skip": {
+        "POST": Case(page_annotator_only(302), body={"reason": "unclear"})
+    },
+    "annotation:annotate_later": {"POST": Case(page_annotator_only(302))},
+    # The autosave that workspace.js calls: no content.
+    "annotation:annotate_draft": {"POST": Case(page_annotator_only(204), body={"value": "neg"})},
+    "annotation:annotate_undo": {"POST": Case(page_annotator_only(302))},
+    "annotation:annotate_history": {"GET": Case(page_annotator_only(200))},
+    "annotation:annotate_edit": {"POST": Case(page_annotator_only(302), body={"value": "neg"})},
     # --- pages (annotation namespace: items and their imports, for leads)
     "annotation:items": {"GET": Case(page_lead_only(200))},
     "annotation:items_archive": {

@@ -1,0 +1,606 @@
+"""The annotator's workspace (htmx, keyboard-first) and their history.
+
+Thin views over annotation/queue.py, as in projects/views.py: each parses
+the form, checks access through projects.access, calls one service and
+renders. Every write is POST and answers htmx with the ``workspace``
+partial (the next item, or a state: nothing left, all leased), anyone else
+with a redirect to the page (POST/redirect/GET).
+
+What keeps a stale form harmless: every action posts to the URL of its own
+assignment, so a double or held Enter, or a form resent after the network
+came back, can only ever act on the assignment it was rendered for; the
+submit service answers the same value again with the same annotation, and
+the view then shows the annotator's current lease (a claim resumes it).
+
+An htmx or fetch request without a session answers 401 instead of the
+login redirect, so static/js/workspace.js can open its sign-in dialog and
+send the kept form again (SECURITY.md E4); a plain browser request still
+goes to the login page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Left
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.text import Truncator
+from django.views.decorators.http import require_GET, require_POST
+
+from accord.errors import Conflict, InvalidInput
+from accord.ratelimit import RateLimited
+from projects import access
+from projects.markdown import render_markdown
+from projects.models import ConfigVersion, GuidelineVersion, Project
+from projects.views import project_context, render_page
+
+from . import queue, queue_selectors, tasktypes
+from .models import Annotation, Assignment, AssignmentState, ItemState
+
+PAGE = "annotation/workspace.html"
+HISTORY = "annotation/history.html"
+HISTORY_PAGE_SIZE = 25
+HISTORY_TEXT = 400  # characters of an item's text in the history
+# How long the "all leased" state waits before it asks again when the
+# service gives no hint.
+DEFAULT_RETRY = 10
+NOTHING_CHOSEN = "nothing is chosen yet: choose an answer, then submit"
+ARCHIVED = "This project is archived, so it is read-only: there is nothing to annotate."
+
+
+# --- plumbing -----------------------------------------------------------------
+
+
+def _wants_status(request: HttpRequest) -> bool:
+    """A request made by the page's script (htmx, or fetch for drafts), which
+    handles a 401 itself; a browser navigating gets the login page."""
+    return bool(request.htmx) or request.headers.get("X-Requested-With") == "fetch"
+
+
+def login_or_401(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated:
+            return view(request, *args, **kwargs)
+        if _wants_status(request):
+            response = HttpResponse(
+                "Your session has ended: sign in again to go on.",
+                status=401,
+                content_type="text/plain; charset=utf-8",
+            )
+            # Not Basic: the browser must not pop up its own password prompt.
+            response["WWW-Authenticate"] = 'Session realm="Accord"'
+            return response
+        return redirect_to_login(request.get_full_path())
+
+    return wrapper
+
+
+def _project(request: HttpRequest, project_id: int) -> Project:
+    """Annotators only; anyone else gets 404, like a project that does not
+    exist (a lead or reviewer who does not annotate has no workspace)."""
+    return access.access_project(request.user, project_id, access.ANNOTATE, write=False)
+
+
+def _own_assignment(request: HttpRequest, project_id: int, assignment_id: int) -> Assignment:
+    assignment = access.access_assignment(request.user, assignment_id, write=False)
+    if assignment.project_id != project_id:
+        raise Http404
+    if assignment.project.is_archived:
+        raise access.ProjectArchived
+    return assignment
+
+
+def _own_annotation(request: HttpRequest, project_id: int, annotation_id: int) -> Annotation:
+    annotation = access.access_annotation(request.user, annotation_id, write=False)
+    # access_annotation also lets a lead read; writing here is for its author.
+    if annotation.project_id != project_id or annotation.annotator_id != request.user.pk:
+        raise Http404
+    if annotation.project.is_archived:
+        raise access.ProjectArchived
+    return annotation
+
+
+def _config(project_id: int, number: int) -> ConfigVersion:
+    return ConfigVersion.objects.get(project_id=project_id, number=number)
+
+
+def _chosen(value: Any) -> list[str]:
+    """The keys a value picks, for checking boxes (a single key is a list of
+    one, so the template never tests a substring)."""
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return [value] if isinstance(value, str) else []
+
+
+def _reasons(errors: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for error in errors:
+        reason = str(error.get("reason", "")).rstrip(".")
+        out.append(f"{reason[:1].upper()}{reason[1:]}.")
+    return out
+
+
+def _active_ms(raw: str | None) -> int | None:
+    """The client's count of active time; a value the service would refuse
+    is dropped rather than costing the annotator their submit."""
+    if raw and raw.isascii() and raw.isdigit() and len(raw) < 10:
+        value = int(raw)
+        return value if value <= 7 * 86_400_000 else None
+    return None
+
+
+# --- what the workspace shows -------------------------------------------------
+
+
+@dataclass
+class Workspace:
+    """``state``: "item" (an assignment on screen), "start" (no lease yet:
+    the page claims one), "done" (nothing left), "leased" (all left is
+    leased to others), "slow" (claims throttled), "archived"."""
+
+    state: str
+    assignment: Assignment | None = None
+    value: Any = None
+    errors: list[str] = field(default_factory=list)
+    skip_reason: str = ""
+    skip_errors: list[str] = field(default_factory=list)
+    retry_after: int | None = None
+    notice: str = ""
+    status: int = 200
+
+
+def _current_lease(project: Project, user) -> Assignment | None:
+    """The annotator's unexpired lease, read without renewing it: a GET
+    changes nothing (a claim, which renews, is a POST)."""
+    return (
+        Assignment.objects.filter(
+            project=project,
+            annotator=user,
+            state=AssignmentState.ACTIVE,
+            expires_at__gt=timezone.now(),
+        )
+        .select_related("item")
+        .first()
+    )
+
+
+def _next(project: Project, user) -> Workspace:
+    """The annotator's lease after an action: the current one resumed, or a
+    new one, or why there is none."""
+    try:
+        claim = queue.assignment_claim(project=project, user=user)
+    except queue.NothingLeft as empty:
+        if empty.reason == "done":
+            return Workspace("done")
+        return Workspace("leased", retry_after=empty.retry_after or DEFAULT_RETRY)
+    except RateLimited as limited:
+        return Workspace("slow", retry_after=limited.retry_after)
+    return Workspace("item", claim.assignment, value=claim.assignment.draft)
+
+
+def _guidelines(project: Project, assignment: Assignment, user) -> dict[str, Any]:
+    """The guideline version rendered for this assignment (the one its
+    annotation records), and whether it is newer than the version of the
+    annotator's previous item."""
+    shown = None
+    if assignment.guideline_version is not None:
+        shown = GuidelineVersion.objects.filter(
+            project=project, number=assignment.guideline_version
+        ).first()
+    previous = (
+        Assignment.objects.filter(project=project, annotator=user, finished_at__isnull=False)
+        .exclude(pk=assignment.pk)
+        .order_by("-finished_at", "-pk")
+        .values("guideline_version")
+        .first()
+    )
+    before = previous["guideline_version"] if previous else None
+    changed = bool(shown and previous and (before is None or shown.number > before))
+    return {
+        "guideline": shown,
+        "guideline_html": render_markdown(shown.body) if shown else "",
+        "guideline_changed": changed,
+        "guideline_before": before,
+    }
+
+
+def _last_submission(project: Project, user) -> dict[str, Any] | None:
+    last = queue.last_submission(project=project, user=user)
+    if last is None:
+        return None
+    config = _config(project.pk, last.config_version)
+    shown = tasktypes.get(config.task_type).display_value(last.value, config.config)
+    return {"annotation": last, "display": shown}
+
+
+def _context(request: HttpRequest, project: Project, ws: Workspace) -> dict[str, Any]:
+    user = request.user
+    context = project_context(request, project, "annotate")
+    context.update(
+        ws=ws,
+        state=ws.state,
+        progress=queue_selectors.annotator_progress(project, user),
+        last=None if project.is_archived else _last_submission(project, user),
+    )
+    if ws.assignment is not None and ws.state == "item":
+        assignment = ws.assignment
+        config = _config(project.pk, assignment.config_version)
+        task_type = tasktypes.get(config.task_type)
+        context.update(
+            assignment=assignment,
+            item=assignment.item,
+            task_template=task_type.workspace_template,
+            config=config.config,
+            chosen=_chosen(ws.value),
+            value=ws.value,
+            errors=ws.errors,
+            **_guidelines(project, assignment, user),
+        )
+    return context
+
+
+def _show(
+    request: HttpRequest, project: Project, ws: Workspace, *, page: bool = False
+) -> HttpResponse:
+    """The page (or its section, for an htmx tab), or after an action the
+    ``workspace`` partial with the messages out of band. A plain browser
+    post that led to an item is redirected to the page, so a reload does
+    not post again."""
+    if not page and not request.htmx and ws.state == "item" and ws.status < 400:
+        return redirect("annotation:annotate", project_id=project.pk)
+    context = _context(request, project, ws)
+    if page or not request.htmx:
+        response = render_page(request, PAGE, context, status=ws.status)
+    else:
+        context["oob_messages"] = True
+        with timezone.override(project.time_zone):
+            response = render(request, f"{PAGE}#workspace", context, status=ws.status)
+        patch_vary_headers(response, ["HX-Request"])
+    if ws.retry_after:
+        response["Retry-After"] = str(ws.retry_after)
+    return response
+
+
+def _archived(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A write on an archived project answers 409 with the read-only state."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, project_id: int, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, project_id, **kwargs)
+        except access.ProjectArchived:
+            project = _project(request, project_id)
+            return _show(request, project, Workspace("archived", notice=ARCHIVED, status=409))
+
+    return wrapper
+
+
+def _conflict(project: Project, user, exc: Conflict, *, lost: bool) -> Workspace:
+    """After a 409: say what happened and show the way forward (the
+    annotator's current or next item)."""
+    ws = _next(project, user)
+    ahead = {
+        "item": "Here is your current item.",
+        "done": "Nothing else is left for you.",
+    }.get(ws.state, "")
+    saved = " Your answer for it was not saved." if lost else ""
+    ws.notice = " ".join(p for p in (f"{exc.detail}{saved}", ahead) if p)
+    ws.status = 409
+    return ws
+
+
+def _item_label(assignment: Assignment) -> str:
+    item = assignment.item
+    return f"item {item.external_id}" if item.external_id else f"item {item.pk}"
+
+
+# --- the workspace ------------------------------------------------------------
+
+
+@login_or_401
+@require_GET
+def annotate(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = _project(request, project_id)
+    if project.is_archived:
+        ws = Workspace("archived", notice=ARCHIVED)
+    else:
+        lease = _current_lease(project, request.user)
+        ws = Workspace("item", lease, value=lease.draft) if lease else Workspace("start")
+    return _show(request, project, ws, page=True)
+
+
+@login_or_401
+@require_POST
+@_archived
+def annotate_next(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = access.access_project(request.user, project_id, access.ANNOTATE)
+    return _show(request, project, _next(project, request.user))
+
+
+@login_or_401
+@require_POST
+@_archived
+def annotate_submit(request: HttpRequest, project_id: int, assignment_id: int) -> HttpResponse:
+    assignment = _own_assignment(request, project_id, assignment_id)
+    project, user = assignment.project, request.user
+    config = _config(project.pk, assignment.config_version)
+    task_type = tasktypes.get(config.task_type)
+    value = task_type.form_value(request.POST, config.config)
+    try:
+        if value is None:
+            raise InvalidInput(NOTHING_CHOSEN, field="value")
+        done = queue.annotation_submit(
+            assignment=assignment,
+            user=user,
+            value=value,
+            active_ms=_active_ms(request.POST.get("active_ms")),
+            preannotation_shown=False,
+        )
+    except InvalidInput as exc:
+        if assignment.state != AssignmentState.ACTIVE:
+            # A stale form of an item already done: never show that item
+            # again as if it were open; go on with the current one.
+            ws = _next(project, user)
+            ws.notice, ws.status = " ".join(_reasons(exc.errors)), 400
+            return _show(request, project, ws)
+        ws = Workspace("item", assignment, value=value, errors=_reasons(exc.errors), status=400)
+        return _show(request, project, ws)
+    except Conflict as exc:
+        return _show(request, project, _conflict(project, user, exc, lost=True))
+    shown = task_type.display_value(done.annotation.value, config.config)
+    verb = "Saved" if done.created else "Already saved"
+    messages.success(request, f"{verb}: {shown} for {_item_label(assignment)}.")
+    return _show(request, project, _next(project, user))
+
+
+@login_or_401
+@require_POST
+@_archived
+def annotate_skip(request: HttpRequest, project_id: int, assignment_id: int) -> HttpResponse:
+    assignment = _own_assignment(request, project_id, assignment_id)
+    project, user = assignment.project, request.user
+    reason = request.POST.get("reason", "")
+    try:
+        queue.assignment_skip(assignment=assignment, user=user, reason=reason)
+    except (InvalidInput, RateLimited) as exc:
+        if isinstance(exc, RateLimited):
+            errors = [
+                f"You skipped many items in a short time; wait {exc.retry_after} seconds, "
+                "then try again."
+            ]
+        else:
+            errors = _reasons(exc.errors)
+        if assignment.state != AssignmentState.ACTIVE:
+            ws = _next(project, user)
+            ws.notice, ws.status = " ".join(errors), 400
+            return _show(request, project, ws)
+        ws = Workspace(
+            "item",
+            assignment,
+            value=assignment.draft,
+            skip_reason=reason,
+            skip_errors=errors,
+            status=400,
+        )
+        return _show(request, project, ws)
+    except Conflict as exc:
+        return _show(request, project, _conflict(project, user, exc, lost=False))
+    messages.success(request, f"Skipped {_item_label(assignment)}: you will not see it again.")
+    return _show(request, project, _next(project, user))
+
+
+@login_or_401
+@require_POST
+@_archived
+def annotate_later(request: HttpRequest, project_id: int, assignment_id: int) -> HttpResponse:
+    assignment = _own_assignment(request, project_id, assignment_id)
+    project, user = assignment.project, request.user
+    try:
+        queue.assignment_later(assignment=assignment, user=user)
+    except Conflict as exc:
+        return _show(request, project, _conflict(project, user, exc, lost=False))
+    messages.success(
+        request, f"Put back {_item_label(assignment)}: it comes again after the rest of your queue."
+    )
+    return _show(request, project, _next(project, user))
+
+
+def _text(text: str, status: int) -> HttpResponse:
+    return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
+
+
+@login_or_401
+@require_POST
+def annotate_draft(request: HttpRequest, project_id: int, assignment_id: int) -> HttpResponse:
+    """The autosave of workspace.js: 204, or the reason as plain text (the
+    script shows it as the draft's state)."""
+    try:
+        assignment = _own_assignment(request, project_id, assignment_id)
+    except access.ProjectArchived:
+        return _text(ARCHIVED, 409)
+    config = _config(assignment.project_id, assignment.config_version)
+    value = tasktypes.get(config.task_type).form_value(request.POST, config.config)
+    try:
+        queue.assignment_draft(assignment=assignment, user=request.user, value=value)
+    except InvalidInput as exc:
+        return _text(" ".join(_reasons(exc.errors)), 400)
+    except Conflict as exc:
+        return _text(exc.detail, 409)
+    return HttpResponse(status=204)
+
+
+@login_or_401
+@require_POST
+@_archived
+def annotate_undo(request: HttpRequest, project_id: int, annotation_id: int) -> HttpResponse:
+    annotation = _own_annotation(request, project_id, annotation_id)
+    project, user = annotation.project, request.user
+    try:
+        assignment = queue.annotation_undo(annotation=annotation, user=user)
+    except Conflict as exc:
+        return _show(request, project, _conflict(project, user, exc, lost=False))
+    assignment = Assignment.objects.select_related("item").get(pk=assignment.pk)
+    messages.success(
+        request,
+        f"Your submission for {_item_label(assignment)} was withdrawn; "
+        "it is back on screen with your answer.",
+    )
+    return _show(request, project, Workspace("item", assignment, value=assignment.draft))
+
+
+# --- the history --------------------------------------------------------------
+
+
+@dataclass
+class HistoryRow:
+    annotation: Annotation
+    text: str
+    more_text: bool
+    display: str
+    frozen: bool
+    editable: bool
+    task_template: str
+    config: dict
+    chosen: list[str]
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def prefix(self) -> str:
+        # Ids of the form's controls, unique among the rows of one page.
+        return f"a{self.annotation.pk}-"
+
+
+def _history_row(annotation: Annotation, configs: dict[int, ConfigVersion]) -> HistoryRow:
+    number = annotation.config_version
+    if number not in configs:
+        configs[number] = _config(annotation.project_id, number)
+    config = configs[number]
+    task_type = tasktypes.get(config.task_type)
+    item = annotation.item
+    head = getattr(annotation, "text_head", None)
+    if head is None:
+        head = item.data.get("text", "") if isinstance(item.data, dict) else ""
+    head = head if isinstance(head, str) else ""
+    # Frozen exactly when the edit service would refuse: compared, or no
+    # longer open. Only "frozen" is said, never the outcome (blind).
+    frozen = item.compared_at is not None or item.state != ItemState.OPEN
+    return HistoryRow(
+        annotation=annotation,
+        text=Truncator(head).chars(HISTORY_TEXT),
+        more_text=len(head) > HISTORY_TEXT,
+        display=task_type.display_value(annotation.value, config.config),
+        frozen=frozen,
+        editable=not frozen and annotation.assignment_id is not None,
+        task_template=task_type.workspace_template,
+        config=config.config,
+        chosen=_chosen(annotation.value),
+    )
+
+
+def _before(raw: str) -> int | None:
+    if raw and raw.isascii() and raw.isdigit() and len(raw) < 19:
+        return int(raw)
+    return None
+
+
+def _history_page(request: HttpRequest, project: Project, *, status: int = 200) -> HttpResponse:
+    before = _before(request.GET.get("before", ""))
+    rows = queue_selectors.own_annotations(project=project, user=request.user)
+    if before is not None:
+        rows = rows.filter(pk__lt=before)
+    # Only the head of each text is read: an item may hold a megabyte.
+    found = list(
+        rows.defer("item__data").annotate(
+            text_head=Left(KeyTextTransform("text", "item__data"), HISTORY_TEXT + 1)
+        )[: HISTORY_PAGE_SIZE + 1]
+    )
+    configs: dict[int, ConfigVersion] = {}
+    context = project_context(request, project, "annotate")
+    context.update(
+        rows=[_history_row(a, configs) for a in found[:HISTORY_PAGE_SIZE]],
+        next_before=found[HISTORY_PAGE_SIZE - 1].pk if len(found) > HISTORY_PAGE_SIZE else None,
+        before=before,
+        archived=project.is_archived,
+    )
+    return render_page(request, HISTORY, context, status=status)
+
+
+@login_or_401
+@require_GET
+def annotate_history(request: HttpRequest, project_id: int) -> HttpResponse:
+    return _history_page(request, _project(request, project_id))
+
+
+def _history_row_answer(
+    request: HttpRequest, project: Project, annotation: Annotation, *, status: int, **extra: Any
+) -> HttpResponse:
+    """An edit's answer: htmx gets the row (and the messages out of band),
+    anyone else the history page again."""
+    if not request.htmx:
+        if status < 400:
+            url = reverse("annotation:annotate_history", args=[project.pk])
+            query = request.GET.urlencode()
+            return redirect(f"{url}?{query}" if query else url)
+        return _history_page(request, project, status=status)
+    annotation = (
+        queue_selectors.own_annotations(project=project, user=request.user)
+        .filter(pk=annotation.pk)
+        .first()
+    )
+    if annotation is None:  # withdrawn meanwhile (undo in another tab)
+        return _history_page(request, project, status=status)
+    row = _history_row(annotation, {})
+    for name, value in extra.items():
+        setattr(row, name, value)
+    context = project_context(request, project, "annotate")
+    context.update(row=row, oob_messages=True, archived=project.is_archived)
+    with timezone.override(project.time_zone):
+        response = render(request, f"{HISTORY}#row", context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@login_or_401
+@require_POST
+def annotate_edit(request: HttpRequest, project_id: int, annotation_id: int) -> HttpResponse:
+    try:
+        annotation = _own_annotation(request, project_id, annotation_id)
+    except access.ProjectArchived:
+        project = _project(request, project_id)
+        messages.error(request, ARCHIVED)
+        return _history_page(request, project, status=409)
+    project = annotation.project
+    config = _config(project.pk, annotation.config_version)
+    task_type = tasktypes.get(config.task_type)
+    value = task_type.form_value(request.POST, config.config)
+    try:
+        if value is None:
+            raise InvalidInput(NOTHING_CHOSEN, field="value")
+        edited = queue.annotation_edit(annotation=annotation, user=request.user, value=value)
+    except InvalidInput as exc:
+        messages.error(request, "Nothing was changed: correct the answer marked below.")
+        return _history_row_answer(
+            request,
+            project,
+            annotation,
+            status=400,
+            errors=_reasons(exc.errors),
+            chosen=_chosen(value),
+        )
+    except Conflict as exc:
+        messages.error(request, f"Nothing was changed. {exc.detail}")
+        return _history_row_answer(request, project, annotation, status=409)
+    shown = task_type.display_value(edited.value, config.config)
+    messages.success(request, f"Your answer for item {annotation.item_id} is now: {shown}.")
+    return _history_row_answer(request, project, annotation, status=200)
