@@ -56,6 +56,9 @@ HISTORY_TEXT = 400  # characters of an item's text in the history
 DEFAULT_RETRY = 10
 NOTHING_CHOSEN = "nothing is chosen yet: choose an answer, then submit"
 ARCHIVED = "This project is archived, so it is read-only: there is nothing to annotate."
+# An assignment that no answer can change any more. An ended lease is not
+# among them: a late answer is still taken while the item has a free slot.
+DONE = (AssignmentState.SUBMITTED, AssignmentState.SKIPPED)
 
 
 # --- plumbing -----------------------------------------------------------------
@@ -348,7 +351,7 @@ def annotate_submit(request: HttpRequest, project_id: int, assignment_id: int) -
             preannotation_shown=False,
         )
     except InvalidInput as exc:
-        if assignment.state != AssignmentState.ACTIVE:
+        if assignment.state in DONE:
             # A stale form of an item already done: never show that item
             # again as if it were open; go on with the current one.
             ws = _next(project, user)
@@ -381,7 +384,7 @@ def annotate_skip(request: HttpRequest, project_id: int, assignment_id: int) -> 
             ]
         else:
             errors = _reasons(exc.errors)
-        if assignment.state != AssignmentState.ACTIVE:
+        if assignment.state in DONE:
             ws = _next(project, user)
             ws.notice, ws.status = " ".join(errors), 400
             return _show(request, project, ws)

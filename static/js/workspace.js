@@ -26,6 +26,10 @@
   var DRAFT_DELAY_MS = 400;
   var RETRY_MS = 4000;
   var DRAFT_MAX_AGE_MS = 14 * 24 * 3600 * 1000;
+  // While the annotator works on an item (keys, pointer, scrolling), its
+  // draft is saved this often even without a new choice: that renews the
+  // lease, so a long read does not lose the item. An idle tab renews nothing.
+  var HEARTBEAT_MS = 60 * 1000;
   // Django's default CSRF cookie (readable by scripts: CSRF_COOKIE_HTTPONLY is off).
   var CSRF_COOKIE = "csrftoken";
 
@@ -35,6 +39,8 @@
   var retryTimer = null;
   var draft = { timer: null, inFlight: false, again: false, failed: false };
   var active = { ms: 0, since: null };
+  var lastActivity = 0;
+  var lastDraftSent = 0;
 
   function workspacePage() {
     return document.querySelector("[data-workspace-page]");
@@ -187,6 +193,7 @@
       return;
     }
     draft.inFlight = true;
+    lastDraftSent = Date.now();
     var id = form.dataset.assignment;
     var values = formValues(form).join("\u0000");
     setSaveState("saving");
@@ -276,6 +283,34 @@
   }
 
   window.addEventListener("online", resend);
+
+  ["keydown", "pointerdown", "wheel"].forEach(function (name) {
+    document.addEventListener(
+      name,
+      function () {
+        lastActivity = Date.now();
+      },
+      { capture: true, passive: true }
+    );
+  });
+
+  setInterval(function () {
+    var form = answerForm();
+    if (!form || busy || pending || draft.inFlight || document.visibilityState !== "visible") return;
+    if (lastActivity > lastDraftSent && Date.now() - lastDraftSent >= HEARTBEAT_MS) sendDraft(form);
+  }, HEARTBEAT_MS / 4);
+
+  // A tab closed with a choice the server has not confirmed: one last try.
+  // A beacon cannot carry the CSRF header; the form's own token field goes
+  // in the body instead.
+  window.addEventListener("pagehide", function () {
+    var form = answerForm();
+    if (!form || !navigator.sendBeacon) return;
+    var entry = readLocal(form.dataset.assignment);
+    if (entry && !entry.saved) {
+      navigator.sendBeacon(form.dataset.draftUrl, new URLSearchParams(new FormData(form)));
+    }
+  });
 
   // --- signing in again ----------------------------------------------------
   function askToSignIn(form) {
@@ -374,7 +409,6 @@
       refreshCsrf();
       if (dialog) dialog.close();
       resend();
-      if (pending && !busy) pending.requestSubmit();
       return;
     }
     var close = event.target.closest && event.target.closest("[data-dialog-close]");
@@ -705,6 +739,8 @@
       // A full page or the section of a tab: the item is new on screen.
       pruneLocal();
       startItem();
+      var text = document.querySelector("[data-item-text]");
+      if (text && (!document.activeElement || document.activeElement === document.body)) text.focus();
     }
   }
 

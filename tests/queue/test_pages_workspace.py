@@ -431,6 +431,17 @@ def test_nothing_left_and_everything_leased(project, annotator, annotators, web,
     assert lease(annotator, project) is None
 
 
+def test_after_the_last_item_it_can_still_be_taken_back(project, annotator, web, add_items):
+    add_items(project, 1)
+    only = item_on_screen(claim_page(web, project))
+    done = submit(web, project, only, "neg")
+    assert "Nothing left for you" in flat(done)
+    annotation = Annotation.objects.get(assignment_id=only)
+    assert f'action="{url(project, f"undo/{annotation.pk}/")}"' in text_of(done)
+    back = web.post(url(project, f"undo/{annotation.pk}/"), **HX)
+    assert item_on_screen(back) == only and checked_values(back) == ["neg"]
+
+
 def test_an_archived_project_is_read_only(project, lead, annotator, web, items):
     held = queue.assignment_claim(project=project, user=annotator).assignment
     services.project_archive(project=project, user=lead)
