@@ -636,6 +636,11 @@ def assignment_skip(*, assignment: Assignment, user, reason: Any) -> Assignment:
             raise Conflict("You submitted this item; undo the submission first.", code="submitted")
         if assignment.state == AssignmentState.SKIPPED:
             return assignment
+        # "Pending" counts skipped items that are still open, and the item of
+        # a lease that had ended may have been completed by others meanwhile.
+        # Its state is read under its lock: a comparison either runs after
+        # this skip and uncounts it, or ran before and this skip counts nothing.
+        item_open = _lock_item(assignment.item_id).state == ItemState.OPEN
         _release("id = %s", [assignment.pk], AssignmentState.SKIPPED, now)
         # A lease that had already ended (expired, released, later) is marked
         # skipped too, without a slot to give back.
@@ -644,7 +649,8 @@ def assignment_skip(*, assignment: Assignment, user, reason: Any) -> Assignment:
         )
         counts = CounterBatch(assignment.project_id)
         counts.add(f"annotator:{user.pk}:skipped", 1)
-        counts.add(f"annotator:{user.pk}:pending", 1)
+        if item_open:
+            counts.add(f"annotator:{user.pk}:pending", 1)
         counts.add("skips:total", 1)
         counts.flush()
         assignment.state, assignment.skip_reason = AssignmentState.SKIPPED, reason
