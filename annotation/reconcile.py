@@ -9,6 +9,7 @@ from collections import defaultdict
 
 from django.db import connection, transaction
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from projects.counters import counter_add
 from projects.jobs import JobContext, job_create, job_enqueue
@@ -16,7 +17,16 @@ from projects.models import Project, ProjectCounter, QueueOrder
 
 from .locks import lock_project_items
 from .models import Annotation, Assignment, AssignmentState, Item, ItemState, QueueCursor
-from .queue import ASSIGNMENT, CURSOR, ITEM, REOPENED, _excluded_sql, item_compare, random_rank
+from .queue import (
+    ASSIGNMENT,
+    CURSOR,
+    ITEM,
+    REOPENED,
+    _excluded_sql,
+    _release,
+    item_compare,
+    random_rank,
+)
 
 log = logging.getLogger(__name__)
 CHUNK = 5000
@@ -24,8 +34,13 @@ CHUNK = 5000
 
 def requeue_start(*, project: Project, user, reason: str):
     """Queue a re-rank / overlap / cursor job for ``project`` (after commit)."""
+    # The task object, not its name: job_enqueue calls .delay() on it, and a
+    # name made every overlap/order/seed change answer 500 after its commit
+    # and never run the job. (Imported where used, like the other senders.)
+    from .tasks import requeue
+
     job = job_create(project=project, user=user, kind="requeue", params={"reason": reason})
-    job_enqueue(job, "annotation.tasks.requeue")
+    job_enqueue(job, requeue)
     return job
 
 
@@ -108,6 +123,13 @@ def items_resize(project: Project) -> tuple[int, int]:
     for item_id in list(complete):
         item = Item.objects.select_for_update().get(pk=item_id)
         if item.state == ItemState.OPEN:
+            # A lowered overlap can leave leases beyond it on an item that now
+            # has enough, with no slot free; item_compare lets leases go only
+            # when a slot is free or a submission short, so they would stay
+            # active on a compared item (resumed by every claim of their
+            # holder). Give them back first.
+            if _release("item_id = %s", [item.pk], AssignmentState.RELEASED, timezone.now()):
+                item.refresh_from_db(fields=["free_slots"])
             item_compare(item=item)
             compared += 1
     return resized, compared
