@@ -98,7 +98,8 @@ def wait_for_draft(page) -> None:
 
 def label_items(page, username: str, *, twist: dict[int, str]) -> list[int]:
     """Answer every item the queue gives, by keyboard; ``twist`` maps an item's
-    position to what happens to it on the way ("reload", "offline", "signout")."""
+    position to what happens to it on the way ("reload", "offline", "signout",
+    "held")."""
     done = []
     for position in range(N_ITEMS):
         expect(page.locator("#item-text")).to_be_visible()
@@ -140,6 +141,21 @@ def label_items(page, username: str, *, twist: dict[int, str]) -> list[int]:
             page.keyboard.type(PASSWORD)
             page.keyboard.press("Enter")
             expect(dialog).to_be_hidden()
+
+        elif twist_here == "held":
+            # Enter held down: its repeats (event.repeat), while the submit is
+            # on its way and after the next item is on screen, send nothing.
+            page.keyboard.down("Enter")
+            page.keyboard.down("Enter")
+            wait_for_next(page, assignment)
+            following = on_screen(page)
+            page.keyboard.down("Enter")
+            page.keyboard.down("Enter")
+            page.keyboard.up("Enter")
+            page.wait_for_timeout(500)
+            assert on_screen(page) == following
+            expect(page.locator("#choices-error")).to_have_count(0)  # not even sent empty
+            assert not Annotation.objects.filter(assignment_id=following).exists()
 
         else:
             page.keyboard.press("Enter")
@@ -219,7 +235,7 @@ def test_two_annotators_label_ten_items_with_the_keyboard(
 
     sign_in(second_page, "kb-ann-b")
     second_page.goto(f"/projects/{project.pk}/annotate/")
-    done_b = label_items(second_page, "kb-ann-b", twist={4: "signout"})
+    done_b = label_items(second_page, "kb-ann-b", twist={4: "signout", 7: "held"})
 
     # Every item has exactly two annotations, one from each, and was compared.
     assert len(set(done_a)) == len(set(done_b)) == N_ITEMS
