@@ -30,6 +30,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 N_ITEMS = 10
 KEYS = {"p": "pos", "n": "neg", "u": "neu"}
 ARABIC = "المنتج ممتاز، أنصح به"
+# Shown as text on the workspace and the history; the page fixture fails if it runs.
+PAYLOAD = '<img src=x onerror="window.__pwned=1"> <b hx-on:click="window.__pwned=1">x</b>'
 LONG = "\n".join(f"Line {n}: the delivery was late, the box was open." for n in range(200))
 # What Chromium and htmx log for a request that could not be made (offline)
 # or that the server refused because the session had ended (401): the
@@ -178,7 +180,8 @@ def test_two_annotators_label_ten_items_with_the_keyboard(
     first, second = make_user("kb-ann-a"), make_user("kb-ann-b")
     for person in (first, second):
         services.membership_set(project=project, user=person, roles=["annotator"])
-    texts = [ARABIC, LONG] + [f"Review {n}: it works as described." for n in range(N_ITEMS - 2)]
+    texts = [ARABIC, LONG, PAYLOAD]
+    texts += [f"Review {n}: it works as described." for n in range(N_ITEMS - len(texts))]
     items_create(
         project=project,
         rows=[ItemRow({"text": text}) for text in texts],
@@ -236,6 +239,12 @@ def test_two_annotators_label_ten_items_with_the_keyboard(
     sign_in(second_page, "kb-ann-b")
     second_page.goto(f"/projects/{project.pk}/annotate/")
     done_b = label_items(second_page, "kb-ann-b", twist={4: "signout", 7: "held"})
+
+    # The history lists the payload as text, like the workspace did.
+    second_page.goto(f"/projects/{project.pk}/annotate/history/")
+    expect(second_page.locator(".ws-history__text", has_text="window.__pwned")).to_have_text(
+        PAYLOAD
+    )
 
     # Every item has exactly two annotations, one from each, and was compared.
     assert len(set(done_a)) == len(set(done_b)) == N_ITEMS

@@ -122,6 +122,10 @@ def test_others_get_404(role, project, items, request, web_for, annotator):
     assert client.post(url(project, "next/")).status_code == 404
     assert client.post(url(project, f"{held.pk}/submit/"), {"value": "pos"}).status_code == 404
     assert client.post(url(project, f"{held.pk}/draft/"), {"value": "pos"}).status_code == 404
+    # The same through htmx, as the page's script would send them.
+    assert client.get(url(project), **HX).status_code == 404
+    assert client.post(url(project, "next/"), **HX).status_code == 404
+    assert client.post(url(project, f"{held.pk}/later/"), **HX).status_code == 404
     assert lease(other, project) is None
     assert not Annotation.objects.exists()
     # No tab for them either (the lead and reviewer can see the project).
