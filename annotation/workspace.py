@@ -12,10 +12,10 @@ came back, can only ever act on the assignment it was rendered for; the
 submit service answers the same value again with the same annotation, and
 the view then shows the annotator's current lease (a claim resumes it).
 
-An htmx or fetch request without a session answers 401 instead of the
-login redirect, so static/js/workspace.js can open its sign-in dialog and
-send the kept form again (SECURITY.md E4); a plain browser request still
-goes to the login page.
+A write made by the page's script (htmx, or fetch for drafts) without a
+session answers 401 instead of the login redirect, so static/js/workspace.js
+can open its sign-in dialog and send the kept form again (SECURITY.md E4); a
+plain browser post, and any GET of a page, still go to the login page.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Left
@@ -311,7 +312,10 @@ def _item_label(assignment: Assignment) -> str:
 # --- the workspace ------------------------------------------------------------
 
 
-@login_or_401
+# The pages themselves send a visitor without a session to the login page,
+# htmx requests too: accord.js follows that redirect (a tab clicked after the
+# session ended); only the writes, which carry work, answer 401.
+@login_required
 @require_GET
 def annotate(request: HttpRequest, project_id: int) -> HttpResponse:
     project = _project(request, project_id)
@@ -539,7 +543,7 @@ def _history_page(request: HttpRequest, project: Project, *, status: int = 200) 
     return render_page(request, HISTORY, context, status=status)
 
 
-@login_or_401
+@login_required
 @require_GET
 def annotate_history(request: HttpRequest, project_id: int) -> HttpResponse:
     return _history_page(request, _project(request, project_id))

@@ -165,6 +165,10 @@ def test_anonymous_goes_to_login_and_scripts_get_401(project, annotator, items):
         url(project, f"{held.pk}/draft/"), {"value": "pos"}, HTTP_X_REQUESTED_WITH="fetch"
     )
     assert fetch.status_code == 401
+    # A page asked for by htmx (a tab) still goes to the login page, which
+    # accord.js follows: there is no work on screen to keep.
+    tab = anonymous.get(url(project), **HX)
+    assert tab.status_code == 302 and tab["Location"].startswith("/accounts/login/")
     assert not Annotation.objects.exists()
 
 
