@@ -20,14 +20,19 @@ class RateLimited(Exception):
 
 
 def hit(key: str, window: int) -> int:
-    """Count one event in the window that starts with the key's first event."""
-    cache.add(key, 0, timeout=window)
-    try:
-        return cache.incr(key)
-    except ValueError:
-        # The key expired between add and incr: start a new window.
-        cache.add(key, 1, timeout=window)
-        return 1
+    """Count one event in the window that starts with the key's first event.
+
+    One round trip when the window is open (INCR keeps the key's expiry);
+    the first event of a window adds the key with its timeout."""
+    for _ in range(3):
+        try:
+            return cache.incr(key)
+        except ValueError:
+            # No window yet: open one. If another request opened it first,
+            # add() fails and the next incr() counts in that window.
+            if cache.add(key, 1, timeout=window):
+                return 1
+    return cache.incr(key)
 
 
 def check_rate(scope: str, user_id: int) -> None:

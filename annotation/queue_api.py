@@ -88,11 +88,48 @@ def _body(request, fields: set[str], required: tuple[str, ...] = ()) -> dict:
     return data
 
 
+def _time(value) -> str | None:
+    return serializers.DateTimeField().to_representation(value) if value else None
+
+
+def _item(item) -> dict:
+    return {"id": item.pk, "external_id": item.external_id, "data": item.data}
+
+
+# The two payloads every annotator fetches every few seconds are built by
+# hand (AssignmentOutput and AnnotationOutput describe them for the schema):
+# a serializer per response cost more than the claim's own queries.
 def assignment_payload(assignment: Assignment, *, resumed: bool | None = None) -> dict:
-    body = AssignmentOutput(assignment).data
+    body = {
+        "id": assignment.pk,
+        "project": assignment.project_id,
+        "state": assignment.state,
+        "item": _item(assignment.item),
+        "leased_until": _time(assignment.expires_at),
+        "draft": assignment.draft,
+        "draft_saved_at": _time(assignment.draft_saved_at),
+        "preannotation": None,  # model predictions arrive with the predictions import
+        "config_version": assignment.config_version,
+        "guideline_version": assignment.guideline_version,
+    }
     if resumed is not None:
         body["resumed"] = resumed
     return body
+
+
+def annotation_payload(annotation: Annotation) -> dict:
+    return {
+        "id": annotation.pk,
+        "assignment": annotation.assignment_id,
+        "item": _item(annotation.item),
+        "value": annotation.value,
+        "revision": annotation.revision,
+        "frozen": annotation.item.compared_at is not None,
+        "config_version": annotation.config_version,
+        "guideline_version": annotation.guideline_version,
+        "created_at": _time(annotation.created_at),
+        "updated_at": _time(annotation.updated_at),
+    }
 
 
 class ClaimView(ProjectPermissionMixin, APIView):
@@ -136,7 +173,7 @@ class SubmitView(APIView):
             active_ms=data.get("active_ms"),
             preannotation_shown=data.get("preannotation_shown", False),
         )
-        return Response(AnnotationOutput(done.annotation).data, status=201 if done.created else 200)
+        return Response(annotation_payload(done.annotation), status=201 if done.created else 200)
 
 
 class SkipView(APIView):

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 from django.contrib.auth.models import AnonymousUser, Permission
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
@@ -114,18 +115,33 @@ def projects_for_user(user, perm: str = VIEW) -> QuerySet[Project]:
 def has_perm(user, project: Project, perm: str) -> bool:
     if user is None or not user.is_authenticated or not user.is_active:
         return False
-    return ProjectUserObjectPermission.objects.filter(
-        user=user, content_object=project, permission__codename=perm
-    ).exists()
+    return perm in user_permissions(user, project)
 
 
 def user_permissions(user, project: Project) -> frozenset[str]:
     if user is None or not user.is_authenticated or not user.is_active:
         return frozenset()
-    return frozenset(
-        ProjectUserObjectPermission.objects.filter(user=user, content_object=project).values_list(
-            "permission__codename", flat=True
+    # SQL of its own: every API request asks this, and compiling the ORM
+    # query cost more than running it (docs/benchmarks.md, the queue).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT p.codename FROM {ProjectUserObjectPermission._meta.db_table} o "  # noqa: S608
+            f"JOIN {Permission._meta.db_table} p ON p.id = o.permission_id "
+            "WHERE o.user_id = %s AND o.content_object_id = %s",
+            [user.pk, project.pk],
         )
+        return frozenset(row[0] for row in cursor.fetchall())
+
+
+def _project(pk: int) -> Project | None:
+    return next(
+        iter(
+            Project.objects.raw(
+                f"SELECT * FROM {Project._meta.db_table} WHERE id = %s",  # noqa: S608
+                [pk],
+            )
+        ),
+        None,
     )
 
 
@@ -163,7 +179,7 @@ def access_project_or_403(user, project_id, perm: str, *, write: bool | None = N
         pk = int(project_id)
     except (TypeError, ValueError) as exc:
         raise Http404 from exc
-    project = Project.objects.filter(pk=pk).first()
+    project = _project(pk)
     # One query for both questions: may they see it, and may they do this.
     held = user_permissions(user, project) if project is not None else frozenset()
     if VIEW not in held:
@@ -238,11 +254,31 @@ def access_assignment(user, assignment_id, *, write: bool = True):
         raise Http404 from exc
     if user is None or not user.is_authenticated:
         raise Http404
-    assignment = (
-        Assignment.objects.filter(pk=pk, annotator=user).select_related("item", "project").first()
+    from annotation.models import Item
+
+    assignment = next(
+        iter(
+            Assignment.objects.raw(
+                f"SELECT * FROM {Assignment._meta.db_table} WHERE id = %s AND annotator_id = %s",  # noqa: S608
+                [pk, user.pk],
+            )
+        ),
+        None,
     )
-    if assignment is None or not has_perm(user, assignment.project, ANNOTATE):
+    if assignment is None:
         raise Http404
+    project = _project(assignment.project_id)
+    if ANNOTATE not in user_permissions(user, project):
+        raise Http404
+    assignment.project = project
+    assignment.item = next(
+        iter(
+            Item.objects.raw(
+                f"SELECT * FROM {Item._meta.db_table} WHERE id = %s",  # noqa: S608
+                [assignment.item_id],
+            )
+        )
+    )
     if write and assignment.project.is_archived:
         raise ProjectArchived
     return assignment
