@@ -1,0 +1,65 @@
+"""The queue's hot path costs a fixed number of queries, whatever the size of
+the project: pinned here, per HTTP request (token check and access included;
+in a test the transaction is a savepoint, two of the counted statements).
+A change to these numbers should be a decision, not an accident."""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import claim, submit
+
+pytestmark = pytest.mark.django_db
+
+# Counts, not cost: the hot path reads with SQL of its own (raw queries are
+# several times cheaper than compiled ORM queries here), and loads an
+# assignment and its item in two cheap reads rather than one joined ORM read.
+CLAIM_NEW = 19  # token, access, resume (renew, release), reopened, cursor walk + move, take, lease
+CLAIM_RESUMED = 10
+CLAIM_NOTHING_LEFT = 14
+SUBMIT = 17
+SUBMIT_AND_COMPARE = 20
+SUBMIT_REPLAY = 12
+
+
+@pytest.fixture
+def two(project, annotator, annotators, api_for, add_items):
+    add_items(project, 20)
+    a, b = api_for(annotator), api_for(annotators[0])
+    # Warm both paths once (the config cache, the token's first use).
+    for client in (a, b):
+        submit(client, claim(client, project).json()["id"], "pos")
+    return project, a, b
+
+
+@pytest.mark.parametrize("size", [20, 200])
+def test_claim_costs_the_same_at_any_size(size, two, add_items, django_assert_num_queries):
+    project, a, _ = two
+    add_items(project, size, prefix="more")
+    with django_assert_num_queries(CLAIM_NEW):
+        assert claim(a, project).status_code == 200
+    with django_assert_num_queries(CLAIM_RESUMED):
+        assert claim(a, project).json()["resumed"] is True
+
+
+def test_a_claim_with_nothing_left(
+    project, annotator, api_for, add_items, django_assert_num_queries
+):
+    add_items(project, 1)
+    a = api_for(annotator)
+    submit(a, claim(a, project).json()["id"], "pos")
+    with django_assert_num_queries(CLAIM_NOTHING_LEFT):
+        assert claim(a, project).status_code == 204
+
+
+def test_submit(two, django_assert_num_queries):
+    project, a, b = two
+    mine = claim(a, project).json()
+    with django_assert_num_queries(SUBMIT):
+        assert submit(a, mine["id"], "pos").status_code == 201
+    theirs = claim(b, project).json()
+    assert theirs["item"]["id"] == mine["item"]["id"]
+    with django_assert_num_queries(SUBMIT_AND_COMPARE):
+        assert submit(b, theirs["id"], "neg").status_code == 201
+    with django_assert_num_queries(SUBMIT_REPLAY):
+        assert submit(b, theirs["id"], "neg").status_code == 200
