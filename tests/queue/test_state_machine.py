@@ -1,6 +1,6 @@
 """The queue as a state machine (SECURITY.md A8): Hypothesis drives random
 sequences of claim, submit, skip, later, draft, undo, edit and lease expiry
-by three annotators through the services, and after every step the rules
+by two or three annotators through the services; after every step the rules
 hold, counted in the database:
 
 * the queue's invariants (tests/queue/helpers.queue_violations): never more
