@@ -66,6 +66,12 @@ def items_create(*, project: Project, rows: Iterable[ItemRow], config: dict) -> 
     Item.objects.bulk_create(new, batch_size=1000)
     counter_add(project.pk, "items:total", len(new))
     counter_add(project.pk, f"items:{ItemState.OPEN}", len(new))
+    if new and project.queue_order != QueueOrder.IMPORT:
+        # New items may sort before where annotators' cursors are (as in
+        # the streamed import).
+        from .reconcile import cursors_reseed
+
+        cursors_reseed(project)
     return len(new)
 
 
