@@ -275,13 +275,13 @@ def assignment_claim(*, project: Project, user) -> Claim:
     check_rate("claim", user.pk)
     now = timezone.now()
     with transaction.atomic():
-        _lock_member(project.pk, user.pk)
-        resumed = _resume(project, user, now)
+        start = _claim_start(project, user, now)
+        resumed = _resume(project, start, now)
         if resumed is not None:
             return Claim(resumed, resumed=True)
-        item_id, busy = _from_reopened(project, user), False
+        item_id, busy = (_from_reopened(project, user) if start.reopened else None), False
         if item_id is None:
-            item_id, busy = _from_cursor(project, user)
+            item_id, busy = _from_cursor(project, user, start.cursor or START)
         if item_id is None and not busy:
             item_id = _from_deferred(project, user)
         if item_id is not None:
@@ -292,24 +292,48 @@ def assignment_claim(*, project: Project, user) -> Claim:
     raise _nothing_left(project, user, now)
 
 
-def _resume(project: Project, user, now) -> Assignment | None:
+@dataclass(frozen=True)
+class _Start:
+    cursor: tuple[float, int] | None
+    # The active lease's id, negative when it has run out.
+    lease: int | None
+    reopened: bool
+
+
+def _claim_start(project: Project, user, now) -> _Start:
+    """Lock the annotator's membership row (serialising their claims), then
+    read their cursor, their active lease and whether any slot of the
+    project came back. Two statements: a read in the locking statement
+    would see the snapshot taken before the lock was granted, and so miss
+    the lease a concurrent claim of the same annotator (another tab) made."""
+    _lock_member(project.pk, user.pk)
+    rank, item_id, lease, reopened = _fetch_one(
+        "SELECT (SELECT c.rank FROM "  # noqa: S608
+        f"{CURSOR} c WHERE c.project_id = %(p)s AND c.annotator_id = %(me)s), "
+        f"(SELECT c.item_id FROM {CURSOR} c WHERE c.project_id = %(p)s AND c.annotator_id = %(me)s), "
+        "(SELECT CASE WHEN a.expires_at > %(now)s THEN a.id ELSE -a.id END "
+        f"FROM {ASSIGNMENT} a WHERE a.project_id = %(p)s AND a.annotator_id = %(me)s "
+        "AND a.state = 'active'), "
+        f"EXISTS (SELECT 1 FROM {REOPENED} r WHERE r.project_id = %(p)s)",
+        {"p": project.pk, "me": user.pk, "now": now},
+    )
+    cursor = (rank, item_id) if item_id is not None else None
+    return _Start(cursor=cursor, lease=lease, reopened=bool(reopened))
+
+
+def _resume(project: Project, start: _Start, now) -> Assignment | None:
     """Renew and return the annotator's live lease; release one that ran out."""
+    if start.lease is None:
+        return None
+    if start.lease < 0:
+        _release("id = %s", [-start.lease], AssignmentState.EXPIRED, now)
+        return None
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {ASSIGNMENT} SET expires_at = %s WHERE project_id = %s "  # noqa: S608
-            "AND annotator_id = %s AND state = 'active' AND expires_at > %s RETURNING id",
-            [_lease_end(project, now), project.pk, user.pk, now],
+            f"UPDATE {ASSIGNMENT} SET expires_at = %s WHERE id = %s",  # noqa: S608
+            [_lease_end(project, now), start.lease],
         )
-        row = cursor.fetchone()
-    if row is not None:
-        return _load_assignment(row[0])
-    _release(
-        "project_id = %s AND annotator_id = %s AND expires_at <= %s",
-        [project.pk, user.pk, now],
-        AssignmentState.EXPIRED,
-        now,
-    )
-    return None
+    return _load_assignment(start.lease)
 
 
 def _from_reopened(project: Project, user) -> int | None:
@@ -322,36 +346,48 @@ def _from_reopened(project: Project, user) -> int | None:
     return row[0] if row else None
 
 
-def _from_cursor(project: Project, user) -> tuple[int | None, bool]:
-    """(item id, busy): the next item from the cursor, or None and whether
-    rows were there but all locked by other claims."""
-    cursor_row = _fetch_one(
-        f"SELECT rank, item_id FROM {CURSOR} WHERE project_id = %(p)s AND annotator_id = %(me)s",  # noqa: S608
-        {"p": project.pk, "me": user.pk},
+def _walk_sql(alias: str = "i") -> str:
+    """Open items with a free slot, from the cursor on, not done by me."""
+    return (
+        f"{alias}.project_id = %(p)s AND {alias}.state = 'open' AND {alias}.free_slots > 0 "
+        f"AND ({alias}.rank, {alias}.id) >= (%(r)s, %(id)s) AND {_excluded_sql(alias)}"
     )
-    rank, after = cursor_row or START
-    walk = (
-        f"SELECT i.rank, i.id FROM {ITEM} i "  # noqa: S608
-        "WHERE i.project_id = %(p)s AND i.state = 'open' AND i.free_slots > 0 "
-        f"AND (i.rank, i.id) >= (%(r)s, %(id)s) AND {_excluded_sql()} "
+
+
+def _from_cursor(project: Project, user, position: tuple[float, int]) -> tuple[int | None, bool]:
+    """(item id, busy): the next item from the cursor, or None and whether
+    rows were there but all locked by other claims.
+
+    The cursor moves up to the first row this annotator could take, never
+    past a row locked by another claim: that row may still have a slot for
+    them once the other claim commits."""
+    rank, after = position
+    params = {"p": project.pk, "me": user.pk, "r": rank, "id": after}
+    plain = (
+        f"SELECT i.rank, i.id FROM {ITEM} i WHERE {_walk_sql()} "  # noqa: S608
         "ORDER BY i.rank, i.id LIMIT 1"
     )
-    params = {"p": project.pk, "me": user.pk, "r": rank, "id": after}
-    first = _fetch_one(walk, params)
-    if first is None:
-        return None, False
-    # The first row this annotator could take, ignoring locks: the cursor may
-    # move up to it, never past it (a row locked by another claim may still
-    # have a slot for us once that claim commits).
-    if (rank, after) != first:
-        _cursor_set(project.pk, user.pk, first)
     if connection.vendor != "postgresql":
+        # IMMEDIATE transactions serialise claims: nothing is ever locked.
+        first = _fetch_one(plain, params)
+        if first is None:
+            return None, False
+        if (rank, after) != first:
+            _cursor_set(project.pk, user.pk, first)
         return first[1], False
+    # One statement: the first row not locked, and whether the walk passed
+    # over a locked row that this annotator could take.
     taken = _fetch_one(
-        walk.replace("LIMIT 1", "LIMIT 1" + _skip_locked()),
-        {**params, "r": first[0], "id": first[1]},
+        f"SELECT i.rank, i.id, EXISTS (SELECT 1 FROM {ITEM} j WHERE {_walk_sql('j')} "  # noqa: S608
+        f"AND (j.rank, j.id) < (i.rank, i.id)) FROM {ITEM} i WHERE {_walk_sql()} "
+        "ORDER BY i.rank, i.id LIMIT 1 FOR UPDATE OF i SKIP LOCKED",
+        params,
     )
-    return (taken[1], False) if taken else (None, True)
+    if taken is None:
+        return None, _fetch_one(plain, params) is not None
+    if not taken[2] and (rank, after) != (taken[0], taken[1]):
+        _cursor_set(project.pk, user.pk, (taken[0], taken[1]))
+    return taken[1], False
 
 
 def _cursor_set(project_id: int, user_id: int, position: tuple[float, int]) -> None:
@@ -377,6 +413,8 @@ def _from_deferred(project: Project, user) -> int | None:
 
 def _take(project: Project, user, item_id: int, now) -> Assignment:
     """Take a slot of a locked item and record the lease."""
+    if connection.vendor == "postgresql":
+        return _take_in_one_statement(project, user, item_id, now)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {ITEM} SET free_slots = free_slots - 1 "  # noqa: S608
@@ -414,6 +452,73 @@ def _take(project: Project, user, item_id: int, now) -> Assignment:
         )
         assignment_id = cursor.fetchone()[0]
     return _load_assignment(assignment_id)
+
+
+_TAKE_SQL = f"""
+WITH it AS (
+    UPDATE {ITEM} SET free_slots = free_slots - 1
+    WHERE id = %(item)s AND free_slots > 0 AND state = 'open' RETURNING *
+), gone AS (
+    DELETE FROM {REOPENED} WHERE item_id = (SELECT id FROM it WHERE free_slots = 0)
+), slot AS (
+    SELECT MIN(s) AS n FROM it, generate_series(1, it.overlap) AS s
+    WHERE s NOT IN (SELECT slot FROM {ASSIGNMENT}
+                    WHERE item_id = %(item)s AND state IN ('active', 'submitted'))
+), lease AS (
+    INSERT INTO {ASSIGNMENT} (project_id, item_id, annotator_id, state, slot, leased_at,
+        expires_at, config_version, guideline_version, skip_reason, created_at)
+    SELECT %(p)s, %(item)s, %(me)s, 'active', slot.n, %(now)s, %(until)s, %(config)s,
+        (SELECT MAX(number) FROM {GuidelineVersion._meta.db_table} WHERE project_id = %(p)s),
+        '', %(now)s
+    FROM slot
+    ON CONFLICT (item_id, annotator_id) DO UPDATE SET state = 'active', slot = excluded.slot,
+        leased_at = excluded.leased_at, expires_at = excluded.expires_at,
+        config_version = excluded.config_version,
+        guideline_version = excluded.guideline_version, finished_at = NULL
+    RETURNING *
+)
+SELECT lease.*, it.* FROM lease, it
+"""  # noqa: S608 - our tables
+
+
+def _take_in_one_statement(project: Project, user, item_id: int, now) -> Assignment:
+    """_take on PostgreSQL: slot, reopened row, free slot number and lease in
+    one round trip (the claim is what every annotator calls all day)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _TAKE_SQL,
+            {
+                "item": item_id,
+                "p": project.pk,
+                "me": user.pk,
+                "now": now,
+                "until": _lease_end(project, now),
+                "config": project.config_version,
+            },
+        )
+        row = cursor.fetchone()
+        names = [column.name for column in cursor.description]
+    if row is None:  # cannot happen under the item lock; the CHECK would catch it anyway
+        raise Conflict("The item was taken; claim again.")
+    split = len(Assignment._meta.concrete_fields)
+    assignment = _instance(Assignment, names[:split], row[:split])
+    assignment.item = _instance(Item, names[split:], row[split:])
+    return assignment
+
+
+def _instance(model, names: list[str], values) -> Any:
+    """A model instance from a PostgreSQL row (JSON comes as text)."""
+    json_fields = {
+        f.attname for f in model._meta.concrete_fields if f.get_internal_type() == "JSONField"
+    }
+    fields = {
+        name: _json(value) if name in json_fields and value is not None else value
+        for name, value in zip(names, values, strict=True)
+    }
+    instance = model(**fields)
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return instance
 
 
 def _free_slot(cursor, item_id: int, *, overlap: int) -> int:
@@ -579,10 +684,10 @@ def annotation_submit(
         else:
             item = _retake_slot(assignment)
         counts = CounterBatch(project.pk)
-        annotation = _record_submission(
+        annotation, submitted = _record_submission(
             assignment, item, clean, now, counts, active_ms=active_ms, shown=preannotation_shown
         )
-        if _submitted_count(item.pk) >= item.overlap:
+        if submitted >= item.overlap:
             item_compare(item=item, now=now, project=project, counts=counts)
         counts.flush()
         return Submitted(annotation, created=True)
@@ -605,8 +710,9 @@ def _submitted_count(item_id: int) -> int:
 
 def _record_submission(
     assignment: Assignment, item: Item, value: Any, now, counts: CounterBatch, *, active_ms, shown
-) -> Annotation:
-    number = _revision_count(assignment.pk) + 1
+) -> tuple[Annotation, int]:
+    """Write the annotation, its first revision and the assignment's new
+    state; return the annotation and how many submitted ones the item has."""
     annotation = Annotation(
         project_id=assignment.project_id,
         item=item,
@@ -618,11 +724,78 @@ def _record_submission(
         lease_to_submit_ms=min(int((now - assignment.leased_at).total_seconds() * 1000), 2**31 - 1),
         active_ms=active_ms,
         preannotation_shown=shown,
-        revision=number,
         created_at=now,
         updated_at=now,
     )
     encoded = orjson.dumps(value).decode()
+    if connection.vendor == "postgresql":
+        submitted = _record_in_one_statement(annotation, assignment, encoded, now)
+    else:
+        submitted = _record_in_statements(annotation, assignment, encoded, now)
+    assignment.state = AssignmentState.SUBMITTED
+    user_id, project = assignment.annotator_id, assignment.project
+    counts.add("annotations:total", 1)
+    counts.add(f"annotator:{user_id}:submitted", 1)
+    counts.add(f"annotator:{user_id}:pending", 1)
+    counts.add(_today_key(project, user_id, now), 1)
+    return annotation, submitted
+
+
+_RECORD_SQL = f"""
+WITH n AS (
+    SELECT COUNT(*) + 1 AS number FROM {AnnotationRevision._meta.db_table}
+    WHERE assignment_id = %(a)s
+), ann AS (
+    INSERT INTO {Annotation._meta.db_table} (project_id, item_id, annotator_id, assignment_id,
+        value, config_version, guideline_version, lease_to_submit_ms, active_ms,
+        preannotation_shown, revision, created_at, updated_at)
+    SELECT %(p)s, %(i)s, %(u)s, %(a)s, %(v)s::jsonb, %(cv)s, %(gv)s, %(ls)s, %(am)s, %(shown)s,
+        n.number, %(now)s, %(now)s FROM n
+    RETURNING id, revision
+), rev AS (
+    INSERT INTO {AnnotationRevision._meta.db_table} (project_id, item_id, annotator_id,
+        assignment_id, number, kind, value, created_at)
+    SELECT %(p)s, %(i)s, %(u)s, %(a)s, n.number, 'submit', %(v)s::jsonb, %(now)s FROM n
+), done AS (
+    UPDATE {ASSIGNMENT} SET state = 'submitted', slot = %(slot)s, finished_at = %(now)s,
+        draft = NULL WHERE id = %(a)s
+)
+SELECT ann.id, ann.revision,
+    (SELECT COUNT(*) FROM {ASSIGNMENT} WHERE item_id = %(i)s AND state = 'submitted') + 1
+FROM ann
+"""  # noqa: S608 - our tables
+
+
+def _record_in_one_statement(annotation, assignment, encoded: str, now) -> int:
+    """Annotation, revision and assignment state in one round trip; returns
+    how many submitted annotations the item now has. (The count reads the
+    statement's snapshot, before this assignment's own update: hence + 1.
+    The item is locked, so no other submit of it runs meanwhile.)"""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RECORD_SQL,
+            {
+                "a": assignment.pk,
+                "p": annotation.project_id,
+                "i": annotation.item_id,
+                "u": annotation.annotator_id,
+                "v": encoded,
+                "cv": annotation.config_version,
+                "gv": annotation.guideline_version,
+                "ls": annotation.lease_to_submit_ms,
+                "am": annotation.active_ms,
+                "shown": annotation.preannotation_shown,
+                "now": now,
+                "slot": assignment.slot,
+            },
+        )
+        annotation.pk, annotation.revision, submitted = cursor.fetchone()
+    return submitted
+
+
+def _record_in_statements(annotation, assignment, encoded: str, now) -> int:
+    number = _revision_count(assignment.pk) + 1
+    annotation.revision = number
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {Annotation._meta.db_table} (project_id, item_id, annotator_id, "  # noqa: S608
@@ -631,34 +804,30 @@ def _record_submission(
             f"VALUES (%s, %s, %s, %s, {_jsonb()}, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
             [
                 annotation.project_id,
-                item.pk,
+                annotation.item_id,
                 annotation.annotator_id,
                 assignment.pk,
                 encoded,
                 annotation.config_version,
                 annotation.guideline_version,
                 annotation.lease_to_submit_ms,
-                active_ms,
-                shown,
+                annotation.active_ms,
+                annotation.preannotation_shown,
                 number,
                 now,
                 now,
             ],
         )
         annotation.pk = cursor.fetchone()[0]
-        _insert_revision(cursor, assignment, item.pk, number, RevisionKind.SUBMIT, encoded, now)
+        _insert_revision(
+            cursor, assignment, annotation.item_id, number, RevisionKind.SUBMIT, encoded, now
+        )
         cursor.execute(
             f"UPDATE {ASSIGNMENT} SET state = 'submitted', slot = %s, finished_at = %s, "  # noqa: S608
             "draft = NULL WHERE id = %s",
             [assignment.slot, now, assignment.pk],
         )
-    assignment.state = AssignmentState.SUBMITTED
-    user_id, project = assignment.annotator_id, assignment.project
-    counts.add("annotations:total", 1)
-    counts.add(f"annotator:{user_id}:submitted", 1)
-    counts.add(f"annotator:{user_id}:pending", 1)
-    counts.add(_today_key(project, user_id, now), 1)
-    return annotation
+    return _submitted_count(annotation.item_id)
 
 
 def _revision_count(assignment_id: int) -> int:

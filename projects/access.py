@@ -133,6 +133,32 @@ def user_permissions(user, project: Project) -> frozenset[str]:
         return frozenset(row[0] for row in cursor.fetchall())
 
 
+def _project_and_permissions(pk: int, user) -> tuple[Project | None, frozenset[str]]:
+    """The project and the user's permission codenames on it, in one read."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return _project(pk), frozenset()
+    joined = (
+        "string_agg(p.codename, ',')"
+        if connection.vendor == "postgresql"
+        else ("group_concat(p.codename, ',')")
+    )
+    project = next(
+        iter(
+            Project.objects.raw(
+                f"SELECT pr.*, (SELECT {joined} FROM {ProjectUserObjectPermission._meta.db_table} o "  # noqa: S608
+                f"JOIN {Permission._meta.db_table} p ON p.id = o.permission_id "
+                "WHERE o.user_id = %s AND o.content_object_id = pr.id) AS held_permissions "
+                f"FROM {Project._meta.db_table} pr WHERE pr.id = %s",
+                [user.pk, pk],
+            )
+        ),
+        None,
+    )
+    if project is None:
+        return None, frozenset()
+    return project, frozenset(filter(None, (project.held_permissions or "").split(",")))
+
+
 def _project(pk: int) -> Project | None:
     return next(
         iter(
@@ -179,10 +205,9 @@ def access_project_or_403(user, project_id, perm: str, *, write: bool | None = N
         pk = int(project_id)
     except (TypeError, ValueError) as exc:
         raise Http404 from exc
-    project = _project(pk)
     # One query for both questions: may they see it, and may they do this.
-    held = user_permissions(user, project) if project is not None else frozenset()
-    if VIEW not in held:
+    project, held = _project_and_permissions(pk, user)
+    if project is None or VIEW not in held:
         raise Http404
     if perm not in held:
         raise Forbidden
@@ -267,8 +292,8 @@ def access_assignment(user, assignment_id, *, write: bool = True):
     )
     if assignment is None:
         raise Http404
-    project = _project(assignment.project_id)
-    if ANNOTATE not in user_permissions(user, project):
+    project, held = _project_and_permissions(assignment.project_id, user)
+    if ANNOTATE not in held:
         raise Http404
     assignment.project = project
     assignment.item = next(
