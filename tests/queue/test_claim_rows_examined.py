@@ -141,5 +141,8 @@ def test_the_claim_reads_tens_of_rows_however_far_ahead(far_ahead):
     )
     assert max(report.values()) <= SMALL, report
     assert fast_rows <= fresh_rows + 10, report
-    assert max(last) <= SMALL, last
+    # The claim that answers "nothing left" walks the rest of the queue twice
+    # (once skipping rows other claims hold, once to tell "all leased" from
+    # "nothing left"): still the rest of the queue, never the work behind.
+    assert max(last) <= 2 * SMALL, last
     assert walk_rows > AHEAD
