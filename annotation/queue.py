@@ -329,10 +329,13 @@ def _resume(project: Project, start: _Start, now) -> Assignment | None:
         _release("id = %s", [-start.lease], AssignmentState.EXPIRED, now)
         return None
     with connection.cursor() as cursor:
+        # Still active: a lead's release or a sweep may have ended it since.
         cursor.execute(
-            f"UPDATE {ASSIGNMENT} SET expires_at = %s WHERE id = %s",  # noqa: S608
+            f"UPDATE {ASSIGNMENT} SET expires_at = %s WHERE id = %s AND state = 'active'",  # noqa: S608
             [_lease_end(project, now), start.lease],
         )
+        if cursor.rowcount == 0:
+            return None
     return _load_assignment(start.lease)
 
 
@@ -375,19 +378,25 @@ def _from_cursor(project: Project, user, position: tuple[float, int]) -> tuple[i
         if (rank, after) != first:
             _cursor_set(project.pk, user.pk, first)
         return first[1], False
-    # One statement: the first row not locked, and whether the walk passed
-    # over a locked row that this annotator could take.
-    taken = _fetch_one(
-        f"SELECT i.rank, i.id, EXISTS (SELECT 1 FROM {ITEM} j WHERE {_walk_sql('j')} "  # noqa: S608
-        f"AND (j.rank, j.id) < (i.rank, i.id)) FROM {ITEM} i WHERE {_walk_sql()} "
-        "ORDER BY i.rank, i.id LIMIT 1 FOR UPDATE OF i SKIP LOCKED",
+    # One statement, two walks from the cursor: the first row this annotator
+    # could take ignoring locks, and the first one not locked by another
+    # claim. Each stops at its first match. (A "was anything passed over"
+    # test bounded above by a row comparison would not stop: btree ends a
+    # scan on the first column only, and in import order every rank is 0.)
+    row = _fetch_one(
+        f"WITH first AS (SELECT i.rank, i.id FROM {ITEM} i WHERE {_walk_sql()} "  # noqa: S608
+        "ORDER BY i.rank, i.id LIMIT 1), "
+        f"taken AS (SELECT i.id FROM {ITEM} i WHERE {_walk_sql()} "
+        "ORDER BY i.rank, i.id LIMIT 1 FOR UPDATE OF i SKIP LOCKED) "
+        "SELECT first.rank, first.id, taken.id FROM first LEFT JOIN taken ON TRUE",
         params,
     )
-    if taken is None:
-        return None, _fetch_one(plain, params) is not None
-    if not taken[2] and (rank, after) != (taken[0], taken[1]):
-        _cursor_set(project.pk, user.pk, (taken[0], taken[1]))
-    return taken[1], False
+    if row is None:
+        return None, False
+    first = (row[0], row[1])
+    if (rank, after) != first:
+        _cursor_set(project.pk, user.pk, first)
+    return (row[2], False) if row[2] is not None else (None, True)
 
 
 def _cursor_set(project_id: int, user_id: int, position: tuple[float, int]) -> None:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 # annotation/queue.py): every round trip costs CPU on both sides.
 CLAIM_NEW = 9  # token, access, membership lock, start (cursor, lease, reopened), walk, cursor, take
 CLAIM_RESUMED = 9
-CLAIM_NOTHING_LEFT = 10
+CLAIM_NOTHING_LEFT = 9
 SUBMIT = 11
 SUBMIT_AND_COMPARE = 14
 SUBMIT_REPLAY = 10
