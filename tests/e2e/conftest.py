@@ -9,6 +9,7 @@ payloads' sentinel) fails the test.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -87,8 +88,10 @@ class PageProblems:
         self.errors.append(f"uncaught: {error}")
 
 
-@pytest.fixture
-def page(browser, live_server) -> Iterator[object]:
+@contextlib.contextmanager
+def watched_page(browser, live_server) -> Iterator[object]:
+    """A page in a browser context of its own, whose console errors, uncaught
+    errors and CSP violations fail the test when it is done."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
     context.add_init_script(WATCH_CSP)
@@ -102,6 +105,12 @@ def page(browser, live_server) -> Iterator[object]:
         assert_clean(page)
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(browser, live_server) -> Iterator[object]:
+    with watched_page(browser, live_server) as watched:
+        yield watched
 
 
 def assert_clean(page) -> None:

@@ -23,7 +23,7 @@ from annotation.services import ItemRow, items_create
 from projects import services
 from projects.services import project_config
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import TIMEOUT_MS, WATCH_CSP, PageProblems, assert_clean
+from tests.e2e.conftest import watched_page
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,19 +54,8 @@ EXPECTED_NETWORK = (
 @pytest.fixture
 def second_page(browser, live_server) -> Iterator[object]:
     """Another person's browser: a context of its own, watched like ``page``."""
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    context.add_init_script(WATCH_CSP)
-    page = context.new_page()
-    problems = PageProblems()
-    page.on("console", problems.on_console)
-    page.on("pageerror", problems.on_page_error)
-    page.problems = problems
-    yield page
-    try:
-        assert_clean(page)
-    finally:
-        context.close()
+    with watched_page(browser, live_server) as watched:
+        yield watched
 
 
 def sign_in(page, username: str) -> None:
