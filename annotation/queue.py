@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -41,7 +40,6 @@ from accord.errors import Conflict, InvalidInput
 from accord.ratelimit import check_rate
 from projects.counters import CounterBatch
 from projects.models import (
-    ConfigVersion,
     GuidelineVersion,
     Membership,
     Project,
@@ -130,10 +128,10 @@ def _lock_member(project_id: int, user_id: int) -> None:
         )
 
 
-@lru_cache(maxsize=256)
 def _config(project_id: int, number: int) -> tuple[str, dict]:
-    # Config versions are immutable, so a process may keep them.
-    row = ConfigVersion.objects.get(project_id=project_id, number=number)
+    from .queue_selectors import config_version
+
+    row = config_version(project_id, number)
     return row.task_type, row.config
 
 
@@ -174,15 +172,6 @@ def _load_item(pk: int, *, lock: bool = False) -> Item:
     suffix = " FOR UPDATE" if lock and connection.vendor == "postgresql" else ""
     return next(
         iter(Item.objects.raw(f"SELECT * FROM {ITEM} WHERE id = %s{suffix}", [pk]))  # noqa: S608
-    )
-
-
-def _current_guideline(project_id: int) -> int | None:
-    return (
-        GuidelineVersion.objects.filter(project_id=project_id)
-        .order_by("-number")
-        .values_list("number", flat=True)
-        .first()
     )
 
 

@@ -3,6 +3,7 @@ lead's views (leases, unfinishable items, skips per annotator)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -10,7 +11,7 @@ from django.http import Http404
 
 from projects import access
 from projects.counters import counters_for
-from projects.models import Membership, Project
+from projects.models import ConfigVersion, GuidelineVersion, Membership, Project
 
 from .models import (
     Annotation,
@@ -213,3 +214,48 @@ def annotator_progress(project: Project, user) -> dict[str, Any]:
         "skipped": counters.get(prefix + "skipped", 0),
         "items": item_counts(counters),
     }
+
+
+@lru_cache(maxsize=256)
+def config_version(project_id: int, number: int) -> ConfigVersion:
+    """A label-schema version. Versions are immutable, so a process may keep
+    them (the claim and submit paths ask on every request)."""
+    return ConfigVersion.objects.get(project_id=project_id, number=number)
+
+
+def current_lease(project: Project, user) -> Assignment | None:
+    """The annotator's unexpired lease, read without renewing it: a GET
+    changes nothing (a claim, which renews, is a POST)."""
+    from django.utils import timezone
+
+    return (
+        Assignment.objects.filter(
+            project=project,
+            annotator=user,
+            state=AssignmentState.ACTIVE,
+            expires_at__gt=timezone.now(),
+        )
+        .select_related("item")
+        .first()
+    )
+
+
+def assignment_guidelines(project: Project, assignment: Assignment, user) -> dict[str, Any]:
+    """The guideline version rendered for this assignment (the one its
+    annotation records), and whether it is newer than the version of the
+    annotator's previous item."""
+    shown = None
+    if assignment.guideline_version is not None:
+        shown = GuidelineVersion.objects.filter(
+            project=project, number=assignment.guideline_version
+        ).first()
+    previous = (
+        Assignment.objects.filter(project=project, annotator=user, finished_at__isnull=False)
+        .exclude(pk=assignment.pk)
+        .order_by("-finished_at", "-pk")
+        .values("guideline_version")
+        .first()
+    )
+    before = previous["guideline_version"] if previous else None
+    changed = bool(shown and previous and (before is None or shown.number > before))
+    return {"guideline": shown, "guideline_changed": changed, "guideline_before": before}

@@ -42,7 +42,7 @@ from accord.errors import Conflict, InvalidInput
 from accord.ratelimit import RateLimited
 from projects import access
 from projects.markdown import render_markdown
-from projects.models import ConfigVersion, GuidelineVersion, Project
+from projects.models import ConfigVersion, Project
 from projects.views import project_context, render_page
 
 from . import queue, queue_selectors, tasktypes
@@ -115,10 +115,6 @@ def _own_annotation(request: HttpRequest, project_id: int, annotation_id: int) -
     return annotation
 
 
-def _config(project_id: int, number: int) -> ConfigVersion:
-    return ConfigVersion.objects.get(project_id=project_id, number=number)
-
-
 def _chosen(value: Any) -> list[str]:
     """The keys a value picks, for checking boxes (a single key is a list of
     one, so the template never tests a substring)."""
@@ -164,21 +160,6 @@ class Workspace:
     status: int = 200
 
 
-def _current_lease(project: Project, user) -> Assignment | None:
-    """The annotator's unexpired lease, read without renewing it: a GET
-    changes nothing (a claim, which renews, is a POST)."""
-    return (
-        Assignment.objects.filter(
-            project=project,
-            annotator=user,
-            state=AssignmentState.ACTIVE,
-            expires_at__gt=timezone.now(),
-        )
-        .select_related("item")
-        .first()
-    )
-
-
 def _next(project: Project, user) -> Workspace:
     """The annotator's lease after an action: the current one resumed, or a
     new one, or why there is none."""
@@ -194,36 +175,16 @@ def _next(project: Project, user) -> Workspace:
 
 
 def _guidelines(project: Project, assignment: Assignment, user) -> dict[str, Any]:
-    """The guideline version rendered for this assignment (the one its
-    annotation records), and whether it is newer than the version of the
-    annotator's previous item."""
-    shown = None
-    if assignment.guideline_version is not None:
-        shown = GuidelineVersion.objects.filter(
-            project=project, number=assignment.guideline_version
-        ).first()
-    previous = (
-        Assignment.objects.filter(project=project, annotator=user, finished_at__isnull=False)
-        .exclude(pk=assignment.pk)
-        .order_by("-finished_at", "-pk")
-        .values("guideline_version")
-        .first()
-    )
-    before = previous["guideline_version"] if previous else None
-    changed = bool(shown and previous and (before is None or shown.number > before))
-    return {
-        "guideline": shown,
-        "guideline_html": render_markdown(shown.body) if shown else "",
-        "guideline_changed": changed,
-        "guideline_before": before,
-    }
+    found = queue_selectors.assignment_guidelines(project, assignment, user)
+    shown = found["guideline"]
+    return {**found, "guideline_html": render_markdown(shown.body) if shown else ""}
 
 
 def _last_submission(project: Project, user) -> dict[str, Any] | None:
     last = queue.last_submission(project=project, user=user)
     if last is None:
         return None
-    config = _config(project.pk, last.config_version)
+    config = queue_selectors.config_version(project.pk, last.config_version)
     shown = tasktypes.get(config.task_type).display_value(last.value, config.config)
     return {"annotation": last, "display": shown}
 
@@ -239,7 +200,7 @@ def _context(request: HttpRequest, project: Project, ws: Workspace) -> dict[str,
     )
     if ws.assignment is not None and ws.state == "item":
         assignment = ws.assignment
-        config = _config(project.pk, assignment.config_version)
+        config = queue_selectors.config_version(project.pk, assignment.config_version)
         task_type = tasktypes.get(config.task_type)
         context.update(
             assignment=assignment,
@@ -322,7 +283,7 @@ def annotate(request: HttpRequest, project_id: int) -> HttpResponse:
     if project.is_archived:
         ws = Workspace("archived", notice=ARCHIVED)
     else:
-        lease = _current_lease(project, request.user)
+        lease = queue_selectors.current_lease(project, request.user)
         ws = Workspace("item", lease, value=lease.draft) if lease else Workspace("start")
     return _show(request, project, ws, page=True)
 
@@ -341,7 +302,7 @@ def annotate_next(request: HttpRequest, project_id: int) -> HttpResponse:
 def annotate_submit(request: HttpRequest, project_id: int, assignment_id: int) -> HttpResponse:
     assignment = _own_assignment(request, project_id, assignment_id)
     project, user = assignment.project, request.user
-    config = _config(project.pk, assignment.config_version)
+    config = queue_selectors.config_version(project.pk, assignment.config_version)
     task_type = tasktypes.get(config.task_type)
     value = task_type.form_value(request.POST, config.config)
     try:
@@ -436,7 +397,7 @@ def annotate_draft(request: HttpRequest, project_id: int, assignment_id: int) ->
         assignment = _own_assignment(request, project_id, assignment_id)
     except access.ProjectArchived:
         return _text(ARCHIVED, 409)
-    config = _config(assignment.project_id, assignment.config_version)
+    config = queue_selectors.config_version(assignment.project_id, assignment.config_version)
     value = tasktypes.get(config.task_type).form_value(request.POST, config.config)
     try:
         queue.assignment_draft(assignment=assignment, user=request.user, value=value)
@@ -491,7 +452,7 @@ class HistoryRow:
 def _history_row(annotation: Annotation, configs: dict[int, ConfigVersion]) -> HistoryRow:
     number = annotation.config_version
     if number not in configs:
-        configs[number] = _config(annotation.project_id, number)
+        configs[number] = queue_selectors.config_version(annotation.project_id, number)
     config = configs[number]
     task_type = tasktypes.get(config.task_type)
     item = annotation.item
@@ -588,7 +549,7 @@ def annotate_edit(request: HttpRequest, project_id: int, annotation_id: int) -> 
         messages.error(request, ARCHIVED)
         return _history_page(request, project, status=409)
     project = annotation.project
-    config = _config(project.pk, annotation.config_version)
+    config = queue_selectors.config_version(project.pk, annotation.config_version)
     task_type = tasktypes.get(config.task_type)
     value = task_type.form_value(request.POST, config.config)
     try:
