@@ -13,6 +13,7 @@ api_v1 = [
     path("me/", MeView.as_view(), name="me"),
     path("", include("projects.api_urls")),
     path("", include("annotation.api_urls")),
+    path("", include("review.api_urls")),
     path("jobs/<int:job_id>/", JobDetailView.as_view(), name="job-detail"),
     path("jobs/<int:job_id>/cancel/", JobCancelView.as_view(), name="job-cancel"),
 ]

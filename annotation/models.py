@@ -12,6 +12,9 @@ class ItemState(models.TextChoices):
     REVIEW = "review", "In review"
     GOLD = "gold", "Gold"
     EXCLUDED = "excluded", "Excluded"
+    # Disagreed under review policy "none": no reviewer will see it; the lead
+    # decides (turning review on sends these to review).
+    UNRESOLVED = "unresolved", "Disagreed, not reviewed"
     ARCHIVED = "archived", "Archived"
 
 
@@ -55,6 +58,15 @@ class Item(models.Model):
                 fields=["project", "rank", "id"],
                 condition=Q(state="open", free_slots__gt=0),
                 name="item_queue",
+            ),
+            # The review queue's order: priority, then age in review.
+            models.Index(
+                "project",
+                models.F("priority").desc(),
+                "compared_at",
+                "id",
+                condition=Q(state="review"),
+                name="item_review_queue",
             ),
         ]
         constraints = [

@@ -44,8 +44,8 @@ from projects.models import (
     Membership,
     Project,
     QueueOrder,
-    ReviewPolicy,
 )
+from review.gold import item_settle, submissions
 
 from . import tasktypes
 from .models import (
@@ -60,7 +60,6 @@ from .models import (
     ReopenedSlot,
     RevisionKind,
 )
-from .tasktypes.base import ConsensusRule
 
 ITEM = Item._meta.db_table
 ASSIGNMENT = Assignment._meta.db_table
@@ -865,21 +864,17 @@ def item_compare(
     project = project or Project.objects.get(pk=item.project_id)
     batch = counts or CounterBatch(project.pk)
     key, config = _config(project.pk, project.config_version)
-    task_type = tasktypes.get(key)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT n.value FROM {Annotation._meta.db_table} n JOIN {ASSIGNMENT} a "  # noqa: S608
-            "ON a.id = n.assignment_id WHERE n.item_id = %s AND a.state = 'submitted' "
-            "ORDER BY n.id",
-            [item.pk],
-        )
-        values = [_json(row[0]) for row in cursor.fetchall()]
-    rule = ConsensusRule(majority=project.consensus_majority)
-    outcome = "agreed" if task_type.consensus(values, rule, config).agreed else "disagreed"
-    if outcome == "agreed" and project.review_policy != ReviewPolicy.ALL:
-        to_state = ItemState.GOLD
-    else:
-        to_state = ItemState.REVIEW
+    # Comparing, consensus gold and the review policy belong to review/.
+    rows = submissions(item.pk)
+    to_state, outcome = item_settle(
+        item=item,
+        project=project,
+        task_type=tasktypes.get(key),
+        config=config,
+        rows=rows,
+        now=now,
+        counts=batch,
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {ITEM} SET state = %s, outcome = %s, compared_at = %s WHERE id = %s",  # noqa: S608
@@ -889,7 +884,7 @@ def item_compare(
     batch.add(f"items:{to_state}", 1)
     batch.add(f"items:{outcome}", 1)
     _clear_pending(item, batch)
-    if item.free_slots or len(values) != item.overlap:
+    if item.free_slots or len(rows) != item.overlap:
         # Leases may still be held (the overlap was lowered, or a lead
         # overrode): let them go. With every slot submitted there are none,
         # and no reopened-slot row (the take that filled the item removed it).

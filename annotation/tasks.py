@@ -22,10 +22,13 @@ def set_priorities(job_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def expire_leases() -> int:
-    """Give back the slots of leases past their end (every 30 s)."""
+    """Give back the slots of annotation leases past their end, and end the
+    review leases past theirs (every 30 s)."""
+    from review.leases import reviews_expire
+
     from .queue import leases_expire
 
-    return leases_expire()
+    return leases_expire() + reviews_expire()
 
 
 @shared_task(ignore_result=True)

@@ -332,3 +332,56 @@ def access_annotation(user, annotation_id, *, write: bool = False):
     if write and annotation.project.is_archived:
         raise ProjectArchived
     return annotation
+
+
+def _pk(value) -> int:
+    try:
+        pk = int(value)
+    except (TypeError, ValueError) as exc:
+        raise Http404 from exc
+    if not 0 < pk < 2**63:
+        raise Http404
+    return pk
+
+
+def access_review(user, review_id, *, write: bool = False):
+    """A review lease for its reviewer while they may review; Http404 for
+    anyone else, so a review id says nothing to an annotator or outsider."""
+    from review.models import Review
+
+    pk = _pk(review_id)
+    if user is None or not user.is_authenticated:
+        raise Http404
+    review = Review.objects.filter(pk=pk, reviewer=user).select_related("item").first()
+    if review is None:
+        raise Http404
+    project, held = _project_and_permissions(review.project_id, user)
+    if project is None or REVIEW not in held:
+        raise Http404
+    review.project = project
+    if write and project.is_archived:
+        raise ProjectArchived
+    return review
+
+
+def access_gold(user, gold_id, *, write: bool = False):
+    """A gold record for a reviewer or lead of its project (an annotator
+    sees gold only as feedback on their own work); Http404 otherwise.
+    Writing (a new adjudication) needs the review permission."""
+    from review.models import GoldRecord
+
+    pk = _pk(gold_id)
+    if user is None or not user.is_authenticated:
+        raise Http404
+    gold = GoldRecord.objects.filter(pk=pk).select_related("item").first()
+    if gold is None:
+        raise Http404
+    project, held = _project_and_permissions(gold.project_id, user)
+    if project is None or not held & {REVIEW, VIEW_STATS}:
+        raise Http404
+    if write and REVIEW not in held:
+        raise PermissionDenied
+    gold.project = project
+    if write and project.is_archived:
+        raise ProjectArchived
+    return gold

@@ -18,6 +18,18 @@ class QueueOrder(models.TextChoices):
     PRIORITY = "priority", "Priority, highest first"
 
 
+DEFAULT_REASON_CODES = (
+    ("guideline_gap", "Guideline gap"),
+    ("annotator_slip", "Annotator slip"),
+    ("ambiguous_item", "Ambiguous item"),
+    ("bad_item", "Bad or unusable item"),
+)
+
+
+def default_reason_codes() -> list[dict[str, str]]:
+    return [{"key": key, "name": name} for key, name in DEFAULT_REASON_CODES]
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, max_length=20000)
@@ -35,6 +47,12 @@ class Project(models.Model):
         max_length=16, choices=QueueOrder.choices, default=QueueOrder.IMPORT
     )
     queue_seed = models.PositiveIntegerField(default=0)
+    # The seed of the audit draw: which agreed items still go to a reviewer.
+    audit_seed = models.PositiveIntegerField(default=0)
+    # Reviewers see "Annotator A/B" instead of names.
+    anonymous_review = models.BooleanField(default=False)
+    # The reason codes a reviewer may give: [{"key": ..., "name": ...}].
+    reason_codes = models.JSONField(default=default_reason_codes)
     config_version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"

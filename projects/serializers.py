@@ -35,6 +35,9 @@ class ProjectInput(serializers.Serializer):
     lease_seconds = serializers.IntegerField(required=False)
     queue_order = serializers.ChoiceField(["import", "random", "priority"], required=False)
     queue_seed = serializers.IntegerField(required=False)
+    audit_seed = serializers.IntegerField(required=False)
+    anonymous_review = serializers.BooleanField(required=False)
+    reason_codes = serializers.JSONField(required=False, help_text='[{"key": ..., "name": ...}]')
 
 
 class ProjectPatchInput(serializers.Serializer):
@@ -48,6 +51,9 @@ class ProjectPatchInput(serializers.Serializer):
     lease_seconds = serializers.IntegerField(required=False)
     queue_order = serializers.ChoiceField(["import", "random", "priority"], required=False)
     queue_seed = serializers.IntegerField(required=False)
+    audit_seed = serializers.IntegerField(required=False)
+    anonymous_review = serializers.BooleanField(required=False)
+    reason_codes = serializers.JSONField(required=False, help_text='[{"key": ..., "name": ...}]')
     task_type = serializers.CharField(required=False)
     config = serializers.JSONField(required=False)
     config_note = serializers.CharField(required=False)
@@ -71,6 +77,9 @@ class ProjectOutput(serializers.Serializer):
     lease_seconds = serializers.IntegerField()
     queue_order = serializers.CharField()
     queue_seed = serializers.IntegerField()
+    audit_seed = serializers.IntegerField()
+    anonymous_review = serializers.BooleanField()
+    reason_codes = serializers.JSONField()
     archived = serializers.BooleanField()
     created_at = serializers.DateTimeField()
     roles = serializers.ListField(child=serializers.CharField())

@@ -8,6 +8,7 @@ row first: that is the lock order everywhere.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import zoneinfo
 from dataclasses import dataclass, field
@@ -51,6 +52,9 @@ SETTINGS_FIELDS = (
     "lease_seconds",
     "queue_order",
     "queue_seed",
+    "audit_seed",
+    "anonymous_review",
+    "reason_codes",
 )
 MAX_OVERLAP = 10
 # Settings whose change re-ranks the queue or resizes its items (a job).
@@ -169,9 +173,72 @@ def _clean_settings(values: dict[str, Any], *, current: Project | None) -> dict[
             bad("queue_seed", "must be a whole number from 0 to 2147483647")
         else:
             out["queue_seed"] = seed
+    errors.extend(_clean_review_settings(values, out))
     if errors:
         raise InvalidInput(errors)
     return out
+
+
+MAX_REASON_CODES = 30
+REASON_CODE_KEY = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,39}$")
+
+
+def _clean_review_settings(values: dict[str, Any], out: dict[str, Any]) -> list[dict[str, str]]:
+    """The reviewer-facing settings: audit seed, anonymity, reason codes."""
+    errors: list[dict[str, str]] = []
+    if "audit_seed" in values:
+        seed = values["audit_seed"]
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
+            errors.append(
+                {"field": "audit_seed", "reason": "must be a whole number from 0 to 2147483647"}
+            )
+        else:
+            out["audit_seed"] = seed
+    if "anonymous_review" in values:
+        if not isinstance(values["anonymous_review"], bool):
+            errors.append({"field": "anonymous_review", "reason": "must be true or false"})
+        else:
+            out["anonymous_review"] = values["anonymous_review"]
+    if "reason_codes" in values:
+        codes, code_errors = _clean_reason_codes(values["reason_codes"])
+        errors.extend(code_errors)
+        if not code_errors:
+            out["reason_codes"] = codes
+    return errors
+
+
+def _clean_reason_codes(raw: Any) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    if not isinstance(raw, list) or len(raw) > MAX_REASON_CODES:
+        return [], [
+            {
+                "field": "reason_codes",
+                "reason": f"must be a list of at most {MAX_REASON_CODES} {{key, name}} objects",
+            }
+        ]
+    codes: list[dict[str, str]] = []
+    errors: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for n, entry in enumerate(raw):
+        where = f"reason_codes[{n}]"
+        if not isinstance(entry, dict) or set(entry) - {"key", "name"}:
+            errors.append({"field": where, "reason": "must be an object with key and name"})
+            continue
+        key, name = entry.get("key"), entry.get("name", entry.get("key"))
+        if not isinstance(key, str) or not REASON_CODE_KEY.match(key):
+            errors.append(
+                {
+                    "field": f"{where}.key",
+                    "reason": "must be 1-40 lowercase letters, digits, _ or -",
+                }
+            )
+        elif key in seen:
+            errors.append({"field": f"{where}.key", "reason": f"{key!r} is listed twice"})
+        elif not isinstance(name, str) or not name.strip() or len(name) > 80:
+            errors.append({"field": f"{where}.name", "reason": "must be text of 1-80 characters"})
+        else:
+            seen.add(key)
+            codes.append({"key": key, "name": name.strip()})
+    return codes, errors
 
 
 def _clean_config(task_type_key: Any, config: Any):
@@ -252,9 +319,17 @@ def project_update(*, project: Project, user, **values: Any) -> Project:
         name in REQUEUE_FIELDS and getattr(project, name) != value
         for name, value in cleaned.items()
     )
+    review_turned_on = (
+        project.review_policy == ReviewPolicy.NONE
+        and cleaned.get("review_policy", ReviewPolicy.NONE) != ReviewPolicy.NONE
+    )
     for name, value in cleaned.items():
         setattr(project, name, value)
     project.save()
+    if review_turned_on:
+        from review.gold import unresolved_to_review
+
+        unresolved_to_review(project=project)
     if requeue:
         from annotation.reconcile import requeue_start
 

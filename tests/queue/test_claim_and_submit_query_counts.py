@@ -19,6 +19,7 @@ CLAIM_RESUMED = 9
 CLAIM_NOTHING_LEFT = 9
 SUBMIT = 11
 SUBMIT_AND_COMPARE = 14
+SUBMIT_AND_GOLD = 16  # an agreement also writes the gold record and its first revision
 SUBMIT_REPLAY = 10
 
 
@@ -63,3 +64,12 @@ def test_submit(two, django_assert_num_queries):
         assert submit(b, theirs["id"], "neg").status_code == 201
     with django_assert_num_queries(SUBMIT_REPLAY):
         assert submit(b, theirs["id"], "neg").status_code == 200
+
+
+def test_submit_that_makes_consensus_gold(two, django_assert_num_queries):
+    project, a, b = two
+    mine = claim(a, project).json()
+    submit(a, mine["id"], "pos")
+    theirs = claim(b, project).json()
+    with django_assert_num_queries(SUBMIT_AND_GOLD):
+        assert submit(b, theirs["id"], "pos").status_code == 201

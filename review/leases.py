@@ -1,0 +1,193 @@
+"""The review queue: reviewers claim items in review with the same lease
+mechanism as annotation.
+
+* A reviewer never gets an item they annotated, and never an item another
+  reviewer holds: the claim skips rows other claims have locked (``SKIP
+  LOCKED``) and items with an active review, and a partial unique index
+  allows one active review per item even if this code had a bug.
+* One active review per (project, reviewer), claims of one reviewer
+  serialised on their membership row: two tabs get the same lease.
+* Order: priority (highest first), then age in review.
+* A lease that ran out is expired lazily by the next claim in the project
+  and by the beat task; its reviewer may still resolve the item until
+  another reviewer takes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accord.errors import Conflict, InvalidInput
+from annotation import queue
+from annotation.models import Annotation, Item, ItemState
+from annotation.queue import NothingLeft
+from annotation.tasktypes.base import TaskTypeError
+from projects.models import Project
+
+from .gold import _task, current_guideline_version
+from .models import Review, ReviewKind, ReviewState
+
+ITEM = Item._meta.db_table
+REVIEW = Review._meta.db_table
+ANNOTATION = Annotation._meta.db_table
+
+
+@dataclass(frozen=True)
+class ReviewClaim:
+    review: Review
+    resumed: bool
+
+
+def reviews_expire(*, project_id: int | None = None, now=None) -> int:
+    """End review leases past their time (the beat task, and each claim)."""
+    now = now or timezone.now()
+    rows = Review.objects.filter(state=ReviewState.ACTIVE, expires_at__lt=now)
+    if project_id is not None:
+        rows = rows.filter(project_id=project_id)
+    return rows.update(state=ReviewState.EXPIRED, finished_at=now)
+
+
+def _skip_locked() -> str:
+    return " FOR UPDATE OF i SKIP LOCKED" if connection.vendor == "postgresql" else ""
+
+
+def _next_item(project: Project, user, *, locked: bool = True) -> int | None:
+    """The first item in review, by priority then age, that this reviewer
+    did not annotate and nobody else is reviewing."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT i.id FROM {ITEM} i WHERE i.project_id = %(p)s AND i.state = 'review' "  # noqa: S608
+            f"AND NOT EXISTS (SELECT 1 FROM {ANNOTATION} n "
+            "WHERE n.item_id = i.id AND n.annotator_id = %(me)s) "
+            f"AND NOT EXISTS (SELECT 1 FROM {REVIEW} r "
+            "WHERE r.item_id = i.id AND r.state = 'active') "
+            "ORDER BY i.priority DESC, i.compared_at, i.id LIMIT 1"
+            + (_skip_locked() if locked else ""),
+            {"p": project.pk, "me": user.pk},
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _nothing_left(project: Project, user, now) -> NothingLeft:
+    """ "leased" when items this reviewer could take are held by others now,
+    with the seconds until the first of those leases ends; else "done"."""
+    held = (
+        Review.objects.filter(project=project, state=ReviewState.ACTIVE, item__state="review")
+        .exclude(reviewer=user)
+        .exclude(item__annotations__annotator=user)
+        .order_by("expires_at")
+        .values_list("expires_at", flat=True)
+        .first()
+    )
+    if held is None:
+        return NothingLeft("done")
+    return NothingLeft("leased", retry_after=max(1, int((held - now).total_seconds()) + 1))
+
+
+def review_claim(*, project: Project, user) -> ReviewClaim:
+    """The reviewer's live review if they have one (renewed), else a new
+    lease on the next item; NothingLeft when there is none for them."""
+    now = timezone.now()
+    with transaction.atomic():
+        queue._lock_member(project.pk, user.pk)
+        reviews_expire(project_id=project.pk, now=now)
+        mine = Review.objects.filter(
+            project=project, reviewer=user, state=ReviewState.ACTIVE
+        ).first()
+        if mine is not None:
+            Review.objects.filter(pk=mine.pk).update(expires_at=_lease_end(project, now))
+            mine.refresh_from_db()
+            return ReviewClaim(mine, resumed=True)
+        item_id = _next_item(project, user)
+        if item_id is None:
+            raise _nothing_left(project, user, now)
+        item = Item.objects.get(pk=item_id)
+        review = Review.objects.create(
+            project=project,
+            item=item,
+            reviewer=user,
+            kind=ReviewKind.AUDIT if item.outcome == "agreed" else ReviewKind.DISAGREEMENT,
+            state=ReviewState.ACTIVE,
+            leased_at=now,
+            expires_at=_lease_end(project, now),
+            config_version=project.config_version,
+            guideline_version=current_guideline_version(project.pk),
+        )
+        return ReviewClaim(review, resumed=False)
+
+
+def _lease_end(project: Project, now):
+    return now + timedelta(seconds=project.lease_seconds)
+
+
+def _own(review: Review, user) -> Review:
+    """The review re-read under its row lock; only its reviewer acts on it."""
+    review = Review.objects.select_for_update().get(pk=review.pk)
+    if review.reviewer_id != user.pk:
+        from django.http import Http404
+
+        raise Http404
+    return review
+
+
+def review_blind(*, review: Review, user, value: Any) -> Review:
+    """Record the reviewer's own label of an audit item, given before the
+    annotations are shown; it cannot be changed afterwards."""
+    now = timezone.now()
+    with transaction.atomic():
+        review = _own(review, user)
+        if review.kind != ReviewKind.AUDIT:
+            raise Conflict("Only audit items are labelled blind first.", code="not_audit")
+        item = Item.objects.get(pk=review.item_id)
+        task_type, config = _task(review.project_id, review.config_version)
+        try:
+            clean = task_type.validate_value(value, config, item.data)
+        except TaskTypeError as exc:
+            raise InvalidInput(exc.errors) from None
+        if review.blind_at is not None:
+            if task_type.value_key(review.blind_value) == task_type.value_key(clean):
+                return review
+            raise Conflict(
+                "Your blind label is recorded; decide the gold value next.", code="blind_done"
+            )
+        if review.state != ReviewState.ACTIVE or item.state != ItemState.REVIEW:
+            raise Conflict("This review is no longer yours to work on.", code="review_ended")
+        review.blind_value, review.blind_at = clean, now
+        review.expires_at = max(review.expires_at, _lease_end(review.project, now))
+        review.save(update_fields=["blind_value", "blind_at", "expires_at"])
+        return review
+
+
+def review_release(*, review: Review, user) -> bool:
+    """Give a review back to the queue (its reviewer). False if it had
+    already ended."""
+    with transaction.atomic():
+        review = _own(review, user)
+        return _end(review.pk, ReviewState.RELEASED)
+
+
+def review_lease_release(*, project: Project, review_id: Any) -> bool:
+    """A lead ends a review lease; False when it had already ended."""
+    try:
+        pk = int(review_id)
+    except (TypeError, ValueError):
+        raise InvalidInput("must be a review id", field="review") from None
+    if not Review.objects.filter(pk=pk, project=project).exists():
+        from django.http import Http404
+
+        raise Http404
+    return _end(pk, ReviewState.RELEASED)
+
+
+def _end(pk: int, state: str) -> bool:
+    return bool(
+        Review.objects.filter(pk=pk, state=ReviewState.ACTIVE).update(
+            state=state, finished_at=timezone.now()
+        )
+    )

@@ -1,0 +1,341 @@
+"""Reads for review: what a reviewer sees of an item, gold and its history,
+precedents, feedback, and the lead's review progress."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from annotation.models import Annotation, Assignment, ItemState
+from annotation.queue_selectors import config_version
+from annotation.tasktypes import get as task_type_for
+from projects.counters import counters_for
+from projects.models import Project
+
+from .gold import dispute_key
+from .models import Feedback, GoldRecord, GoldRevision, GoldSource, Review, ReviewKind, ReviewState
+
+PRECEDENTS = 5
+ITEM_TEXT = 400
+
+
+def _time(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _names(project: Project, config_number: int) -> tuple[Any, dict]:
+    row = config_version(project.pk, config_number)
+    return task_type_for(row.task_type), row.config
+
+
+def annotator_label(n: int) -> str:
+    """ "Annotator A", "Annotator B", … for anonymous review."""
+    letters = ""
+    n += 1
+    while n:
+        n, rest = divmod(n - 1, 26)
+        letters = chr(65 + rest) + letters
+    return f"Annotator {letters}"
+
+
+def review_annotations(review: Review, *, anonymous: bool) -> list[dict[str, Any]]:
+    """Each submitted annotation of the review's item with who made it (or a
+    letter), the time it took, the guideline version, and which of its
+    categories are in dispute."""
+    project = review.project
+    task_type, config = _names(project, review.config_version)
+    rows = list(
+        Annotation.objects.filter(item_id=review.item_id, assignment__state="submitted")
+        .select_related("annotator")
+        .order_by("id")
+    )
+    values = [a.value for a in rows]
+    disputed = set(dispute_key(task_type, values, config).split("|")) - {""}
+    out = []
+    for n, annotation in enumerate(rows):
+        categories = [str(c) for c in task_type.agreement_categories(annotation.value, config)]
+        out.append(
+            {
+                "id": annotation.pk,
+                "label": annotator_label(n),
+                "annotator": None
+                if anonymous
+                else {"id": annotation.annotator_id, "username": annotation.annotator.username},
+                "value": annotation.value,
+                "display": task_type.display_value(annotation.value, config),
+                "disputed": [c for c in categories if c in disputed],
+                "submitted_at": _time(annotation.created_at),
+                "active_ms": annotation.active_ms,
+                "lease_to_submit_ms": annotation.lease_to_submit_ms,
+                "guideline_version": annotation.guideline_version,
+                "config_version": annotation.config_version,
+            }
+        )
+    return out
+
+
+def review_payload(review: Review) -> dict[str, Any]:
+    """The review as its reviewer sees it. An audit item shows no
+    annotations until the reviewer has labelled it blind."""
+    item = review.item
+    hidden = review.kind == ReviewKind.AUDIT and review.blind_at is None
+    annotations = (
+        [] if hidden else review_annotations(review, anonymous=review.project.anonymous_review)
+    )
+    return {
+        "id": review.pk,
+        "project": review.project_id,
+        "kind": review.kind,
+        "state": review.state,
+        "item": {"id": item.pk, "external_id": item.external_id, "data": item.data},
+        "leased_until": _time(review.expires_at),
+        "blind": hidden,
+        "blind_value": review.blind_value,
+        "annotations": annotations,
+        "disputed": sorted({c for a in annotations for c in a["disputed"]}),
+        "config_version": review.config_version,
+        "guideline_version": review.guideline_version,
+        "gold_revision": review.gold_revision_id,
+    }
+
+
+def gold_payload(gold: GoldRecord | GoldRevision, *, revision: int | None = None) -> dict:
+    number = revision if revision is not None else getattr(gold, "revision", None)
+    return {
+        "id": gold.gold_id if isinstance(gold, GoldRevision) else gold.pk,
+        "item": gold.item_id,
+        "revision": number if number is not None else gold.number,
+        "value": gold.value,
+        "excluded": gold.excluded,
+        "source": gold.source,
+        "annotations": gold.annotation_ids,
+        "reviewer": gold.reviewer_id,
+        "reason": gold.reason,
+        "reason_code": gold.reason_code,
+        "config_version": gold.config_version,
+        "guideline_version": gold.guideline_version,
+        "min_guideline_version": gold.min_guideline_version,
+        "decided_at": _time(gold.decided_at),
+    }
+
+
+def gold_history(gold: GoldRecord) -> list[dict]:
+    return [
+        gold_payload(rev, revision=rev.number)
+        for rev in GoldRevision.objects.filter(gold=gold).order_by("number")
+    ]
+
+
+def precedents(review_or_gold, *, limit: int = PRECEDENTS) -> list[dict[str, Any]]:
+    """Earlier reviewer decisions on items with the same labels in dispute,
+    newest first, with their reasons."""
+    project = review_or_gold.project
+    task_type, config = _names(project, project.config_version)
+    values = list(
+        Annotation.objects.filter(
+            item_id=review_or_gold.item_id, assignment__state="submitted"
+        ).values_list("value", flat=True)
+    )
+    key = dispute_key(task_type, values, config)
+    if not key:
+        return []
+    codes = {c["key"]: c["name"] for c in project.reason_codes}
+    rows = (
+        GoldRecord.objects.filter(project=project, dispute=key)
+        .exclude(source=GoldSource.CONSENSUS)
+        .exclude(item_id=review_or_gold.item_id)
+        .select_related("item")
+        .order_by("-decided_at")[:limit]
+    )
+    return [
+        {
+            "gold": g.pk,
+            "item": g.item_id,
+            "text": task_type.item_text(g.item.data)[:ITEM_TEXT],
+            "value": g.value,
+            "display": "excluded" if g.excluded else task_type.display_value(g.value, config),
+            "excluded": g.excluded,
+            "reason": g.reason,
+            "reason_code": g.reason_code,
+            "reason_name": codes.get(g.reason_code, g.reason_code),
+            "decided_at": _time(g.decided_at),
+        }
+        for g in rows
+    ]
+
+
+# --- feedback ---------------------------------------------------------------------------
+
+
+def unseen_feedback(project: Project, user) -> int:
+    return Feedback.objects.filter(project=project, annotator=user, seen_at__isnull=True).count()
+
+
+@dataclass
+class FeedbackRow:
+    id: int
+    item_id: int
+    text: str
+    yours: str
+    gold: str
+    reason: str
+    reason_name: str
+    decided_at: Any
+    seen: bool
+    payload: dict
+
+
+def feedback_for(project: Project, user, *, limit: int = 200) -> list[FeedbackRow]:
+    """The caller's overruled annotations, newest first (their own only)."""
+    rows = (
+        Feedback.objects.filter(project=project, annotator=user)
+        .select_related("annotation__item", "gold_revision")
+        .order_by("-id")[:limit]
+    )
+    codes = {c["key"]: c["name"] for c in project.reason_codes}
+    out = []
+    for fb in rows:
+        annotation, gold = fb.annotation, fb.gold_revision
+        task_type, config = _names(project, gold.config_version)
+        text = task_type.item_text(annotation.item.data)
+        out.append(
+            FeedbackRow(
+                id=fb.pk,
+                item_id=annotation.item_id,
+                text=text[:ITEM_TEXT],
+                yours=task_type.display_value(annotation.value, config),
+                gold=task_type.display_value(gold.value, config),
+                reason=gold.reason,
+                reason_name=codes.get(gold.reason_code, gold.reason_code),
+                decided_at=gold.decided_at,
+                seen=fb.seen_at is not None,
+                payload={
+                    "id": fb.pk,
+                    "annotation": annotation.pk,
+                    "item": {"id": annotation.item_id, "text": text[:ITEM_TEXT]},
+                    "your_value": annotation.value,
+                    "gold_value": gold.value,
+                    "reason": gold.reason,
+                    "reason_code": gold.reason_code,
+                    "decided_at": _time(gold.decided_at),
+                    "seen": fb.seen_at is not None,
+                },
+            )
+        )
+    return out
+
+
+# --- the lead's view ------------------------------------------------------------------------
+
+
+def overruled_by_annotator(project: Project) -> list[dict[str, Any]]:
+    """Per annotator: annotations submitted, how many a reviewer overruled,
+    and those by reason code."""
+    counts: dict[int, dict[str, int]] = {}
+    for user_id, code, n in (
+        Feedback.objects.filter(project=project)
+        .values_list("annotator_id", "gold_revision__reason_code")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        counts.setdefault(user_id, {})[code or ""] = n
+    counters = counters_for([project.pk])[project.pk]
+    people = get_user_model().objects.filter(pk__in=counts).order_by("username")
+    names = {c["key"]: c["name"] for c in project.reason_codes}
+    return [
+        {
+            "user": person.pk,
+            "username": person.username,
+            "annotations": counters.get(f"annotator:{person.pk}:submitted", 0),
+            "overruled": sum(counts[person.pk].values()),
+            "by_reason": [
+                {"reason_code": code, "name": names.get(code, code or "no code"), "count": n}
+                for code, n in sorted(counts[person.pk].items(), key=lambda kv: -kv[1])
+            ],
+        }
+        for person in people
+    ]
+
+
+def reviewer_throughput(project: Project, *, days: int = 7) -> list[dict[str, Any]]:
+    """Per reviewer: items resolved in all and in the last ``days`` days, and
+    the median minutes from lease to decision over those recent ones."""
+    since = timezone.now() - timedelta(days=days)
+    totals = dict(
+        Review.objects.filter(project=project, state=ReviewState.RESOLVED)
+        .values_list("reviewer_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    recent: dict[int, list[float]] = {}
+    for user_id, leased, finished in Review.objects.filter(
+        project=project, state=ReviewState.RESOLVED, finished_at__gte=since
+    ).values_list("reviewer_id", "leased_at", "finished_at")[:20000]:
+        recent.setdefault(user_id, []).append((finished - leased).total_seconds())
+    active = dict(
+        Review.objects.filter(project=project, state=ReviewState.ACTIVE)
+        .values_list("reviewer_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    people = get_user_model().objects.filter(pk__in=set(totals) | set(active)).order_by("username")
+    return [
+        {
+            "user": person.pk,
+            "username": person.username,
+            "resolved": totals.get(person.pk, 0),
+            "resolved_recent": len(recent.get(person.pk, [])),
+            "median_minutes": round(statistics.median(recent[person.pk]) / 60, 1)
+            if recent.get(person.pk)
+            else None,
+            "holding": active.get(person.pk, 0),
+        }
+        for person in people
+    ]
+
+
+def review_progress(project: Project) -> dict[str, Any]:
+    """Items by where they are, from counters, plus unfinishable items."""
+    from annotation.queue_selectors import unfinishable
+
+    counters = counters_for([project.pk])[project.pk]
+    stuck = unfinishable(project, limit=1000)
+    return {
+        "waiting": counters.get(f"items:{ItemState.OPEN}", 0),
+        "in_review": counters.get(f"items:{ItemState.REVIEW}", 0),
+        "gold": counters.get(f"items:{ItemState.GOLD}", 0),
+        "excluded": counters.get(f"items:{ItemState.EXCLUDED}", 0),
+        "unresolved": counters.get(f"items:{ItemState.UNRESOLVED}", 0),
+        "unfinishable": None if stuck["too_few_annotators"] else len(stuck["items"]),
+        "too_few_annotators": stuck["too_few_annotators"],
+        "gold_by_source": {s.value: counters.get(f"gold:{s.value}", 0) for s in GoldSource},
+    }
+
+
+def active_reviews(project: Project, limit: int = 500) -> list[dict[str, Any]]:
+    rows = (
+        Review.objects.filter(project=project, state=ReviewState.ACTIVE)
+        .select_related("reviewer")
+        .order_by("leased_at")[:limit]
+    )
+    return [
+        {
+            "id": r.pk,
+            "item": r.item_id,
+            "reviewer": {"id": r.reviewer_id, "username": r.reviewer.username},
+            "kind": r.kind,
+            "since": _time(r.leased_at),
+            "until": _time(r.expires_at),
+        }
+        for r in rows
+    ]
+
+
+def annotated_by(item_id: int, user) -> bool:
+    return Assignment.objects.filter(Q(state="submitted"), item_id=item_id, annotator=user).exists()
