@@ -36,6 +36,9 @@ from typing import Any, Literal
 import numpy as np
 
 SMALL_BELOW = 30
+# A bootstrap interval needs this share of its resamples to give a defined α;
+# below it the data are too thin for an interval (see alpha_interval).
+MIN_DEFINED_SHARE = 0.95
 
 Distance = Callable[[Any, Any], float]
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
@@ -77,7 +80,8 @@ class Interval:
     """A bootstrap confidence interval around ``estimate``.
 
     ``low`` and ``high`` are None (with ``reason``) when the estimate is
-    undefined or fewer than half the resamples gave a defined coefficient.
+    undefined or fewer than ``MIN_DEFINED_SHARE`` of the resamples gave a
+    defined coefficient.
     ``n_valid`` counts the resamples that did.
     """
 
@@ -407,8 +411,11 @@ def alpha_interval(
     recomputes α from the resampled coincidences; the interval is the
     (1 − confidence)/2 and (1 + confidence)/2 quantiles of the defined
     resampled α (Efron & Tibshirani 1993, An Introduction to the Bootstrap,
-    ch. 13). The distance matrix is that of the full data, so an ordinal α
-    keeps the full data's ranks. The same data and seed give the same interval.
+    ch. 13). Each replicate is exactly α of the resampled units (the ordinal
+    metric is recomputed from the resample's marginals). The same data and
+    seed give the same interval. Resamples without expected disagreement
+    are dropped and counted; if fewer than ``MIN_DEFINED_SHARE`` of them are
+    left, the data are too thin for an interval and none is given.
     """
     if not 0 < confidence < 1:
         raise ValueError("confidence must be between 0 and 1")
@@ -422,10 +429,13 @@ def alpha_interval(
     draws = []
     for _ in range(n_boot):
         counts = np.bincount(rng.integers(0, units, units), minlength=units).astype(float)
-        value = _alpha_from(pairs.coincidences(counts), delta)
+        o = pairs.coincidences(counts)
+        if level == "ordinal":
+            delta = _delta(level, values, o.sum(axis=1))
+        value = _alpha_from(o, delta)
         if value is not None:
             draws.append(value)
-    if len(draws) < max(1, n_boot / 2):
+    if len(draws) < max(1, MIN_DEFINED_SHARE * n_boot):
         reason = f"only {len(draws)} of {n_boot} resamples gave a defined alpha"
         return Interval(estimate, None, None, confidence, n_boot, len(draws), seed, reason=reason)
     low, high = np.quantile(draws, [(1 - confidence) / 2, (1 + confidence) / 2])
