@@ -124,7 +124,7 @@ def _figure(
 
 
 def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    return value is None or (isinstance(value, float | np.floating) and math.isnan(value))
 
 
 def _hashable(value: Any) -> Hashable:
@@ -546,9 +546,10 @@ def fleiss_kappa_table(
     n = int(raters if raters is not None else (totals.max() if len(totals) else 0))
     complete = table[totals == n]
     dropped = len(table) - len(complete)
-    if n < 2 or len(complete) == 0:
-        reason = "no item has ratings from two or more raters in full number"
-        return _figure(None, 0, small_below, reason, dropped)
+    if n < 2:
+        return _figure(None, 0, small_below, NOTHING_PAIRABLE, dropped)
+    if len(complete) == 0:
+        return _figure(None, 0, small_below, f"no item has exactly {n} ratings", dropped)
     p_j = complete.sum(axis=0) / (len(complete) * n)
     p_i = ((complete**2).sum(axis=1) - n) / (n * (n - 1))
     chance = float((p_j**2).sum())

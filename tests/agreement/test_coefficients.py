@@ -194,8 +194,8 @@ def test_cohen_kappa_sas_example_simple_and_weighted():
 
 
 def test_cohen_kappa_drops_items_either_coder_missed():
-    a = [1, 2, None, 1, NAN, 2]
-    b = [1, 2, 1, None, 2, 1]
+    a = [1, 2, None, 1, NAN, 2, np.float32("nan")]
+    b = [1, 2, 1, None, 2, 1, 2]
     figure = ag.cohen_kappa(a, b)
     assert figure.n == 3
     assert figure.value == ag.cohen_kappa([1, 2, 2], [1, 2, 1]).value
@@ -330,7 +330,10 @@ def test_nothing_pairable_is_undefined():
     assert ag.alpha(np.full((3, 2), NAN)).reason == ag.NOTHING_PAIRABLE
     assert ag.cohen_kappa(one_each[:, 0], one_each[:, 1]).reason == ag.NOTHING_PAIRABLE
     fleiss = ag.fleiss_kappa(one_each)
-    assert fleiss.value is None and fleiss.reason
+    assert fleiss.value is None and fleiss.reason == ag.NOTHING_PAIRABLE
+    seven = ag.fleiss_kappa(FLEISS_1971, raters=7)
+    assert seven.value is None and seven.reason == "no item has exactly 7 ratings"
+    assert seven.dropped == 30
 
 
 def test_small_n_is_flagged():
