@@ -319,6 +319,7 @@ def _delta(level: str | Distance, values: Sequence[Any], n_c: np.ndarray) -> np.
     if level == "nominal":
         return 1.0 - np.eye(k)
     if level == "ordinal":
+        _numeric_values(values, "ordinal")  # labels need their order: see to_matrix
         cum = np.cumsum(n_c)
         lo = np.minimum.outer(np.arange(k), np.arange(k))
         hi = np.maximum.outer(np.arange(k), np.arange(k))
@@ -340,7 +341,10 @@ def _numeric_values(values: Sequence[Any], level: str) -> np.ndarray:
     try:
         return np.asarray(values, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{level} alpha needs numeric values") from exc
+        raise ValueError(
+            f"{level} alpha needs numbers or category codes; "
+            "to_matrix(rows, categories) codes ordered labels"
+        ) from exc
 
 
 # --- Krippendorff's alpha ----------------------------------------------------
@@ -484,7 +488,8 @@ def cohen_kappa(
     Psychological Bulletin 70:213–220), as scikit-learn's cohen_kappa_score.
     Ranks are positions in ``categories`` when given (do give them for
     weighted κ, so unused categories keep their place), otherwise in the
-    sorted observed values. ``n`` is the number of items both coded.
+    sorted observed numbers; weighted κ on labels that are not numbers needs
+    ``categories``. ``n`` is the number of items both coded.
     """
     if len(a) != len(b):
         raise ValueError("both coders need a value (or a missing marker) for every item")
@@ -492,6 +497,8 @@ def cohen_kappa(
     if not rows:
         return _figure(None, 0, small_below, NOTHING_PAIRABLE)
     encoded = _encode(rows, categories)
+    if weights is not None and not isinstance(encoded.values, np.ndarray) and categories is None:
+        raise ValueError("weighted kappa on labels needs their order: pass categories")
     k = len(encoded.values)
     codes = encoded.codes
     table = np.bincount(codes[:, 0] * k + codes[:, 1], minlength=k * k).reshape(k, k)

@@ -352,8 +352,13 @@ def test_bad_input_is_refused():
         ag.alpha(np.array([[-1, 2], [3, 4]]), "ratio")
     with pytest.raises(ValueError, match="unknown level"):
         ag.alpha(np.array([[1, 2]]), "cardinal")
-    with pytest.raises(ValueError, match="needs numeric values"):
+    with pytest.raises(ValueError, match="needs numbers or category codes"):
         ag.alpha([["a", "b"], ["b", "b"]], "interval")
+    # Ordered labels need their order, never an alphabetical one by accident.
+    with pytest.raises(ValueError, match="needs numbers or category codes"):
+        ag.alpha([["low", "high"], ["high", "high"]], "ordinal")
+    with pytest.raises(ValueError, match="pass categories"):
+        ag.cohen_kappa(["low", "high"], ["high", "high"], weights="linear")
 
 
 # --- distances ---------------------------------------------------------------
