@@ -36,6 +36,8 @@ urlpatterns = [
     ),
     path("", include("projects.urls")),
     path("", include("annotation.urls")),
+    path("", include("review.urls")),
+    path("", include("review.pages_urls")),
 ]
 
 handler400 = "accord.views.bad_request"

@@ -44,6 +44,7 @@ from projects import access
 from projects.markdown import render_markdown
 from projects.models import ConfigVersion, Project
 from projects.views import project_context, render_page
+from review.selectors import unseen_feedback
 
 from . import queue, queue_selectors, tasktypes
 from .models import Annotation, Assignment, AssignmentState, ItemState
@@ -196,6 +197,7 @@ def _context(request: HttpRequest, project: Project, ws: Workspace) -> dict[str,
         ws=ws,
         state=ws.state,
         progress=queue_selectors.annotator_progress(project, user),
+        unseen_feedback=unseen_feedback(project, user),
         last=None if project.is_archived else _last_submission(project, user),
     )
     if ws.assignment is not None and ws.state == "item":

@@ -101,6 +101,16 @@ class Can:
         # workspace says it is read-only, the history lists past work.
         return access.ANNOTATE in self.perms
 
+    @property
+    def review(self) -> bool:
+        return access.REVIEW in self.perms
+
+    @property
+    def see_gold(self) -> bool:
+        # Gold and its history are for reviewers and leads; an annotator
+        # sees gold only as feedback on their own work.
+        return bool(self.perms & {access.REVIEW, access.VIEW_STATS})
+
 
 def render_page(
     request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200
