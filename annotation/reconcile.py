@@ -203,10 +203,24 @@ def counters_expected(project: Project) -> dict[str, int]:
         else:
             continue
         out[f"annotator:{user_id}:pending"] += pending
+    out.update(_gold_expected(project))
     return dict(out)
 
 
-RECONCILED_PREFIXES = ("items:", "annotations:", "skips:")
+def _gold_expected(project: Project) -> dict[str, int]:
+    """Gold records by source (excluded items are not gold)."""
+    from review.models import GoldRecord
+
+    rows = (
+        GoldRecord.objects.filter(project=project, excluded=False)
+        .values_list("source")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {f"gold:{source}": n for source, n in rows}
+
+
+RECONCILED_PREFIXES = ("items:", "annotations:", "skips:", "gold:")
 RECONCILED_SUFFIXES = (":submitted", ":skipped", ":pending")
 
 

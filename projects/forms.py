@@ -21,7 +21,7 @@ from django.utils.text import capfirst
 
 from annotation import tasktypes
 
-from .models import Project, QueueOrder, ReviewPolicy, Role
+from .models import DEFAULT_REASON_CODES, Project, QueueOrder, ReviewPolicy, Role
 from .services import MAX_OVERLAP
 
 User = get_user_model()
@@ -79,6 +79,28 @@ def _minutes_to_seconds(text: str) -> int | str:
 def _plain(value: Decimal) -> str:
     """Decimal without exponent or trailing zeros: 5.00 → "5", 12.340 → "12.34"."""
     return f"{value.normalize():f}"
+
+
+def _reason_code_lines(text: str) -> list[dict[str, str]]:
+    """ "key: Name" lines into the service's [{key, name}]; a line without a
+    colon names a key that is also its name. The service validates."""
+    codes = []
+    for line in text.splitlines():
+        if line.strip():
+            key, _, name = line.partition(":")
+            codes.append({"key": key.strip(), "name": (name or key).strip()})
+    return codes
+
+
+_CODE_PATH = re.compile(r"^reason_codes\[(\d+)\]\.?(\w*)$")
+
+
+def _reason_code_error(error: dict[str, Any]) -> dict[str, Any]:
+    match = _CODE_PATH.match(str(error.get("field") or ""))
+    if not match:
+        return error
+    line, part = int(match.group(1)) + 1, match.group(2)
+    return {"field": "reason_codes", "reason": f"line {line}: {part or 'entry'} {error['reason']}"}
 
 
 class ServiceForm(forms.Form):
@@ -182,6 +204,27 @@ class SettingsForm(ServiceForm):
         help_text="Only for random order: the same seed keeps the same order, another reshuffles.",
     )
 
+    audit_seed = forms.CharField(
+        label="Audit seed",
+        required=False,
+        widget=forms.NumberInput(attrs={"min": 0, "max": 2**31 - 1, "class": "input-narrow"}),
+        help_text="The same seed draws the same items for audit; another draws others.",
+    )
+    anonymous_review = forms.CharField(
+        label="Reviewers see",
+        required=False,
+        widget=forms.Select(
+            choices=[("named", "Who made each annotation"), ("anonymous", "Annotator A, B, …")]
+        ),
+    )
+    reason_codes = forms.CharField(
+        label="Reason codes",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text='One per line, "key: Name" (key in lowercase letters, digits, _ or -). '
+        "Reviewers pick one with each decision.",
+    )
+
     error_fields: ClassVar[dict[str, str | None]] = {
         "consensus.majority": "consensus_k",
         "lease_seconds": "lease_minutes",
@@ -198,7 +241,13 @@ class SettingsForm(ServiceForm):
     # Left out of service_values when the post has no such field (a form
     # rendered before they existed, still open in a tab): the queue keeps
     # its order rather than the whole form being refused.
-    OPTIONAL: ClassVar[tuple[str, ...]] = ("queue_order", "queue_seed")
+    OPTIONAL: ClassVar[tuple[str, ...]] = (
+        "queue_order",
+        "queue_seed",
+        "audit_seed",
+        "anonymous_review",
+        "reason_codes",
+    )
 
     DEFAULTS: ClassVar[dict[str, str]] = {
         "time_zone": "UTC",
@@ -209,7 +258,14 @@ class SettingsForm(ServiceForm):
         "lease_minutes": "30",
         "queue_order": QueueOrder.IMPORT,
         "queue_seed": "0",
+        "audit_seed": "0",
+        "anonymous_review": "named",
+        "reason_codes": "\n".join(f"{key}: {name}" for key, name in DEFAULT_REASON_CODES),
     }
+
+    def take_errors(self, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # "reason_codes[2].key" is line 3 of the reason codes box.
+        return super().take_errors([_reason_code_error(e) for e in errors])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("initial", self.DEFAULTS)
@@ -230,6 +286,9 @@ class SettingsForm(ServiceForm):
             "lease_minutes": _plain(Decimal(project.lease_seconds) / 60),
             "queue_order": project.queue_order,
             "queue_seed": str(project.queue_seed),
+            "audit_seed": str(project.audit_seed),
+            "anonymous_review": "anonymous" if project.anonymous_review else "named",
+            "reason_codes": "\n".join(f"{c['key']}: {c['name']}" for c in project.reason_codes),
         }
 
     def service_values(self) -> dict[str, Any]:
@@ -250,6 +309,9 @@ class SettingsForm(ServiceForm):
             "lease_seconds": _minutes_to_seconds(data["lease_minutes"]),
             "queue_order": data["queue_order"],
             "queue_seed": _whole_number(data["queue_seed"]),
+            "audit_seed": _whole_number(data["audit_seed"]),
+            "anonymous_review": data["anonymous_review"] == "anonymous",
+            "reason_codes": _reason_code_lines(data["reason_codes"]),
         }
         for name in self.OPTIONAL:
             if name not in self.data:
