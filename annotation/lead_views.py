@@ -25,6 +25,7 @@ from accord.errors import Conflict, InvalidInput
 from projects import access
 from projects.models import Project
 from projects.views import project_context, read_only_when_archived, render_page
+from review.models import GoldRecord
 
 from . import lead_selectors, queue
 from .models import ItemState
@@ -112,5 +113,6 @@ def item_detail(request: HttpRequest, project_id: int, item_id: int) -> HttpResp
     project = access.access_project_or_403(request.user, project_id, access.VIEW_STATS, write=False)
     context = project_context(request, project, "items")
     history = lead_selectors.item_history(project, item_id)
-    context.update(history=history, page_title=f"Item {history.item.pk}")
+    gold = GoldRecord.objects.filter(item_id=history.item.pk).first()
+    context.update(history=history, gold=gold, page_title=f"Item {history.item.pk}")
     return render_page(request, "annotation/item.html", context)

@@ -127,3 +127,10 @@ def test_a_lead_releases_a_review_lease_from_the_gold_tab(
         web_for(reviewer).post(f"/projects/{project.pk}/reviews/{body['id']}/release/").status_code
         == 403
     )
+
+
+def test_the_item_page_links_its_gold(project, agreement, lead, web_for):
+    item = agreement(project)
+    gold = GoldRecord.objects.get(item=item)
+    html = web_for(lead).get(f"/projects/{project.pk}/items/{item.pk}/").content.decode()
+    assert 'id="item-gold"' in html and f"/projects/{project.pk}/gold/{gold.pk}/" in html
