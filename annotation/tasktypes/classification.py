@@ -97,7 +97,7 @@ class Classification(TaskType):
     name = "Text classification"
     description = "Choose one label (or several, when multi-label) for each text."
     workspace_template = "annotation/tasktypes/classification/workspace.html"
-    review_template = "review/tasktypes/classification/review.html"
+    review_template = "annotation/tasktypes/classification/review.html"
 
     def validate_config(self, config: Any) -> dict:
         errors = ErrorList()

@@ -1,0 +1,324 @@
+/* The reviewer's workspace: keyboard and one request at a time.
+ *
+ * The server renders everything and every control is a plain form (see
+ * review/views.py); this file only adds:
+ *
+ * - keys: a label's hotkey chooses the gold value (or the blind label),
+ *   Shift+1…9 accept annotation 1…9, Enter resolves with the chosen value
+ *   (or records the blind label), Shift+R the reason (Esc leaves it),
+ *   Shift+X exclude, Shift+B give back, Shift+G guidelines, ? the key map.
+ *   Ignored while a text field or list has the focus, while an IME
+ *   composes, with Ctrl/Alt/Meta, and for a held key (event.repeat);
+ * - Shift+digit is read from event.code ("Digit2"), the physical key, so it
+ *   works on every layout: Shift+2 is "@" on a US keyboard and '"' on a
+ *   German one. Label hotkeys are single lowercase letters or digits
+ *   pressed without Shift, so the two never collide;
+ * - one request at a time: an in-flight flag here and hx-sync="#review:
+ *   drop" on every form. A stale form is harmless anyway: it posts to its
+ *   own review's URL;
+ * - the focus moves to the new item after each swap, and what is being
+ *   sent (or why it was not) is said in a live region; a 401 says how to
+ *   sign in again and keeps the form as it was.
+ */
+(function () {
+  "use strict";
+
+  // Loaded by the page itself and possibly by the layout: wire once.
+  if (window.__accordReview) return;
+  window.__accordReview = true;
+
+  var GUIDELINES_KEY = "accord:review-guidelines-open";
+  var busy = false; // a review request (resolve, blind, release, next) is in flight
+
+  function reviewPage() {
+    return document.querySelector("[data-review-page]");
+  }
+
+  function inReview(elt) {
+    return !!(elt && elt.closest && elt.closest("[data-review-page]"));
+  }
+
+  function decisionForm() {
+    return document.querySelector("[data-decision-form]");
+  }
+
+  function blindForm() {
+    return document.querySelector("[data-blind-form]");
+  }
+
+  // The form the label keys and Enter act on.
+  function answerForm() {
+    return blindForm() || decisionForm();
+  }
+
+  // --- the live region -------------------------------------------------------
+  function say(state, text) {
+    var region = document.querySelector("[data-review-status]");
+    if (!region) return;
+    region.setAttribute("data-state", state || "");
+    // Writing the same words again would make some screen readers repeat them.
+    if (region.textContent !== (text || "")) region.textContent = text || "";
+  }
+
+  // --- storage (the guidelines panel's state) --------------------------------
+  function storage() {
+    try {
+      return window.localStorage;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function applyGuidelinesPreference() {
+    var panel = document.querySelector("[data-review-guidelines]");
+    var store = storage();
+    if (!panel || !store || store.getItem(GUIDELINES_KEY) === null) return;
+    panel.open = store.getItem(GUIDELINES_KEY) === "1";
+  }
+
+  function toggleGuidelines() {
+    var panel = document.querySelector("[data-review-guidelines]");
+    if (!panel) return;
+    panel.open = !panel.open;
+    var store = storage();
+    if (store) store.setItem(GUIDELINES_KEY, panel.open ? "1" : "0");
+    if (panel.open) {
+      var body = panel.querySelector(".ws-guidelines__body");
+      if (body) body.focus();
+    } else {
+      var summary = panel.querySelector("summary");
+      if (summary) summary.focus();
+    }
+  }
+
+  // --- key map -----------------------------------------------------------------
+  function openKeymap() {
+    var dialog = document.getElementById("keymap");
+    if (!dialog || dialog.open || !inReview(dialog)) return;
+    dialog.showModal();
+    var close = dialog.querySelector("[data-dialog-close]");
+    if (close) close.focus();
+  }
+
+  document.addEventListener("click", function (event) {
+    if (!reviewPage() || !event.target.closest) return;
+    var close = event.target.closest("[data-dialog-close]");
+    if (close && inReview(close)) {
+      var box = close.closest("dialog");
+      if (box) box.close();
+      return;
+    }
+    if (event.target.closest("[data-review-keymap-open]")) openKeymap();
+  });
+
+  // --- htmx: one request at a time, and what happens when it fails --------------
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (!inReview(event.detail.elt)) return;
+    if (busy) {
+      event.preventDefault();
+      return;
+    }
+    busy = true;
+    say("saving", "Sending…");
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (inReview(event.detail.elt)) busy = false;
+  });
+
+  document.addEventListener("htmx:sendError", function (event) {
+    if (!inReview(event.detail.elt)) return;
+    say("offline", "Not sent: the server cannot be reached. Nothing was decided; check your connection, then try again.");
+  });
+
+  document.addEventListener("htmx:responseError", function (event) {
+    if (!inReview(event.detail.elt)) return;
+    var status = event.detail.xhr.status;
+    if (status === 401) {
+      // The form stays as it was: sign in (in a new tab), then send it again.
+      say("login", "Not sent: your session has ended. Sign in again in a new tab, then press the same key again.");
+    } else if (status >= 500) {
+      say("error", "Not sent: the server could not finish this request (" + status + "). Try again.");
+    }
+  });
+
+  // After a swap: the new item (or state) has the focus; a refused
+  // decision puts it on the first field the server marked.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (!event.detail.target || event.detail.target.id !== "review") return;
+    var status = event.detail.xhr ? event.detail.xhr.status : 200;
+    say("", status >= 400 ? "Not done: see the message on the page." : "");
+    applyGuidelinesPreference();
+    focusReview();
+  });
+
+  function focusReview() {
+    var root = document.getElementById("review");
+    if (!root) return;
+    var invalid = root.querySelector('[aria-invalid="true"]');
+    if (invalid) {
+      var group = invalid.closest("fieldset");
+      var checked = group && group.querySelector("input:checked");
+      (checked || invalid).focus();
+      return;
+    }
+    var alert = root.querySelector('[role="alert"]');
+    var target = root.querySelector("[data-item-text]") || root.querySelector("[data-review-focus]");
+    if (target) target.focus({ preventScroll: !!alert });
+    if (alert) alert.scrollIntoView({ block: "nearest" });
+  }
+
+  // --- keys ----------------------------------------------------------------------
+  function typing(elt) {
+    if (!elt) return false;
+    if (elt.isContentEditable) return true;
+    if (elt.tagName === "TEXTAREA" || elt.tagName === "SELECT") return true;
+    if (elt.tagName !== "INPUT") return false;
+    return ["radio", "checkbox", "button", "submit", "reset", "hidden"].indexOf(elt.type) < 0;
+  }
+
+  // Controls that Enter activates themselves (a link, a button, a summary).
+  function activatesOnEnter(elt) {
+    return !!(elt && elt.closest && elt.closest("a[href], button, summary, [role=button]"));
+  }
+
+  function submit(form, button) {
+    if (!form || busy) return;
+    form.requestSubmit(button || undefined);
+  }
+
+  function chooseByHotkey(key) {
+    var form = answerForm();
+    if (!form) return false;
+    var input = form.querySelector('input[data-hotkey="' + (window.CSS && CSS.escape ? CSS.escape(key) : key) + '"]');
+    if (!input) return false;
+    input.checked = input.type === "checkbox" ? !input.checked : true;
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+    // On the control, so a screen reader says what is now chosen.
+    input.focus();
+    return true;
+  }
+
+  // Shift+1…9 by the physical key: "Digit1"… (the top row) or "Numpad1"….
+  function acceptNumber(event) {
+    var match = /^(?:Digit|Numpad)([1-9])$/.exec(event.code || "");
+    return match ? parseInt(match[1], 10) : 0;
+  }
+
+  function accept(n) {
+    var form = decisionForm();
+    var button = form && form.querySelector('button[data-accept="' + n + '"]');
+    if (!button) return false;
+    submit(form, button);
+    return true;
+  }
+
+  function focusReason() {
+    var reason = document.getElementById("reason");
+    if (!reason) return false;
+    reason.focus();
+    return true;
+  }
+
+  function exclude() {
+    var form = decisionForm();
+    var reason = document.getElementById("reason");
+    if (!form || !reason) return;
+    if (!reason.value.trim()) {
+      // The server would refuse it: ask for the reason first, here.
+      reason.focus();
+      say("error", "Write why the item is excluded, press Esc, then Shift+X again.");
+      return;
+    }
+    submit(form, form.querySelector("[data-exclude]"));
+  }
+
+  // Esc in the reason field (or the reason code) hands the keys back.
+  function leaveField(target) {
+    target.blur();
+    var form = answerForm();
+    var back = form && (form.querySelector("input[name=value]:checked") || form.querySelector("[data-item-text]"));
+    if (back) back.focus();
+  }
+
+  function onShiftKey(event) {
+    var n = acceptNumber(event);
+    if (n) {
+      if (accept(n)) event.preventDefault();
+      return;
+    }
+    var action = event.key.length === 1 ? event.key.toUpperCase() : "";
+    if (action === "R") {
+      if (focusReason()) event.preventDefault();
+    } else if (action === "X") {
+      event.preventDefault();
+      exclude();
+    } else if (action === "B") {
+      event.preventDefault();
+      submit(document.getElementById("release-form"));
+    } else if (action === "G") {
+      event.preventDefault();
+      toggleGuidelines();
+    }
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (!reviewPage()) return;
+    if (event.isComposing || event.keyCode === 229) return;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (document.querySelector("dialog[open]")) return; // its own keys; Esc closes it
+    var target = event.target;
+    if (typing(target)) {
+      if (event.key === "Escape" && inReview(target)) {
+        event.preventDefault();
+        leaveField(target);
+      }
+      return;
+    }
+    var key = event.key;
+    if (key === "Enter") {
+      if (activatesOnEnter(target)) return;
+      event.preventDefault();
+      // A held Enter repeats: never let it decide the next item.
+      if (event.repeat) return;
+      var form = answerForm();
+      submit(form, form && form.querySelector("[data-resolve]"));
+      return;
+    }
+    if (event.repeat) return;
+    if (key === "?") {
+      event.preventDefault();
+      openKeymap();
+      return;
+    }
+    if (event.shiftKey) {
+      onShiftKey(event);
+      return;
+    }
+    if (key.length === 1 && chooseByHotkey(key.toLowerCase())) event.preventDefault();
+  });
+
+  // --- start -------------------------------------------------------------------------
+  function enhance(root) {
+    if (!reviewPage()) return;
+    document.querySelectorAll("[data-review-keymap-open]").forEach(function (button) {
+      button.hidden = false;
+    });
+    if (root === document || root === document.body || (root.querySelector && root.querySelector("[data-review-page]"))) {
+      applyGuidelinesPreference();
+      var text = document.querySelector("#review [data-item-text]");
+      if (text && (!document.activeElement || document.activeElement === document.body)) text.focus();
+    }
+  }
+
+  if (window.htmx) {
+    window.htmx.onLoad(enhance);
+    // Loaded after htmx started (the script in the page's section): the
+    // page is already there.
+    enhance(document);
+  } else {
+    document.addEventListener("DOMContentLoaded", function () {
+      enhance(document);
+    });
+  }
+})();
