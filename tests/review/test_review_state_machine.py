@@ -1,0 +1,246 @@
+"""Review as a state machine (SECURITY.md A8, E2, E10): Hypothesis drives
+random sequences of claim, blind label, resolve, give back, lease expiry and
+re-adjudication (with current or stale revisions) by two reviewers through
+the services; after every step the rules hold, counted in the database:
+
+* at most one active review per item and per reviewer;
+* a gold record's revisions are 1..revision with none missing, and the
+  record equals its last revision;
+* an item is gold or excluded exactly when its gold record says so, and an
+  item still in review has no gold record;
+* feedback points at the current revision, exactly for the annotations the
+  current gold overrules;
+* the counters equal a recount.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Count, Max
+from django.http import Http404
+from django.utils import timezone
+from hypothesis import HealthCheck
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+
+from accord.errors import Conflict, InvalidInput
+from annotation import queue
+from annotation.models import Annotation, Item, ItemState
+from annotation.queue import NothingLeft
+from annotation.reconcile import _reconciled, counters_expected
+from annotation.services import ItemRow, items_create
+from projects import services
+from projects.counters import counters_for
+from review import gold as gold_service
+from review import leases
+from review.models import Feedback, GoldRecord, GoldRevision, Review, ReviewState
+from tests.conftest import CLASSIFICATION_CONFIG
+
+pytestmark = pytest.mark.django_db
+
+WHO = st.integers(min_value=0, max_value=1)
+VALUES = st.sampled_from(["pos", "neg", "neu"])
+KINDS = st.sampled_from(["value", "accept", "exclude"])
+REFUSED = (Conflict, InvalidInput, PermissionDenied, Http404)
+_names = itertools.count()
+
+
+class ReviewMachine(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self._atomic = transaction.atomic()
+        self._atomic.__enter__()
+        run = next(_names)
+        make = get_user_model().objects.create_user
+        lead = make(username=f"rm-lead-{run}")
+        self.project = services.project_create(
+            user=lead, name="Review machine", task_type="classification",
+            config=CLASSIFICATION_CONFIG,
+        )  # fmt: skip
+        annotators = [make(username=f"rm-a{i}-{run}") for i in range(2)]
+        for person in annotators:
+            services.membership_set(project=self.project, user=person, roles=["annotator"])
+        self.reviewers = [make(username=f"rm-r{i}-{run}") for i in range(2)]
+        for person in self.reviewers:
+            services.membership_set(project=self.project, user=person, roles=["reviewer"])
+        pairs = [("pos", "neg"), ("neg", "neu"), ("pos", "neu")]
+        for n, values in enumerate(pairs):
+            self._annotate(f"disputed {n}", annotators, values)
+        services.project_update(project=self.project, user=lead, audit_sample=1)
+        self.project.refresh_from_db()
+        self._annotate("audited", annotators, ("pos", "pos"))
+        self.items = list(Item.objects.filter(project=self.project).order_by("pk"))
+
+    def _annotate(self, text, people, values):
+        config = services.project_config(self.project).config
+        items_create(project=self.project, rows=[ItemRow({"text": text})], config=config)
+        item = Item.objects.get(project=self.project, data__text=text)
+        for person, value in zip(people, values, strict=True):
+            with transaction.atomic():
+                assignment = queue._take(self.project, person, item.pk, timezone.now())
+            queue.annotation_submit(assignment=assignment, user=person, value=value)
+
+    def teardown(self):
+        transaction.set_rollback(True)
+        self._atomic.__exit__(None, None, None)
+
+    def _latest(self, who: int) -> Review | None:
+        return Review.objects.filter(reviewer=self.reviewers[who]).order_by("-pk").first()
+
+    def _attempt(self, fn, **kwargs):
+        try:
+            with transaction.atomic():
+                return fn(**kwargs)
+        except REFUSED:
+            return None
+
+    # --- rules -------------------------------------------------------------------
+
+    @rule(who=WHO)
+    def claim(self, who):
+        try:
+            with transaction.atomic():
+                got = leases.review_claim(project=self.project, user=self.reviewers[who])
+        except NothingLeft:
+            return
+        assert got.review.state == ReviewState.ACTIVE
+        assert Item.objects.get(pk=got.review.item_id).state == ItemState.REVIEW
+
+    @rule(who=WHO, value=VALUES)
+    def blind(self, who, value):
+        review = self._latest(who)
+        if review is not None:
+            self._attempt(leases.review_blind, review=review, user=self.reviewers[who], value=value)
+
+    @rule(who=WHO, kind=KINDS, value=VALUES)
+    def resolve(self, who, kind, value):
+        review = self._latest(who)
+        if review is None:
+            return
+        decision = {"reason": "because"}
+        if kind == "value":
+            decision["value"] = value
+        elif kind == "exclude":
+            decision["exclude"] = True
+        else:
+            first = Annotation.objects.filter(item_id=review.item_id).order_by("pk").first()
+            decision["annotation"] = first.pk
+        before = GoldRevision.objects.count()
+        made = self._attempt(
+            gold_service.review_resolve, review=review, user=self.reviewers[who], **decision
+        )
+        if made is None:
+            assert GoldRevision.objects.count() == before
+        else:
+            assert GoldRevision.objects.count() == before + (1 if made[1] else 0)
+
+    @rule(who=WHO, kind=KINDS, value=VALUES)
+    def claim_label_and_resolve(self, who, kind, value):
+        """The common path in one step, so random runs reach gold often."""
+        self.claim(who)
+        self.blind(who, value)
+        self.resolve(who, kind, value)
+
+    @rule(who=WHO)
+    def give_back(self, who):
+        review = self._latest(who)
+        if review is not None:
+            self._attempt(leases.review_release, review=review, user=self.reviewers[who])
+
+    @rule(who=WHO)
+    def lease_runs_out(self, who):
+        Review.objects.filter(reviewer=self.reviewers[who], state=ReviewState.ACTIVE).update(
+            expires_at=timezone.now() - timedelta(seconds=1)
+        )
+
+    @rule(who=WHO, index=st.integers(0, 3), value=VALUES, stale=st.booleans())
+    def adjudicate(self, who, index, value, stale):
+        gold = GoldRecord.objects.filter(item=self.items[index]).first()
+        if gold is None:
+            return
+        revision = gold.revision - 1 if stale else gold.revision
+        made = self._attempt(
+            gold_service.gold_adjudicate, gold=gold, user=self.reviewers[who],
+            revision=revision, value=value, reason="again",
+        )  # fmt: skip
+        gold.refresh_from_db()
+        if stale:
+            assert made is None and gold.revision == revision + 1
+        else:
+            assert made is not None and gold.revision == revision + 1 and gold.value == value
+
+    # --- invariants ----------------------------------------------------------------
+
+    @invariant()
+    def one_reviewer_per_item_and_one_item_per_reviewer(self):
+        active = Review.objects.filter(project=self.project, state=ReviewState.ACTIVE)
+        assert not active.values("item").annotate(n=Count("id")).filter(n__gt=1).exists()
+        assert not active.values("reviewer").annotate(n=Count("id")).filter(n__gt=1).exists()
+
+    @invariant()
+    def gold_records_equal_their_last_revision(self):
+        for gold in GoldRecord.objects.filter(project=self.project):
+            numbers = list(gold.revisions.order_by("number").values_list("number", flat=True))
+            assert numbers == list(range(1, gold.revision + 1))
+            last = gold.revisions.get(number=gold.revision)
+            assert (last.value, last.excluded, last.source) == (
+                gold.value,
+                gold.excluded,
+                gold.source,
+            )
+
+    @invariant()
+    def item_states_follow_gold(self):
+        for item in Item.objects.filter(project=self.project):
+            gold = GoldRecord.objects.filter(item=item).first()
+            if gold is None:
+                assert item.state == ItemState.REVIEW
+            else:
+                assert item.state == (ItemState.EXCLUDED if gold.excluded else ItemState.GOLD)
+                assert not Review.objects.filter(item=item, state=ReviewState.ACTIVE).exists() or (
+                    item.state == ItemState.REVIEW
+                )
+
+    @invariant()
+    def feedback_matches_the_current_gold(self):
+        latest = dict(
+            GoldRevision.objects.filter(project=self.project)
+            .values_list("gold__item_id")
+            .annotate(last=Max("id"))
+        )
+        for gold in GoldRecord.objects.filter(project=self.project):
+            for annotation in Annotation.objects.filter(item_id=gold.item_id):
+                feedback = Feedback.objects.filter(annotation=annotation).first()
+                overruled = not gold.excluded and annotation.value != gold.value
+                assert (feedback is not None) == overruled
+                if feedback is not None:
+                    assert feedback.gold_revision_id == latest[gold.item_id]
+
+    @invariant()
+    def counters_equal_a_recount(self):
+        stored = {
+            k: v
+            for k, v in counters_for([self.project.pk])[self.project.pk].items()
+            if _reconciled(k) and v
+        }
+        assert stored == {k: v for k, v in counters_expected(self.project).items() if v}
+
+
+def test_random_sequences_keep_the_review_rules():
+    run_state_machine_as_test(
+        ReviewMachine,
+        settings=hsettings(
+            max_examples=15,
+            stateful_step_count=30,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+            derandomize=True,
+        ),
+    )
