@@ -147,7 +147,7 @@
   document.addEventListener("htmx:afterSwap", function (event) {
     if (!event.detail.target || event.detail.target.id !== "review") return;
     var status = event.detail.xhr ? event.detail.xhr.status : 200;
-    say("", status >= 400 ? "Not done: see the message on the page." : "");
+    say("", status >= 400 ? "Not done: see the marked field or the message below." : "");
     applyGuidelinesPreference();
     focusReview();
   });
@@ -182,9 +182,13 @@
     return !!(elt && elt.closest && elt.closest("a[href], button, summary, [role=button]"));
   }
 
+  // A button is clicked rather than passed to requestSubmit: htmx learns
+  // which button sent the form (its name and value: annotation, exclude)
+  // from the click, not from the submit event.
   function submit(form, button) {
     if (!form || busy) return;
-    form.requestSubmit(button || undefined);
+    if (button) button.click();
+    else form.requestSubmit();
   }
 
   function chooseByHotkey(key) {

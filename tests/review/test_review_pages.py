@@ -293,6 +293,19 @@ def test_give_back_ends_the_lease(project, web, reviewer, disagreement):
     assert "Given back" in flat(response) and "Gave back item" in flat(response)
 
 
+def test_nothing_left_and_all_leased_states(project, web, web_for, reviewer2, disagreement):
+    done = claim(web, project)
+    assert "Nothing left to review" in flat(done) and "Retry-After" not in done
+    disagreement(project)
+    claim(web_for(reviewer2), project)  # the only item, held by another reviewer
+    wait = claim(web, project)
+    assert "Come back in a minute" in flat(wait)
+    seconds = int(wait["Retry-After"])
+    assert 0 < seconds <= project.lease_seconds + 1
+    # The page asks again by itself after that many seconds.
+    assert f'hx-trigger="load delay:{seconds}s, submit"' in text_of(wait)
+
+
 # --- audit: blind first ---------------------------------------------------------------
 
 
