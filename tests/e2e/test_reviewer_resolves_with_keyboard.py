@@ -4,13 +4,15 @@ only, and the overruled annotator reads the decision on their feedback page.
 Two annotators disagree on two items (made through the queue's services).
 The reviewer opens the review page; the first item comes at once with the
 focus on its text. ? opens the key map, which lists the label keys and the
-accept keys. On the first item: Shift+R, a reason, Shift+Tab to the reason
-code and an arrow key, Esc, then Shift+2 accepts annotation B. On the second:
-a label's hotkey chooses the gold value, a reason and a code the same way,
-and Enter resolves. The page then says nothing is left. The gold records
-are in the database as decided; the annotator both decisions overruled
-signs in and sees "Your answer", "Gold" and the reason for each. No console
-error, CSP violation or XSS payload run on any page.
+accept keys; Shift+G hides and shows the guidelines; Shift+X without a
+reason asks for one and sends nothing. On the first item: Shift+R, a
+reason, Shift+Tab to the reason code and an arrow key, Esc, then Shift+2
+accepts annotation B. On the second: a label's hotkey chooses the gold
+value, a reason and a code the same way, and Enter resolves. The page then
+says nothing is left. The gold records are in the database as decided; the
+annotator both decisions overruled signs in and sees "Your answer", "Gold"
+and the reason for each. No console error, CSP violation or XSS payload
+run on any page.
 """
 
 from __future__ import annotations
@@ -97,6 +99,20 @@ def test_reviewer_resolves_two_disagreements_with_the_keyboard(
     expect(keymap).to_contain_text("Accept annotation 2")
     page.keyboard.press("Escape")
     expect(keymap).to_be_hidden()
+
+    # Shift+G hides the guidelines and shows them again; Shift+X with no
+    # reason asks for one first and sends nothing.
+    panel_open = "document.getElementById('guidelines-panel').open"
+    page.keyboard.press("Shift+G")
+    assert page.evaluate(panel_open) is False
+    page.keyboard.press("Shift+G")
+    assert page.evaluate(panel_open) is True
+    expect(page.locator(".ws-guidelines__body")).to_be_focused()
+    page.keyboard.press("Shift+X")
+    expect(page.locator("#reason")).to_be_focused()
+    expect(page.locator("#review-status")).to_contain_text("Write why the item is excluded")
+    page.keyboard.press("Escape")
+    assert not GoldRecord.objects.exists()
 
     # Item 1: a reason and a code, then Shift+2 accepts annotation B. The
     # digit is read by its physical key: Shift+2 types "@" here.
