@@ -383,7 +383,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "projects.tasks.fail_stale_jobs",
         "schedule": 600.0,
     },
+    "refresh-agreement-reports": {
+        "task": "review.tasks.refresh_reports",
+        "schedule": 3600.0,
+    },
 }
+# Seconds from the first submission of a burst to the agreement report it
+# starts (a burst of submissions starts one report).
+ACCORD_AGREEMENT_DEBOUNCE = int(os.environ.get("ACCORD_AGREEMENT_DEBOUNCE", 60))
 
 ACCORD_VERSION = "0.1.0"
 

@@ -46,6 +46,7 @@ from projects.models import (
     QueueOrder,
 )
 from review.gold import item_settle, submissions
+from review.report_jobs import report_soon_on_commit
 
 from . import tasktypes
 from .models import (
@@ -883,6 +884,8 @@ def item_compare(
     batch.add(f"items:{item.state}", -1)
     batch.add(f"items:{to_state}", 1)
     batch.add(f"items:{outcome}", 1)
+    # New reliability data: the agreement report follows the burst.
+    report_soon_on_commit(project.pk)
     _clear_pending(item, batch)
     if item.free_slots or len(rows) != item.overlap:
         # Leases may still be held (the overlap was lowered, or a lead

@@ -500,10 +500,18 @@ def _decide(
     if not decision.excluded:
         counts.add(f"gold:{source}", 1)
     counts.flush()
+    # Gold changed: the figures against gold follow.
+    transaction.on_commit(lambda: _report_soon(project.pk))
     item.state = to_state
     gold = GoldRecord.objects.get(pk=gold_id)
     gold._revision_id = revision_id
     return gold
+
+
+def _report_soon(project_id: int) -> None:
+    from .report_jobs import report_soon
+
+    report_soon(project_id)
 
 
 # --- resolving a review -------------------------------------------------------------

@@ -1,0 +1,140 @@
+"""Running agreement reports: on demand (a job the API returns), after
+submissions (debounced: a burst of submissions starts one report), and on a
+schedule (projects whose data changed since their last report).
+
+A report runs as a job (projects.jobs): the report row is written in the
+job's final transaction, together with "succeeded", so a worker killed
+mid-report leaves the previous report in place and the redelivered task
+computes it again (SECURITY.md F1, F2, F6).
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from projects.counters import counters_for
+from projects.jobs import JobContext, job_create, job_enqueue
+from projects.models import Job, JobStatus, Project
+
+from .models import AgreementReport
+from .reliability import read_reliability
+from .reports import ReportParams, compute_report
+
+KIND = "agreement"
+STEPS = 5
+
+
+def _debounce_seconds() -> int:
+    return int(getattr(settings, "ACCORD_AGREEMENT_DEBOUNCE", 60))
+
+
+def fingerprint(project: Project) -> str:
+    """What the report's data looks like, from counters: annotations, gold
+    by source, excluded items. A report is stale when this changed."""
+    counters = counters_for([project.pk])[project.pk]
+    parts = [
+        f"{name}={counters[name]}"
+        for name in sorted(counters)
+        if name == "annotations:total" or name.startswith("gold:") or name == "items:excluded"
+    ]
+    return ";".join(parts)[:200]
+
+
+def latest_report(project: Project) -> AgreementReport | None:
+    return AgreementReport.objects.filter(project=project).order_by("-created_at", "-pk").first()
+
+
+def running_report(project: Project) -> Job | None:
+    return (
+        Job.objects.filter(
+            project=project, kind=KIND, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+@transaction.atomic
+def report_start(*, project: Project, user, params: ReportParams | None = None) -> Job:
+    """Queue a report, or return the one already queued or running (ten
+    requests at once start one computation)."""
+    Project.objects.select_for_update().filter(pk=project.pk).first()
+    job = running_report(project)
+    if job is not None:
+        return job
+    from .tasks import agreement_report
+
+    job = job_create(
+        project=project, kind=KIND, user=user, params=(params or ReportParams()).as_dict()
+    )
+    job_enqueue(job, agreement_report)
+    return job
+
+
+def report_soon(project_id: int) -> None:
+    """Ask for a report after the current burst of changes: the first call
+    in a debounce window schedules one run at the window's end, the others
+    do nothing. Call after the change commits."""
+    window = _debounce_seconds()
+    if cache.add(f"agreement-soon:{project_id}", 1, timeout=window):
+        from .tasks import agreement_debounced
+
+        agreement_debounced.apply_async(args=[project_id], countdown=window)
+
+
+def report_soon_on_commit(project_id: int) -> None:
+    transaction.on_commit(lambda: report_soon(project_id))
+
+
+def report_run(ctx: JobContext) -> None:
+    """The job's work: read, compute, store (with "succeeded") at once."""
+    started = time.monotonic()
+    project = Project.objects.get(pk=ctx.job.project_id)
+    params = ReportParams(**ctx.params) if ctx.params else ReportParams()
+    counters = counters_for([project.pk])[project.pk]
+    total = counters.get("annotations:total", 0) + STEPS
+    stamp = fingerprint(project)
+    data = read_reliability(project, progress=lambda done: ctx.progress(done, total))
+    steps = iter(range(1, STEPS + 1))
+    result = compute_report(
+        project, data, params, progress=lambda _name: ctx.progress(data.size + next(steps), total)
+    )
+    _store(ctx, project, data.size, result, params, stamp, started)
+
+
+def _store(ctx: JobContext, project, annotations: int, result, params, stamp, started) -> None:
+    headline = result.get("headline", {})
+    with transaction.atomic():
+        report = AgreementReport.objects.create(
+            project=project,
+            job=ctx.job,
+            created_at=timezone.now(),
+            coefficient=result["coefficient"],
+            value=headline.get("value"),
+            annotations=annotations,
+            items=result["n"]["items"],
+            duration_ms=int((time.monotonic() - started) * 1000),
+            fingerprint=stamp,
+            params=params.as_dict(),
+            result=result,
+        )
+        ctx.succeed({"report": report.pk, "value": report.value}, done=annotations + STEPS)
+
+
+def reports_refresh() -> int:
+    """The schedule: a report for every active project whose data changed
+    since its last report. Returns how many were queued."""
+    queued = 0
+    for project in Project.objects.filter(archived_at__isnull=True).order_by("pk"):
+        stamp = fingerprint(project)
+        last = latest_report(project)
+        if "annotations:total" not in stamp or (last is not None and last.fingerprint == stamp):
+            continue
+        report_start(project=project, user=None)
+        queued += 1
+    return queued

@@ -1,0 +1,55 @@
+"""A project whose reliability data is known by heart, made through the
+queue's and review's own services."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from annotation import queue
+from annotation.models import Item
+from annotation.services import ItemRow, items_create
+from projects import services
+from review import gold, leases
+
+
+@pytest.fixture
+def people(make_user, project):
+    """Annotators A (the project's ``annotator``), B and C."""
+    out = {"A": project.memberships.get(is_annotator=True).user}
+    for name in ("B", "C"):
+        out[name] = make_user(f"ann-{name}")
+        services.membership_set(project=project, user=out[name], roles=["annotator"])
+    return out
+
+
+@pytest.fixture
+def submit_to(project):
+    """Submit ``value`` by ``user`` on the item with ``text`` (imported on
+    first use), through the queue's services."""
+
+    def submit(user, text: str, value) -> Item:
+        config = services.project_config(project).config
+        if not Item.objects.filter(project=project, data__text=text).exists():
+            items_create(project=project, rows=[ItemRow({"text": text})], config=config)
+        item = Item.objects.get(project=project, data__text=text)
+        with transaction.atomic():
+            assignment = queue._take(project, user, item.pk, timezone.now())
+        queue.annotation_submit(assignment=assignment, user=user, value=value)
+        item.refresh_from_db()
+        return item
+
+    return submit
+
+
+@pytest.fixture
+def adjudicate(project, reviewer):
+    """The reviewer resolves the item with ``text`` to ``value``."""
+
+    def resolve(text: str, value) -> None:
+        claim = leases.review_claim(project=project, user=reviewer)
+        assert claim.review.item.data["text"] == text
+        gold.review_resolve(review=claim.review, user=reviewer, value=value, reason="decided")
+
+    return resolve
