@@ -154,7 +154,7 @@ class ReviewResolveView(APIView):
 class ReviewReleaseView(APIView):
     @extend_schema(
         request=None,
-        responses=inline_serializer("Released", {"released": serializers.BooleanField()}),
+        responses=inline_serializer("ReviewGivenBack", {"released": serializers.BooleanField()}),
     )
     def post(self, request, review_id: int):
         review = access.access_review(request.user, review_id, write=True)

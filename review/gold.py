@@ -587,10 +587,14 @@ def _replayed(review: Review, decision: Decision, task_type: TaskType) -> tuple[
 
 
 def _check_still_theirs(review: Review) -> None:
-    """A review whose lease ended may still be resolved, unless another
-    reviewer has taken the item since."""
+    """A review whose lease ran out may still be resolved, unless another
+    reviewer has taken the item since; one that was given back may not."""
     if review.state == ReviewState.ACTIVE:
         return
+    if review.state == ReviewState.RELEASED:
+        raise Conflict(
+            "This review was given back; take the item again to decide.", code="released"
+        )
     taken = (
         Review.objects.filter(item_id=review.item_id, state=ReviewState.ACTIVE)
         .exclude(pk=review.pk)

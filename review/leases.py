@@ -56,18 +56,28 @@ def _skip_locked() -> str:
     return " FOR UPDATE OF i SKIP LOCKED" if connection.vendor == "postgresql" else ""
 
 
-def _next_item(project: Project, user, *, locked: bool = True) -> int | None:
+def _next_item(project: Project, user) -> int | None:
     """The first item in review, by priority then age, that this reviewer
-    did not annotate and nobody else is reviewing."""
+    did not annotate and nobody else is reviewing; items they gave back
+    come after all the others."""
+    return _first_item(project, user, fresh=True) or _first_item(project, user, fresh=False)
+
+
+def _first_item(project: Project, user, *, fresh: bool) -> int | None:
+    given_back = (
+        f"AND NOT EXISTS (SELECT 1 FROM {REVIEW} g WHERE g.item_id = i.id "  # noqa: S608
+        "AND g.reviewer_id = %(me)s AND g.state = 'released') "
+        if fresh
+        else ""
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT i.id FROM {ITEM} i WHERE i.project_id = %(p)s AND i.state = 'review' "  # noqa: S608
             f"AND NOT EXISTS (SELECT 1 FROM {ANNOTATION} n "
             "WHERE n.item_id = i.id AND n.annotator_id = %(me)s) "
             f"AND NOT EXISTS (SELECT 1 FROM {REVIEW} r "
-            "WHERE r.item_id = i.id AND r.state = 'active') "
-            "ORDER BY i.priority DESC, i.compared_at, i.id LIMIT 1"
-            + (_skip_locked() if locked else ""),
+            f"WHERE r.item_id = i.id AND r.state = 'active') {given_back}"
+            "ORDER BY i.priority DESC, i.compared_at, i.id LIMIT 1" + _skip_locked(),
             {"p": project.pk, "me": user.pk},
         )
         row = cursor.fetchone()

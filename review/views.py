@@ -292,9 +292,12 @@ def _archived(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 def _conflict(project: Project, user, exc: Conflict) -> ReviewScreen:
-    """After a 409 that ends this review: say what happened and go on."""
-    ws = _next(project, user)
-    ahead = {"item": "Here is your current item.", "done": "Nothing else is left to review."}
+    """After a 409: say what happened and show the reviewer's live review,
+    or the start screen (which takes the next item). A refused request
+    changes nothing, not even a lease's end."""
+    current = _current(project, user)
+    ws = ReviewScreen("item", current) if current else ReviewScreen("start")
+    ahead = {"item": "Here is your current item.", "start": "Take the next item to go on."}
     ws.notice = " ".join(p for p in (exc.detail, ahead.get(ws.state, "")) if p)
     ws.status = 409
     return ws

@@ -174,3 +174,19 @@ def test_concurrent_reviewers_never_share_an_item(make_user, lead, make_project,
     items = [i for i in got.values() if i is not None]
     assert len(items) == 6 and len(set(items)) == 6
     assert Review.objects.filter(project=project, state=ReviewState.ACTIVE).count() == 6
+
+
+def test_an_item_given_back_comes_after_the_others(project, reviewer, disagreement, api_for):
+    first = disagreement(project, text="first")
+    second = disagreement(project, text="second")
+    client = api_for(reviewer)
+    body = claim(client, project).json()
+    assert body["item"]["id"] == first.pk
+    client.post(f"/api/v1/reviews/{body['id']}/release/")
+    stale = resolve(client, body["id"], value="neu", reason="from an old tab")
+    assert stale.status_code == 409 and stale.json()["code"] == "released"
+    nxt = claim(client, project).json()
+    assert nxt["item"]["id"] == second.pk
+    resolve(client, nxt["id"], value="neu", reason="settled")
+    # With nothing else left, the given-back item comes round again.
+    assert claim(client, project).json()["item"]["id"] == first.pk

@@ -81,6 +81,7 @@ def build_world(*, lead, annotator, reviewer, outsider, newcomer) -> World:
     first = queue.assignment_claim(project=project, user=annotator).assignment
     annotation = queue.annotation_submit(assignment=first, user=annotator, value="pos").annotation
     lease = queue.assignment_claim(project=project, user=annotator).assignment
+    review, gold = _review_world(project, reviewer)
     job = job_create(project=project, kind="import", user=lead)
     token, invite = services.invite_create(
         project=project, email="invitee@example.org", roles=["annotator"], user=lead
@@ -97,8 +98,41 @@ def build_world(*, lead, annotator, reviewer, outsider, newcomer) -> World:
             "job": job,
             "assignment": lease,
             "annotation": annotation,
+            "review": review,
+            "gold": gold,
         },
     )
+
+
+def _review_world(project, reviewer):
+    """Two items two other annotators disagreed on: the reviewer settled one
+    (adjudicated gold) and holds the other (a live review)."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+    from django.utils import timezone
+
+    from review import gold as gold_service
+    from review import leases
+
+    people = [
+        get_user_model().objects.create_user(username=f"matrix-annotator-{n}") for n in (1, 2)
+    ]
+    for person in people:
+        services.membership_set(project=project, user=person, roles=["annotator"])
+    for text in ("disputed one", "disputed two"):
+        item = Item.objects.create(
+            project=project, data={"text": text},
+            content_hash=hashlib.sha256(text.encode()).hexdigest(),
+        )  # fmt: skip
+        for person, value in zip(people, ("pos", "neg"), strict=True):
+            with transaction.atomic():
+                taken = queue._take(project, person, item.pk, timezone.now())
+            queue.annotation_submit(assignment=taken, user=person, value=value)
+    first = leases.review_claim(project=project, user=reviewer).review
+    gold, _ = gold_service.review_resolve(
+        review=first, user=reviewer, value="neg", reason="irony", reason_code="annotator_slip"
+    )
+    return leases.review_claim(project=project, user=reviewer).review, gold
 
 
 @pytest.fixture

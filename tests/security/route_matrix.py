@@ -138,6 +138,9 @@ KWARGS: dict[str, Kwarg] = {
     # pick a project on their own.
     "assignment_id": Kwarg(lambda w: w.extra["assignment"].pk, TENANT),
     "annotation_id": Kwarg(lambda w: w.extra["annotation"].pk, TENANT),
+    # The reviewer's live review and the adjudicated gold record.
+    "review_id": Kwarg(lambda w: w.extra["review"].pk, TENANT),
+    "gold_id": Kwarg(lambda w: w.extra["gold"].pk, TENANT),
     "number": Kwarg(lambda w: 1),  # guideline version numbers are per project
     "token": Kwarg(lambda w: w.invite_token),
 }
@@ -199,6 +202,21 @@ def page_members(status: int = 200) -> dict:
 
 def page_lead_only(status: int) -> dict:
     return lead_only(status, PAGE_LOGIN)
+
+
+def reviewer_only(status: int, anonymous: int = 401) -> dict:
+    """Reviewers only (the review queue); other members get 403, others 404."""
+    return roles(403, 403, status, 404, anonymous)
+
+
+def review_owner(status: int, anonymous: int = 401) -> dict:
+    """The reviewer's own review: 404 for everyone else, members included."""
+    return roles(404, 404, status, 404, anonymous)
+
+
+def gold_readers(status: int = 200, anonymous: int = 401) -> dict:
+    """Gold is for reviewers and leads; an annotator sees it only as feedback."""
+    return roles(status, 404, status, 404, anonymous)
 
 
 def page_annotator_only(status: int) -> dict:
@@ -477,6 +495,55 @@ MATRIX: dict[str, dict[str, Case]] = {
     "annotation:lease_release": {"POST": Case(page_lead_only(302))},
     # The world's item is open with no annotations: it can be excluded.
     "annotation:item_override": {"POST": Case(page_lead_only(302), body={"action": "exclude"})},
+    # --- API: review. The world's reviewer holds a live review of a
+    # disagreement and settled another (adjudicated gold).
+    "api:review-claim": {"POST": Case(reviewer_only(200))},
+    "api:review-detail": {"GET": Case(review_owner(200))},
+    # A disagreement is never labelled blind: 409 for its reviewer.
+    "api:review-blind": {"POST": Case(review_owner(409), body={"value": "pos"})},
+    "api:review-resolve": {
+        "POST": Case(review_owner(201), body={"value": "neu", "reason": "neither"})
+    },
+    "api:review-release": {"POST": Case(review_owner(200))},
+    "api:review-precedents": {"GET": Case(review_owner(200))},
+    "api:review-stats": {"GET": Case(lead_only(200))},
+    "api:review-lease-release": {"POST": Case(lead_only(200))},
+    "api:gold-list": {"GET": Case(roles(200, 403, 200, 404, 401))},
+    "api:gold-detail": {"GET": Case(gold_readers())},
+    "api:gold-history": {"GET": Case(gold_readers())},
+    # A lead reads gold but decides only with the reviewer role.
+    "api:gold-adjudicate": {
+        "POST": Case(
+            roles(403, 404, 200, 404, 401), body={"value": "neu", "reason": "x", "revision": 1}
+        )
+    },
+    "api:gold-promote": {"POST": Case(roles(200, 404, 403, 404, 401))},
+    "api:feedback-list": {"GET": Case(annotator_only(200))},
+    "api:feedback-seen": {"POST": Case(annotator_only(200), body={})},
+    "api:agreement": {"GET": Case(lead_only(200)), "POST": Case(lead_only(202), body={})},
+    # --- pages (review)
+    "review:review": {"GET": Case(roles(404, 404, 200, 404, PAGE_LOGIN))},
+    "review:review_next": {"POST": Case(roles(404, 404, 302, 404, PAGE_LOGIN))},
+    "review:review_blind": {
+        "POST": Case(roles(404, 404, 409, 404, PAGE_LOGIN), body={"value": "pos"})
+    },
+    # Resolving the world's last review leaves nothing to review: the page
+    # says so at once (no redirect to follow).
+    "review:review_resolve": {
+        "POST": Case(roles(404, 404, 200, 404, PAGE_LOGIN), body={"value": "neu", "reason": "x"})
+    },
+    "review:review_release": {"POST": Case(roles(404, 404, 302, 404, PAGE_LOGIN))},
+    "review_pages:feedback": {"GET": Case(page_annotator_only(200))},
+    "review_pages:gold": {"GET": Case(roles(200, 403, 200, 404, PAGE_LOGIN))},
+    "review_pages:gold_detail": {"GET": Case(gold_readers(200, PAGE_LOGIN))},
+    "review_pages:gold_adjudicate": {
+        "POST": Case(
+            roles(403, 404, 302, 404, PAGE_LOGIN),
+            body={"revision": "1", "value": "neu", "reason": "x"},
+        )
+    },
+    "review_pages:gold_promote": {"POST": Case(roles(302, 404, 403, 404, PAGE_LOGIN))},
+    "review_pages:review_lease_release": {"POST": Case(page_lead_only(302))},
 }
 
 
