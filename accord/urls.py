@@ -38,6 +38,7 @@ urlpatterns = [
     path("", include("annotation.urls")),
     path("", include("review.urls")),
     path("", include("review.pages_urls")),
+    path("", include("review.agreement_urls")),
 ]
 
 handler400 = "accord.views.bad_request"

@@ -544,6 +544,9 @@ MATRIX: dict[str, dict[str, Case]] = {
     },
     "review_pages:gold_promote": {"POST": Case(roles(302, 404, 403, 404, PAGE_LOGIN))},
     "review_pages:review_lease_release": {"POST": Case(page_lead_only(302))},
+    # --- pages (agreement): leads only; "Compute now" queues a report job.
+    "agreement:agreement": {"GET": Case(page_lead_only(200))},
+    "agreement:run": {"POST": Case(page_lead_only(302))},
 }
 
 
