@@ -32,7 +32,7 @@ TENTATIVE = 0.667
 # Geometry, in SVG user units (CSS pixels at 1:1).
 LEFT = 48  # the y axis and its tick labels
 RIGHT = 118  # the reference lines' labels
-TOP = 28  # the y axis's name above the 1.0 tick
+TOP = 16
 PLOT_H = 200
 BOTTOM = 56  # x labels, n, the small-n flag
 STEP = 84  # horizontal room per point
@@ -290,8 +290,8 @@ def trend_plot(
         '<svg class="chart" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{}" '
         'width="{}" height="{}" viewBox="0 0 {} {}" font-family="system-ui, sans-serif">'
         "<title>{}</title>"
-        '<text x="{}" y="{}" text-anchor="end" font-size="12" fill="#1b1f24">{}</text>'
+        '<text x="{}" y="{}" text-anchor="middle" font-size="13" fill="#1b1f24">{}</text>'
         "{}</svg>",
         summary(title, points), width, height, width, height, title,
-        LEFT - 6, TOP - 4, y_label, _join(body),
+        10, _y(0.5) + 4, y_label, _join(body),
     )  # fmt: skip
