@@ -197,9 +197,7 @@ def _report_context(report: AgreementReport) -> dict[str, Any]:
         "confidence": round(100 * float(report.params.get("confidence", 0.95))),
         "duration": _duration(report.duration_ms),
         "headline": _shown(headline),
-        "interval": charts.Point(
-            "headline", headline.get("value"), 0, headline.get("low"), headline.get("high")
-        ).interval_text,  # fmt: skip
+        "interval": _point(headline, "headline").interval_text,
         "percent_agreement": _shown(result.get("percent_agreement"), share=True),
         "fleiss": _shown(result.get("fleiss_kappa")),
         "per_label": [
