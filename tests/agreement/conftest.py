@@ -53,3 +53,29 @@ def adjudicate(project, reviewer):
         gold.review_resolve(review=claim.review, user=reviewer, value=value, reason="decided")
 
     return resolve
+
+
+@pytest.fixture
+def seven_items(project, lead, people, submit_to, adjudicate):
+    """Seven items: three under guideline v1, two under v2, one with one
+    annotation under each (mixed), one with a single annotation; two
+    disagreements adjudicated. Pair κ: A–B 0.40 on three items, A–C 1.00 on
+    two, B–C 0.00 on one."""
+    A, B, C = people["A"], people["B"], people["C"]
+    services.guideline_publish(project=project, user=lead, body="v1", note="v1")
+    for text, a, b in (("one", "pos", "pos"), ("two", "pos", "neg"), ("three", "neg", "neg")):
+        submit_to(A, text, a)
+        submit_to(B, text, b)
+    submit_to(A, "six", "pos")
+    services.guideline_publish(project=project, user=lead, body="v2", note="v2")
+    submit_to(C, "six", "pos")
+    for text, (x, a), (y, b) in (
+        ("four", (A, "neu"), (C, "neu")),
+        ("five", (B, "pos"), (C, "neg")),
+    ):
+        submit_to(x, text, a)
+        submit_to(y, text, b)
+    submit_to(A, "seven", "neg")
+    adjudicate("two", "neg")
+    adjudicate("five", "pos")
+    return project

@@ -80,26 +80,8 @@ def tables(html: str) -> dict[str, list[list[str]]]:
 
 
 @pytest.fixture
-def known(project, lead, people, submit_to, adjudicate):
-    """tests/agreement/test_report.py's seven items, reported: A–B κ 0.40 on
-    three items, A–C 1.00 on two, B–C 0.00 on one; two adjudications."""
-    A, B, C = people["A"], people["B"], people["C"]
-    services.guideline_publish(project=project, user=lead, body="v1", note="v1")
-    for text, a, b in (("one", "pos", "pos"), ("two", "pos", "neg"), ("three", "neg", "neg")):
-        submit_to(A, text, a)
-        submit_to(B, text, b)
-    submit_to(A, "six", "pos")
-    services.guideline_publish(project=project, user=lead, body="v2", note="v2")
-    submit_to(C, "six", "pos")
-    for text, (x, a), (y, b) in (
-        ("four", (A, "neu"), (C, "neu")),
-        ("five", (B, "pos"), (C, "neg")),
-    ):
-        submit_to(x, text, a)
-        submit_to(y, text, b)
-    submit_to(A, "seven", "neg")
-    adjudicate("two", "neg")
-    adjudicate("five", "pos")
+def known(seven_items, project, lead):
+    """The report of the seven items (tests/agreement/conftest.py)."""
     compute(project, lead)
     return latest_report(project)
 

@@ -8,7 +8,6 @@ import krippendorff
 import numpy as np
 import pytest
 
-from projects import services
 from projects.jobs import job_create, run_job
 from review.report_jobs import latest_report, report_run
 from review.reports import ReportParams
@@ -27,27 +26,8 @@ def alpha_ref(rows: list[tuple]) -> float:
 
 
 @pytest.fixture
-def known(project, lead, people, submit_to, adjudicate):
-    """Seven items: three under guideline v1, two under v2, one with one
-    annotation under each (mixed), one with a single annotation; two
-    disagreements adjudicated."""
-    A, B, C = people["A"], people["B"], people["C"]
-    services.guideline_publish(project=project, user=lead, body="v1", note="v1")
-    for text, a, b in (("one", "pos", "pos"), ("two", "pos", "neg"), ("three", "neg", "neg")):
-        submit_to(A, text, a)
-        submit_to(B, text, b)
-    submit_to(A, "six", "pos")
-    services.guideline_publish(project=project, user=lead, body="v2", note="v2")
-    submit_to(C, "six", "pos")
-    for text, (x, a), (y, b) in (
-        ("four", (A, "neu"), (C, "neu")),
-        ("five", (B, "pos"), (C, "neg")),
-    ):
-        submit_to(x, text, a)
-        submit_to(y, text, b)
-    submit_to(A, "seven", "neg")
-    adjudicate("two", "neg")
-    adjudicate("five", "pos")
+def known(seven_items, project, lead):
+    """The report of the seven items (tests/agreement/conftest.py)."""
     job = job_create(
         project=project, kind="agreement", user=lead, params=ReportParams(n_boot=200).as_dict()
     )

@@ -22,21 +22,11 @@ from review import report_jobs
 from review.models import AgreementReport
 from review.reports import ReportParams
 from review.tasks import agreement_report
-from tests.conftest import start_worker, stop_worker
+from tests.conftest import start_worker, stop_worker, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LABELS = ["pos", "neg", "neu"]
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

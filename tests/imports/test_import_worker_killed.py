@@ -21,7 +21,7 @@ from annotation.models import Item
 from annotation.tasks import import_items
 from projects.jobs import job_create, run_job
 from projects.models import Job
-from tests.conftest import start_worker, stop_worker
+from tests.conftest import start_worker, stop_worker, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,16 +44,6 @@ def new_import_job(project, lead) -> Job:
         user=lead,
         params={"file": big_file(), "filename": "k.jsonl", "options": options},
     )
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_killed_worker_then_redelivery_gives_exactly_the_rows(celery_worker, project, lead):
