@@ -10,6 +10,60 @@
 
   var HEX_COLOUR = /^#[0-9a-fA-F]{6}$/;
 
+  // --- shared by the two keyboard workspaces (workspace.js, review.js) --------
+  // Loaded before them (base.html, defer keeps the order).
+  window.AccordKeys = {
+    // A field the user types into: keys there are text, never shortcuts.
+    typing: function (elt) {
+      if (!elt) return false;
+      if (elt.isContentEditable) return true;
+      if (elt.tagName === "TEXTAREA" || elt.tagName === "SELECT") return true;
+      if (elt.tagName !== "INPUT") return false;
+      return ["radio", "checkbox", "button", "submit", "reset", "hidden"].indexOf(elt.type) < 0;
+    },
+    // Controls that Enter activates themselves (a link, a button, a summary).
+    activatesOnEnter: function (elt) {
+      return !!(elt && elt.closest && elt.closest("a[href], button, summary, [role=button]"));
+    },
+    // localStorage, or null where the browser switched it off.
+    storage: function () {
+      try {
+        return window.localStorage;
+      } catch (e) {
+        return null;
+      }
+    },
+    // A key that is not a shortcut: an input method composing, a modifier
+    // (the browser's own shortcuts), or an open dialog (its own keys).
+    ignored: function (event) {
+      if (event.isComposing || event.keyCode === 229) return true;
+      if (event.ctrlKey || event.metaKey || event.altKey) return true;
+      return !!document.querySelector("dialog[open]");
+    },
+    // Choose (or toggle) the label with this hotkey in ``form``; true if one did.
+    chooseByHotkey: function (form, key) {
+      if (!form) return false;
+      var escaped = window.CSS && CSS.escape ? CSS.escape(key) : key;
+      var input = form.querySelector('input[data-hotkey="' + escaped + '"]');
+      if (!input) return false;
+      input.checked = input.type === "checkbox" ? !input.checked : true;
+      input.dispatchEvent(new Event("change", { bubbles: true }));
+      // On the control, so a screen reader says what is now chosen.
+      input.focus();
+      return true;
+    },
+    // After a swap: the first field the server marked invalid (the checked
+    // choice of its group, if any), else ``target``. True if it moved focus.
+    focusInvalid: function (root) {
+      var invalid = root.querySelector('[aria-invalid="true"]');
+      if (!invalid) return false;
+      var group = invalid.closest("fieldset");
+      var checked = group && group.querySelector("input:checked");
+      (checked || invalid).focus();
+      return true;
+    },
+  };
+
   // --- label colours -------------------------------------------------------
   // Colours come from data-color and are set through the CSSOM, which the
   // policy allows. Only #rrggbb is accepted: anything else is ignored.

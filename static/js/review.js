@@ -61,13 +61,7 @@
   }
 
   // --- storage (the guidelines panel's state) --------------------------------
-  function storage() {
-    try {
-      return window.localStorage;
-    } catch (e) {
-      return null;
-    }
-  }
+  var storage = window.AccordKeys.storage;
 
   function applyGuidelinesPreference() {
     var panel = document.querySelector("[data-review-guidelines]");
@@ -155,13 +149,7 @@
   function focusReview() {
     var root = document.getElementById("review");
     if (!root) return;
-    var invalid = root.querySelector('[aria-invalid="true"]');
-    if (invalid) {
-      var group = invalid.closest("fieldset");
-      var checked = group && group.querySelector("input:checked");
-      (checked || invalid).focus();
-      return;
-    }
+    if (window.AccordKeys.focusInvalid(root)) return;
     var alert = root.querySelector('[role="alert"]');
     var target = root.querySelector("[data-item-text]") || root.querySelector("[data-review-focus]");
     if (target) target.focus({ preventScroll: !!alert });
@@ -169,18 +157,8 @@
   }
 
   // --- keys ----------------------------------------------------------------------
-  function typing(elt) {
-    if (!elt) return false;
-    if (elt.isContentEditable) return true;
-    if (elt.tagName === "TEXTAREA" || elt.tagName === "SELECT") return true;
-    if (elt.tagName !== "INPUT") return false;
-    return ["radio", "checkbox", "button", "submit", "reset", "hidden"].indexOf(elt.type) < 0;
-  }
-
-  // Controls that Enter activates themselves (a link, a button, a summary).
-  function activatesOnEnter(elt) {
-    return !!(elt && elt.closest && elt.closest("a[href], button, summary, [role=button]"));
-  }
+  var typing = window.AccordKeys.typing;
+  var activatesOnEnter = window.AccordKeys.activatesOnEnter;
 
   // A button is clicked rather than passed to requestSubmit: htmx learns
   // which button sent the form (its name and value: annotation, exclude)
@@ -192,15 +170,7 @@
   }
 
   function chooseByHotkey(key) {
-    var form = answerForm();
-    if (!form) return false;
-    var input = form.querySelector('input[data-hotkey="' + (window.CSS && CSS.escape ? CSS.escape(key) : key) + '"]');
-    if (!input) return false;
-    input.checked = input.type === "checkbox" ? !input.checked : true;
-    input.dispatchEvent(new Event("change", { bubbles: true }));
-    // On the control, so a screen reader says what is now chosen.
-    input.focus();
-    return true;
+    return window.AccordKeys.chooseByHotkey(answerForm(), key);
   }
 
   // Shift+1…9 by the physical key: "Digit1"… (the top row) or "Numpad1"….
@@ -267,10 +237,7 @@
   }
 
   document.addEventListener("keydown", function (event) {
-    if (!reviewPage()) return;
-    if (event.isComposing || event.keyCode === 229) return;
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (document.querySelector("dialog[open]")) return; // its own keys; Esc closes it
+    if (!reviewPage() || window.AccordKeys.ignored(event)) return;
     var target = event.target;
     if (typing(target)) {
       if (event.key === "Escape" && inReview(target)) {

@@ -108,13 +108,7 @@
   }
 
   // --- drafts in localStorage ----------------------------------------------
-  function storage() {
-    try {
-      return window.localStorage;
-    } catch (e) {
-      return null; // storage switched off: the server draft still works
-    }
-  }
+  var storage = window.AccordKeys.storage;
 
   function formValues(form) {
     var values = [];
@@ -511,13 +505,7 @@
   function focusWorkspace() {
     var workspace = document.getElementById("workspace");
     if (!workspace) return;
-    var invalid = workspace.querySelector('[aria-invalid="true"]');
-    if (invalid) {
-      var group = invalid.closest("fieldset");
-      var checked = group && group.querySelector("input:checked");
-      (checked || invalid).focus();
-      return;
-    }
+    if (window.AccordKeys.focusInvalid(workspace)) return;
     var target = workspace.querySelector("[data-item-text]") || workspace.querySelector("[data-workspace-focus]");
     if (target) target.focus({ preventScroll: false });
   }
@@ -638,18 +626,8 @@
   }
 
   // --- keys ----------------------------------------------------------------
-  function typing(elt) {
-    if (!elt) return false;
-    if (elt.isContentEditable) return true;
-    if (elt.tagName === "TEXTAREA" || elt.tagName === "SELECT") return true;
-    if (elt.tagName !== "INPUT") return false;
-    return ["radio", "checkbox", "button", "submit", "reset", "hidden"].indexOf(elt.type) < 0;
-  }
-
-  // Controls that Enter activates themselves (a link, a button, a summary).
-  function activatesOnEnter(elt) {
-    return !!(elt && elt.closest && elt.closest("a[href], button, summary, [role=button]"));
-  }
+  var typing = window.AccordKeys.typing;
+  var activatesOnEnter = window.AccordKeys.activatesOnEnter;
 
   function submitAnswer() {
     var form = answerForm();
@@ -658,23 +636,12 @@
   }
 
   function chooseByHotkey(key) {
-    var form = answerForm();
-    if (!form) return false;
-    var input = form.querySelector('input[data-hotkey="' + (window.CSS && CSS.escape ? CSS.escape(key) : key) + '"]');
-    if (!input) return false;
-    input.checked = input.type === "checkbox" ? !input.checked : true;
-    input.dispatchEvent(new Event("change", { bubbles: true }));
-    // On the control, so a screen reader says what is now chosen.
-    input.focus();
-    return true;
+    return window.AccordKeys.chooseByHotkey(answerForm(), key);
   }
 
   document.addEventListener("keydown", function (event) {
-    if (!workspacePage()) return;
-    if (event.isComposing || event.keyCode === 229) return;
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (!workspacePage() || window.AccordKeys.ignored(event)) return;
     var target = event.target;
-    if (document.querySelector("dialog[open]")) return; // its own keys; Esc closes it
     if (typing(target)) {
       if (event.key === "Escape" && target.closest && target.closest("#skip-box")) {
         var box = document.getElementById("skip-box");
