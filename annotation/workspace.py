@@ -43,7 +43,7 @@ from accord.ratelimit import RateLimited
 from projects import access
 from projects.markdown import render_markdown
 from projects.models import ConfigVersion, Project
-from projects.views import project_context, render_page
+from projects.views import project_context, render_page, render_partial
 from review.selectors import unseen_feedback
 
 from . import queue, queue_selectors, tasktypes
@@ -230,10 +230,7 @@ def _show(
     if page or not request.htmx:
         response = render_page(request, PAGE, context, status=ws.status)
     else:
-        context["oob_messages"] = True
-        with timezone.override(project.time_zone):
-            response = render(request, f"{PAGE}#workspace", context, status=ws.status)
-        patch_vary_headers(response, ["HX-Request"])
+        response = render_partial(request, PAGE, "workspace", context, status=ws.status)
     if ws.retry_after:
         response["Retry-After"] = str(ws.retry_after)
     return response

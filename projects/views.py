@@ -128,6 +128,19 @@ def render_page(
     return response
 
 
+def render_partial(
+    request: HttpRequest, template: str, partial: str, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
+    """An htmx action's answer: one named partial of ``template``, with the
+    messages out of band, times in the project's time zone."""
+    context["oob_messages"] = True
+    project = context.get("project")
+    with timezone.override(project.time_zone if project else None):
+        response = render(request, f"{template}#{partial}", context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
 def project_context(request: HttpRequest, project: Project, tab: str) -> dict[str, Any]:
     membership = access.membership_of(request.user, project)
     return {

@@ -26,9 +26,8 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from accord.errors import Conflict, InvalidInput
@@ -41,7 +40,7 @@ from projects import access
 from projects.markdown import render_markdown
 from projects.models import GuidelineVersion, Project
 from projects.templatetags.accord_extras import duration
-from projects.views import project_context, render_page
+from projects.views import project_context, render_page, render_partial
 
 from . import gold, leases, selectors
 from .models import Review, ReviewKind, ReviewState
@@ -277,10 +276,7 @@ def _show(
     if page or not request.htmx:
         response = render_page(request, PAGE, context, status=ws.status)
     else:
-        context["oob_messages"] = True
-        with timezone.override(project.time_zone):
-            response = render(request, f"{PAGE}#review", context, status=ws.status)
-        patch_vary_headers(response, ["HX-Request"])
+        response = render_partial(request, PAGE, "review", context, status=ws.status)
     if ws.retry_after:
         response["Retry-After"] = str(ws.retry_after)
     return response
