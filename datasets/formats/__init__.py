@@ -7,7 +7,13 @@ format") and never branches on the key itself.
 from __future__ import annotations
 
 from .base import ExportOptions, Format, GoldRow, Writer
+from .chat import Chat
+from .csv import Csv
+from .hf import HuggingFace
 from .jsonl import Jsonl
+from .parquet import Parquet
+from .preference import Preference
+from .raw import Raw
 
 FORMATS: dict[str, Format] = {}
 
@@ -28,7 +34,7 @@ def keys() -> list[str]:
     return list(FORMATS)
 
 
-for _format in (Jsonl(),):
+for _format in (Jsonl(), Csv(), Parquet(), HuggingFace(), Chat(), Preference(), Raw()):
     register(_format)
 
 __all__ = ["FORMATS", "ExportOptions", "Format", "GoldRow", "Writer", "get", "keys", "register"]

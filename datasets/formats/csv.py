@@ -1,0 +1,134 @@
+"""CSV: one flat row per gold record, for spreadsheets and pandas.
+
+Columns in a fixed order: item_id, external_id, split, the task type's
+export_record fields sorted by name, source, revision, then provenance (a JSON
+string) when asked. Strings are written as they are, None as an empty cell,
+anything else (numbers, lists of labels, objects) as compact JSON with sorted
+keys. "\\n" line endings and QUOTE_MINIMAL are pinned so the bytes depend only
+on the rows. Any cell that starts with = + - @ tab or CR gets a leading ' so
+a spreadsheet reads it as text, not a formula (SECURITY.md B10).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import orjson
+
+from annotation.tasktypes.base import TaskType
+
+from .base import (
+    FLUSH_ROWS,
+    LEAD_COLUMNS,
+    TAIL_COLUMNS,
+    ExportOptions,
+    Format,
+    GoldRow,
+    Writer,
+    flat_record,
+)
+
+FORMULA_START = frozenset("=+-@\t\r")
+
+
+def csv_cell(value: Any) -> str:
+    """One cell: text as is, None empty, other values as JSON; formula
+    triggers escaped with a leading quote."""
+    if value is None:
+        return ""
+    text = (
+        value
+        if isinstance(value, str)
+        else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    )
+    if text and text[0] in FORMULA_START:
+        return "'" + text
+    return text
+
+
+def csv_columns(fields: dict, provenance: bool) -> list[str]:
+    tail = [*TAIL_COLUMNS, "provenance"] if provenance else list(TAIL_COLUMNS)
+    return [*LEAD_COLUMNS, *sorted(fields), *tail]
+
+
+class CsvWriter(Writer):
+    def __init__(
+        self, out: BinaryIO, *, task_type: TaskType, config: dict, options: ExportOptions
+    ) -> None:
+        self.out = out
+        self.task_type = task_type
+        self.config = config
+        self.provenance = options.provenance
+        self.text = io.StringIO()
+        self.csv = csv.writer(self.text, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        self.columns: list[str] | None = None
+        self.pending = 0
+
+    def write(self, row: GoldRow) -> None:
+        fields = self.task_type.export_record(row.data, row.value, self.config)
+        record = flat_record(row, fields, self.provenance)
+        if self.columns is None:
+            self._header(csv_columns(fields, self.provenance))
+        if len(record) != len(self.columns):
+            raise ValueError(f"item {row.item_id}: export fields differ from the first row's")
+        self.csv.writerow([csv_cell(record[name]) for name in self.columns])
+        self.pending += 1
+        if self.pending >= FLUSH_ROWS:
+            self._flush()
+
+    def close(self) -> None:
+        if self.columns is None:
+            self._header(csv_columns(self._probe_fields(), self.provenance))
+        self._flush()
+
+    def _header(self, columns: list[str]) -> None:
+        self.columns = columns
+        self.csv.writerow(columns)
+
+    def _probe_fields(self) -> dict:
+        # No rows: the header still names the task type's fields, taken from
+        # a record of empty item data.
+        data = dict.fromkeys(self.task_type.item_fields, "")
+        try:
+            return self.task_type.export_record(data, None, self.config)
+        except Exception:  # noqa: BLE001 - a type that needs real data: fixed columns only
+            return {}
+
+    def _flush(self) -> None:
+        self.out.write(self.text.getvalue().encode("utf-8"))
+        self.text.seek(0)
+        self.text.truncate()
+        self.pending = 0
+
+
+def read_csv_ids(fp: BinaryIO) -> Iterator[int]:
+    text = io.TextIOWrapper(fp, encoding="utf-8", newline="")
+    try:
+        reader = csv.reader(text)
+        header = next(reader, None)
+        if header is None:
+            return
+        if header[0] != "item_id":
+            raise ValueError("the first CSV column is not item_id")
+        for record in reader:
+            yield int(record[0])
+    finally:
+        text.detach()  # leave fp open: the wrapper must not close it
+
+
+class Csv(Format):
+    key = "csv"
+    name = "CSV"
+    extension = ".csv"
+    content_type = "text/csv; charset=utf-8"
+
+    def writer(
+        self, out: BinaryIO, *, task_type: TaskType, config: dict, options: ExportOptions
+    ) -> Writer:
+        return CsvWriter(out, task_type=task_type, config=config, options=options)
+
+    def read_ids(self, fp: BinaryIO) -> Iterator[int]:
+        return read_csv_ids(fp)
