@@ -4,15 +4,19 @@ Columns in a fixed order: item_id, external_id, split, the task type's
 export_record fields sorted by name, source, revision, then provenance (a JSON
 string) when asked. Strings are written as they are, None as an empty cell,
 anything else (numbers, lists of labels, objects) as compact JSON with sorted
-keys. "\\n" line endings and QUOTE_MINIMAL are pinned so the bytes depend only
-on the rows. Any cell that starts with = + - @ tab or CR gets a leading ' so
-a spreadsheet reads it as text, not a formula (SECURITY.md B10).
+keys. "\\n" line endings and minimal quoting (a cell is quoted, its quotes
+doubled, only when it holds a comma, a quote, LF or CR) are pinned so the bytes
+depend only on the rows. The quoting is ours, not the csv module's: with a
+"\\n" line terminator the module leaves a lone CR unquoted, which readers
+take for a line break. Any cell that starts with = + - @ tab or CR gets a
+leading ' so a spreadsheet reads it as text, not a formula (SECURITY.md B10).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -32,6 +36,7 @@ from .base import (
 )
 
 FORMULA_START = frozenset("=+-@\t\r")
+NEEDS_QUOTES = re.compile(r'[",\r\n]')
 
 
 def csv_cell(value: Any) -> str:
@@ -49,6 +54,17 @@ def csv_cell(value: Any) -> str:
     return text
 
 
+def csv_line(cells: list[str]) -> str:
+    """One CSV line, QUOTE_MINIMAL with CR treated like LF."""
+    needs_quotes = NEEDS_QUOTES.search
+    return (
+        ",".join(
+            '"' + cell.replace('"', '""') + '"' if needs_quotes(cell) else cell for cell in cells
+        )
+        + "\n"
+    )
+
+
 def csv_columns(fields: dict, provenance: bool) -> list[str]:
     tail = [*TAIL_COLUMNS, "provenance"] if provenance else list(TAIL_COLUMNS)
     return [*LEAD_COLUMNS, *sorted(fields), *tail]
@@ -62,10 +78,8 @@ class CsvWriter(Writer):
         self.task_type = task_type
         self.config = config
         self.provenance = options.provenance
-        self.text = io.StringIO()
-        self.csv = csv.writer(self.text, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        self.lines: list[str] = []
         self.columns: list[str] | None = None
-        self.pending = 0
 
     def write(self, row: GoldRow) -> None:
         fields = self.task_type.export_record(row.data, row.value, self.config)
@@ -74,9 +88,8 @@ class CsvWriter(Writer):
             self._header(csv_columns(fields, self.provenance))
         if len(record) != len(self.columns):
             raise ValueError(f"item {row.item_id}: export fields differ from the first row's")
-        self.csv.writerow([csv_cell(record[name]) for name in self.columns])
-        self.pending += 1
-        if self.pending >= FLUSH_ROWS:
+        self.lines.append(csv_line([csv_cell(record[name]) for name in self.columns]))
+        if len(self.lines) >= FLUSH_ROWS:
             self._flush()
 
     def close(self) -> None:
@@ -86,7 +99,7 @@ class CsvWriter(Writer):
 
     def _header(self, columns: list[str]) -> None:
         self.columns = columns
-        self.csv.writerow(columns)
+        self.lines.append(csv_line(columns))
 
     def _probe_fields(self) -> dict:
         # No rows: the header still names the task type's fields, taken from
@@ -98,10 +111,9 @@ class CsvWriter(Writer):
             return {}
 
     def _flush(self) -> None:
-        self.out.write(self.text.getvalue().encode("utf-8"))
-        self.text.seek(0)
-        self.text.truncate()
-        self.pending = 0
+        if self.lines:
+            self.out.write("".join(self.lines).encode("utf-8"))
+            self.lines.clear()
 
 
 def read_csv_ids(fp: BinaryIO) -> Iterator[int]:
