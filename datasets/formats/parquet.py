@@ -18,6 +18,7 @@ the file, so the same rows give the same bytes.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -56,6 +57,29 @@ WRITER_SETTINGS: dict[str, Any] = {
     "write_page_checksum": False,
     "use_content_defined_chunking": False,
 }
+
+
+class Sink(io.RawIOBase):
+    """Hands pyarrow a stream it can use whatever ``out`` is: pyarrow asks for
+    tell() and closed, which a hashing wrapper of the exporter may not have,
+    and closes its sink, which must leave ``out`` open."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        super().__init__()
+        self.out = out
+        self.position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        size = memoryview(data).nbytes
+        self.out.write(data)
+        self.position += size
+        return size
+
+    def tell(self) -> int:
+        return self.position
 
 
 def canonical(value: Any) -> Any:
@@ -127,7 +151,7 @@ class ParquetRowWriter(Writer):
         if self.schema is None:
             types = [infer_type(n, v) for n, v in zip(self.columns, self.values, strict=True)]
             self.schema = pa.schema(list(zip(self.columns, types, strict=True)), metadata=METADATA)
-            self.parquet = pq.ParquetWriter(self.out, self.schema, **WRITER_SETTINGS)
+            self.parquet = pq.ParquetWriter(Sink(self.out), self.schema, **WRITER_SETTINGS)
         table = pa.Table.from_arrays(self._arrays(), schema=self.schema)
         assert self.parquet is not None
         self.parquet.write_table(table, row_group_size=BATCH_ROWS)
@@ -148,7 +172,7 @@ class ParquetRowWriter(Writer):
         # No rows: a valid file with the fixed columns and no row group.
         names = csv_columns({}, self.provenance)
         schema = pa.schema([(n, FIXED_TYPES[n]) for n in names], metadata=METADATA)
-        pq.ParquetWriter(self.out, schema, **WRITER_SETTINGS).close()
+        pq.ParquetWriter(Sink(self.out), schema, **WRITER_SETTINGS).close()
 
 
 def read_parquet_ids(fp: BinaryIO) -> Iterator[int]:

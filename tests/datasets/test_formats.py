@@ -17,6 +17,7 @@ from datasets.formats import ExportOptions
 from .helpers import (
     CLASSIFICATION,
     MULTI,
+    SINGLE,
     UNICODE_TEXT,
     gold,
     json_lines,
@@ -284,3 +285,26 @@ def test_supports() -> None:
         formats.get(key).supports(CLASSIFICATION)
         for key in ("jsonl", "csv", "parquet", "hf", "raw")
     )
+
+
+class WriteOnly:
+    """What the exporter may hand a writer: a hashing wrapper with only write()."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.chunks.append(bytes(data))
+
+
+@pytest.mark.parametrize("key", sorted(formats.FORMATS))
+def test_writers_need_only_write(key: str) -> None:
+    rows = single_rows() if key != "preference" else []
+    out = WriteOnly()
+    writer = formats.get(key).writer(
+        out, task_type=CLASSIFICATION, config=SINGLE, options=ExportOptions()
+    )
+    for row in rows:
+        writer.write(row)
+    writer.close()
+    assert b"".join(out.chunks) == write(key, rows)
