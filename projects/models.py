@@ -30,6 +30,12 @@ def default_reason_codes() -> list[dict[str, str]]:
     return [{"key": key, "name": name} for key, name in DEFAULT_REASON_CODES]
 
 
+def new_split_salt() -> str:
+    import secrets
+
+    return secrets.token_hex(16)
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, max_length=20000)
@@ -54,6 +60,11 @@ class Project(models.Model):
     # The reason codes a reviewer may give: [{"key": ..., "name": ...}].
     reason_codes = models.JSONField(default=default_reason_codes)
     config_version = models.PositiveIntegerField(default=1)
+    # Export splits (datasets.splits): the salt of the hash that orders items
+    # into splits, random per project; and the split names of the project's
+    # first split export, which later exports must keep (items never move).
+    split_salt = models.CharField(max_length=64, default=new_split_salt)
+    split_names = models.JSONField(default=list, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )

@@ -1,0 +1,949 @@
+"""Exports: a request becomes an immutable dataset version written by a job.
+
+* ``export_start`` (the request) validates the parameters (400 with the
+  field and the reason, nothing stored), then — with the project's row
+  locked, so identical requests queue behind each other — finds the version
+  with the same request key (the parameters plus a fingerprint of the
+  project's gold) or creates it with its job, queued on commit. Ten identical
+  requests at once give one version and one job; a unique constraint on
+  (project, request_key) backs the lock (SECURITY.md E9, F1).
+* ``export_run`` (the job) reads the gold at a snapshot (one REPEATABLE READ
+  transaction), assigns missing splits in the same snapshot, streams the
+  records in item order from a server-side cursor — one query, the
+  provenance's annotations aggregated per item in SQL only when needed, rows
+  read in chunks, no ORM instance per row — through the format's writers
+  into local files hashed as they are written, with a manifest line per
+  record. It then stores the files, reconciles them against the manifest and
+  the database count (a mismatch fails the job, E5), writes the datasheet and
+  marks the version succeeded in the job's final transaction (F6). A worker
+  killed before that leaves the version unfinished; the redelivered job
+  starts over and overwrites the files (F2).
+* ``manifest_compare`` merges two versions' sorted manifests line by line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import time
+import zipfile
+from array import array
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+import orjson
+import psycopg
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import OperationalError, connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from accord.errors import InvalidInput
+from annotation import tasktypes
+from annotation.models import Annotation, Assignment, Item
+from projects.jobs import JobContext, JobFailed, job_create, job_enqueue
+from projects.models import JobStatus, Project
+from projects.services import project_config
+from review.models import GoldRecord, GoldRevision, GoldSource
+
+from . import formats
+from .formats.base import ExportOptions, GoldRow
+from .models import DatasetVersion
+from .splits import UNSPLIT, split_spec_parse, splits_assign, splits_check_names
+
+KIND = "export"
+CHUNK = 5_000
+MANIFEST = "manifest.jsonl"
+DATASHEET = "datasheet.json"
+BUNDLE = "bundle.zip"
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+FILTER_KEYS = (
+    "source",
+    "min_guideline_version",
+    "labels",
+    "decided_from",
+    "decided_to",
+    "include_excluded",
+)
+OPTION_KEYS = ("provenance", "system_prompt", "prompt_template")
+MAX_TEXT = 10_000
+# Advisory-lock namespace for split assignment (projects.jobs uses 0x4A0B).
+SPLIT_LOCK = 0x5B17
+SERIALIZATION_RETRIES = 3
+SQL_DUMP = orjson.OPT_SORT_KEYS
+
+ITEM = Item._meta.db_table
+GOLD = GoldRecord._meta.db_table
+REVISION = GoldRevision._meta.db_table
+ANNOTATION = Annotation._meta.db_table
+ASSIGNMENT = Assignment._meta.db_table
+
+# The label bucket of a gold record: its label, the sorted label set of a
+# multi-label value, a hash of any other value; "" without gold or excluded.
+BUCKET_SQL = (
+    "CASE WHEN g.id IS NULL OR g.excluded THEN '' "
+    "WHEN jsonb_typeof(g.value) = 'string' THEN g.value #>> '{}' "
+    "WHEN jsonb_typeof(g.value) = 'array' THEN COALESCE((SELECT string_agg(x, '|' ORDER BY x) "
+    "FROM jsonb_array_elements_text(g.value) x), '') "
+    "ELSE md5(g.value::text) END"
+)
+
+
+# --- parameters ------------------------------------------------------------------
+
+
+def _labels_of(config: dict) -> set[str] | None:
+    labels = config.get("labels")
+    if not isinstance(labels, list):
+        return None
+    return {label["key"] for label in labels if isinstance(label, dict) and "key" in label}
+
+
+def _time(raw: Any, name: str) -> str | None:
+    if raw is None:
+        return None
+    parsed = parse_datetime(raw) if isinstance(raw, str) else None
+    if parsed is None:
+        raise InvalidInput("must be an ISO 8601 time", field=f"filters.{name}")
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).isoformat()
+
+
+def _filters_parse(raw: Any, config: dict) -> dict:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise InvalidInput("must be an object", field="filters")
+    unknown = sorted(set(raw) - set(FILTER_KEYS))
+    if unknown:
+        raise InvalidInput(
+            [{"field": f"filters.{str(k)[:100]}", "reason": "unknown filter"} for k in unknown]
+        )
+    out: dict[str, Any] = {}
+    source = raw.get("source")
+    if isinstance(source, str):
+        source = [source]
+    if source is not None:
+        valid = set(GoldSource.values)
+        if not isinstance(source, list) or not source or not set(source) <= valid:
+            raise InvalidInput(
+                f"must be a list of gold sources ({', '.join(sorted(valid))})",
+                field="filters.source",
+            )
+        source = sorted(set(source))
+    out["source"] = source
+    version = raw.get("min_guideline_version")
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, int) or version < 1
+    ):
+        raise InvalidInput("must be a whole number from 1", field="filters.min_guideline_version")
+    out["min_guideline_version"] = version
+    labels = raw.get("labels")
+    if labels is not None:
+        known = _labels_of(config)
+        if known is None:
+            raise InvalidInput("this task type has no labels", field="filters.labels")
+        if (
+            not isinstance(labels, list)
+            or not labels
+            or not all(isinstance(x, str) for x in labels)
+        ):
+            raise InvalidInput("must be a list of label keys", field="filters.labels")
+        bad = sorted(set(labels) - known)
+        if bad:
+            raise InvalidInput(f"unknown label {bad[0][:100]!r}", field="filters.labels")
+        labels = sorted(set(labels))
+    out["labels"] = labels
+    out["decided_from"] = _time(raw.get("decided_from"), "decided_from")
+    out["decided_to"] = _time(raw.get("decided_to"), "decided_to")
+    if out["decided_from"] and out["decided_to"] and out["decided_from"] >= out["decided_to"]:
+        raise InvalidInput("must be after decided_from", field="filters.decided_to")
+    excluded = raw.get("include_excluded", False)
+    if not isinstance(excluded, bool):
+        raise InvalidInput("must be true or false", field="filters.include_excluded")
+    out["include_excluded"] = excluded
+    return out
+
+
+def _options_parse(raw: Any) -> dict:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise InvalidInput("must be an object", field="options")
+    unknown = sorted(set(raw) - set(OPTION_KEYS))
+    if unknown:
+        raise InvalidInput(
+            [{"field": f"options.{str(k)[:100]}", "reason": "unknown option"} for k in unknown]
+        )
+    defaults = ExportOptions()
+    provenance = raw.get("provenance", defaults.provenance)
+    if not isinstance(provenance, bool):
+        raise InvalidInput("must be true or false", field="options.provenance")
+    out: dict[str, Any] = {"provenance": provenance}
+    for name in ("system_prompt", "prompt_template"):
+        text = raw.get(name, getattr(defaults, name))
+        if not isinstance(text, str) or len(text) > MAX_TEXT:
+            raise InvalidInput(
+                f"must be text of at most {MAX_TEXT} characters", field=f"options.{name}"
+            )
+        out[name] = text
+    return out
+
+
+def export_params_parse(*, project: Project, raw: Any) -> dict:
+    """The request's parameters, checked and normalised (defaults filled,
+    lists sorted), or InvalidInput with the field and the reason."""
+    if not isinstance(raw, dict):
+        raise InvalidInput("the body must be a JSON object")
+    unknown = sorted(set(raw) - {"format", "splits", "group_by", "filters", "options"})
+    if unknown:
+        raise InvalidInput([{"field": str(k)[:100], "reason": "unknown field"} for k in unknown])
+    key = raw.get("format")
+    try:
+        fmt = formats.get(key) if isinstance(key, str) else None
+    except KeyError:
+        fmt = None
+    if fmt is None:
+        raise InvalidInput(
+            f"unknown format; one of {', '.join(sorted(formats.keys()))}", field="format"
+        )
+    config = project_config(project)
+    task_type = tasktypes.get(config.task_type)
+    if not fmt.supports(task_type):
+        raise InvalidInput(
+            f"a {config.task_type} project cannot be exported as {fmt.key}", field="format"
+        )
+    spec = split_spec_parse(raw.get("splits"))
+    splits_check_names(project, spec)
+    group_by = raw.get("group_by")
+    if group_by is not None:
+        if not isinstance(group_by, str) or not group_by or len(group_by) > 100:
+            raise InvalidInput("must be a metadata field name", field="group_by")
+        if not _gold_has_meta(project, group_by):
+            raise InvalidInput(
+                f"no gold item of this project has the metadata field {group_by!r}",
+                field="group_by",
+            )
+    return {
+        "format": fmt.key,
+        "splits": spec,
+        "group_by": group_by,
+        "filters": _filters_parse(raw.get("filters"), config.config),
+        "options": _options_parse(raw.get("options")),
+    }
+
+
+def _gold_has_meta(project: Project, name: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {GOLD} g JOIN {ITEM} i ON i.id = g.item_id "  # noqa: S608
+            "WHERE g.project_id = %s AND i.meta ? %s)",
+            [project.pk, name],
+        )
+        return bool(cursor.fetchone()[0])
+
+
+def gold_state(project: Project, *, raw: bool = False) -> str:
+    """A fingerprint of the project's gold: it changes with every new gold
+    record, every re-adjudication (a new revision) and, for raw exports,
+    every new annotation."""
+    parts = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*), COALESCE(max(id), 0), COALESCE(sum(revision), 0) FROM {GOLD} "  # noqa: S608
+            "WHERE project_id = %s",
+            [project.pk],
+        )
+        parts.append("gold={}/{}/{}".format(*cursor.fetchone()))
+        cursor.execute(
+            f"SELECT count(*), COALESCE(max(id), 0) FROM {REVISION} WHERE project_id = %s",  # noqa: S608
+            [project.pk],
+        )
+        parts.append("rev={}/{}".format(*cursor.fetchone()))
+        if raw:
+            cursor.execute(
+                f"SELECT count(*), COALESCE(max(id), 0), COALESCE(sum(revision), 0) "  # noqa: S608
+                f"FROM {ANNOTATION} WHERE project_id = %s",
+                [project.pk],
+            )
+            parts.append("ann={}/{}/{}".format(*cursor.fetchone()))
+    parts.append(f"config={project.config_version}")
+    return ";".join(parts)[:200]
+
+
+def request_key(params: dict, state: str) -> str:
+    return hashlib.sha256(
+        orjson.dumps({"params": params, "gold": state}, option=SQL_DUMP)
+    ).hexdigest()
+
+
+# --- starting ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Started:
+    version: DatasetVersion
+    created: bool
+
+
+def export_start(*, project: Project, user, raw: Any) -> Started:
+    """The dataset version for this request: the existing one when the same
+    parameters were asked of the same gold (a failed or cancelled one is
+    retried with a new job), else a new one with its job queued on commit.
+    Bad parameters raise InvalidInput and store nothing."""
+    from .tasks import export_dataset
+
+    with transaction.atomic():
+        # One request at a time per project: the second of two identical
+        # requests waits here, then finds the first one's version.
+        locked = Project.objects.select_for_update().get(pk=project.pk)
+        params = export_params_parse(project=locked, raw=raw)
+        fmt = formats.get(params["format"])
+        state = gold_state(locked, raw=fmt.raw)
+        key = request_key(params, state)
+        version = (
+            DatasetVersion.objects.select_related("job")
+            .filter(project=locked, request_key=key)
+            .first()
+        )
+        if version is not None:
+            if version.status in (JobStatus.FAILED, JobStatus.CANCELLED):
+                version.job = job_create(
+                    project=locked, kind=KIND, user=user, params={"version": version.pk}
+                )
+                version.save(update_fields=["job"])
+                job_enqueue(version.job, export_dataset)
+            return Started(version, created=False)
+        if params["splits"] and not locked.split_names:
+            # The first split export fixes the project's split names.
+            Project.objects.filter(pk=locked.pk).update(split_names=sorted(params["splits"]))
+        version = DatasetVersion.objects.create(
+            project=locked,
+            format=fmt.key,
+            params=params,
+            request_key=key,
+            gold_state=state,
+            created_by=user,
+        )
+        version.job = job_create(
+            project=locked, kind=KIND, user=user, params={"version": version.pk}
+        )
+        version.save(update_fields=["job"])
+        job_enqueue(version.job, export_dataset)
+    return Started(version, created=True)
+
+
+# --- the gold query -------------------------------------------------------------------
+
+
+def _selection(project: Project, params: dict, *, raw: bool) -> tuple[str, list]:
+    """FROM … WHERE … of the export's records (aliases i, g), with params."""
+    filters = params["filters"]
+    conds: list[str] = []
+    values: list[Any] = []
+    if filters["source"]:
+        conds.append("g.source = ANY(%s)")
+        values.append(filters["source"])
+    if filters["min_guideline_version"] is not None:
+        conds.append("g.min_guideline_version >= %s")
+        values.append(filters["min_guideline_version"])
+    if filters["labels"]:
+        conds.append(
+            "((jsonb_typeof(g.value) = 'string' AND g.value #>> '{}' = ANY(%s)) "
+            "OR (jsonb_typeof(g.value) = 'array' AND g.value ?| %s))"
+        )
+        values += [filters["labels"], filters["labels"]]
+    if filters["decided_from"]:
+        conds.append("g.decided_at >= %s")
+        values.append(datetime.fromisoformat(filters["decided_from"]))
+    if filters["decided_to"]:
+        conds.append("g.decided_at < %s")
+        values.append(datetime.fromisoformat(filters["decided_to"]))
+    gold_filtered = bool(conds)
+    if not filters["include_excluded"]:
+        conds.append("NOT g.excluded")
+    gold_cond = " AND ".join(conds) or "TRUE"
+    if not raw:
+        return (
+            f"FROM {GOLD} g JOIN {ITEM} i ON i.id = g.item_id "  # noqa: S608
+            f"WHERE g.project_id = %s AND {gold_cond}",
+            [project.pk, *values],
+        )
+    # Raw: every item with a submitted annotation, gold or not; an item
+    # without gold passes unless a filter asks something of the gold.
+    no_gold = "FALSE" if gold_filtered else "g.id IS NULL"
+    return (
+        f"FROM {ITEM} i LEFT JOIN {GOLD} g ON g.item_id = i.id "  # noqa: S608
+        f"WHERE i.project_id = %s AND EXISTS (SELECT 1 FROM {ANNOTATION} n "
+        f"JOIN {ASSIGNMENT} a ON a.id = n.assignment_id AND a.state = 'submitted' "
+        f"WHERE n.item_id = i.id) AND ({no_gold} OR (g.id IS NOT NULL AND {gold_cond}))",
+        [project.pk, *values],
+    )
+
+
+ANNOTATIONS_SQL = (
+    "LEFT JOIN LATERAL (SELECT json_agg(json_build_object("  # noqa: S608 - our table names
+    "'id', n.id, 'annotator', n.annotator_id, "
+    "'value', n.value, 'guideline_version', n.guideline_version, 'config_version', "
+    f"n.config_version, 'submitted_at', n.created_at) ORDER BY n.id) AS rows FROM {ANNOTATION} n "
+    f"JOIN {ASSIGNMENT} a ON a.id = n.assignment_id AND a.state = 'submitted' "
+    "WHERE n.item_id = i.id) ann ON TRUE"
+)
+HISTORY_SQL = (
+    "LEFT JOIN LATERAL (SELECT json_agg(json_build_object("  # noqa: S608 - our table names
+    "'revision', r.number, 'value', r.value, "
+    "'excluded', r.excluded, 'source', r.source, 'reviewer', r.reviewer_id, 'reason', r.reason, "
+    "'reason_code', r.reason_code, 'decided_at', r.decided_at) ORDER BY r.number) AS rows "
+    f"FROM {REVISION} r WHERE r.gold_id = g.id) hist ON TRUE"
+)
+
+
+def _rows_sql(selection: str, *, annotations: bool, history: bool) -> str:
+    joins, extra = [], []
+    if annotations:
+        joins.append(ANNOTATIONS_SQL)
+        extra.append("ann.rows::text")
+    else:
+        extra.append("NULL")
+    if history:
+        joins.append(HISTORY_SQL)
+        extra.append("hist.rows::text")
+    else:
+        extra.append("NULL")
+    from_part, where_part = selection.split(" WHERE ", 1)
+    return (
+        "SELECT i.id, i.external_id, i.data::text, i.meta::text, i.split, g.id, g.value::text, "
+        "COALESCE(g.excluded, FALSE), COALESCE(g.source, ''), COALESCE(g.revision, 0), "
+        "g.decided_at, g.reviewer_id, COALESCE(g.reason, ''), COALESCE(g.reason_code, ''), "
+        "g.config_version, g.guideline_version, g.min_guideline_version, "
+        f"{', '.join(extra)} {from_part} {' '.join(joins)} WHERE {where_part} ORDER BY i.id"
+    )
+
+
+def label_of(value: Any, text: str | None) -> str | None:
+    """The manifest's label: the label key, the sorted labels joined by "|",
+    or a short hash of any other value (so a compare sees it change)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "|".join(sorted(value))
+    return "sha256:" + hashlib.sha256((text or "").encode()).hexdigest()[:16]
+
+
+# --- files -----------------------------------------------------------------------------
+
+
+class _HashingFile(io.FileIO):
+    """A local file that hashes what is written to it, in order."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "wb")
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data) -> int:
+        written = super().write(data)
+        view = memoryview(data)[:written]
+        self.sha.update(view)
+        self.size += written
+        return written
+
+
+@dataclass
+class _Out:
+    name: str  # relative to the version's folder
+    path: str
+    raw: _HashingFile
+    stream: io.BufferedWriter
+    split: str | None = None
+    writer: Any = None
+    rows: int = 0
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.stream.flush()
+        self.stream.close()
+
+
+def _open(tmp: str, name: str, *, split: str | None = None) -> _Out:
+    path = os.path.join(tmp, name.replace("/", "__"))
+    raw = _HashingFile(path)
+    return _Out(name=name, path=path, raw=raw, stream=io.BufferedWriter(raw, 1 << 20), split=split)
+
+
+def _data_name(fmt, split: str) -> str:
+    # Hugging Face folders keep their data files under data/ (the dataset
+    # card's `configs` point there); other formats at the top.
+    folder = getattr(fmt, "data_dir", "data/" if fmt.key == "hf" else "")
+    return f"{folder}{split}{fmt.extension}"
+
+
+def _store(version: DatasetVersion, name: str, path: str) -> None:
+    """Put a local file into storage under the version's folder, replacing
+    what an earlier, killed attempt left there."""
+    target = version.folder + name
+    if default_storage.exists(target):
+        default_storage.delete(target)
+    with open(path, "rb") as fh:
+        saved = default_storage.save(target, File(fh, name=os.path.basename(target)))
+    if saved != target:
+        raise JobFailed(f"Storage stored {name} as {saved}; the export cannot be reconciled.")
+
+
+def _file_entry(out: _Out, fmt=None) -> dict:
+    entry = {"name": out.name, "size": out.raw.size, "sha256": out.raw.sha.hexdigest()}
+    if out.split is not None:
+        entry["split"] = out.split
+        entry["content_type"] = fmt.content_type
+    return entry
+
+
+# --- the job -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Read:
+    """What one pass over the snapshot gathered."""
+
+    total: int = 0
+    records: int = 0
+    assigned: int = 0
+    splits: Counter = field(default_factory=Counter)
+    labels: Counter = field(default_factory=Counter)
+    by_split: dict[str, Counter] = field(default_factory=dict)
+    sources: Counter = field(default_factory=Counter)
+    guideline_versions: set = field(default_factory=set)
+    config_versions: set = field(default_factory=set)
+    reviewers: set = field(default_factory=set)
+    annotators: list = field(default_factory=list)
+    excluded: int = 0
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) -> _Read:
+    """Assign missing splits, count, stream and write: all in one snapshot."""
+    params = version.params
+    spec = params["splits"]
+    options = ExportOptions(**params["options"])
+    config = project_config(project)
+    task_type = tasktypes.get(config.task_type)
+    selection, values = _selection(project, params, raw=fmt.raw)
+    read = _Read()
+    if spec:
+        read.assigned = splits_assign(
+            project=project,
+            spec=spec,
+            group_by=params["group_by"],
+            selection_sql=f"SELECT i.id AS item_id, {BUCKET_SQL} AS bucket {selection}",
+            selection_params=values,
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) {selection}", values)  # noqa: S608
+        read.total = cursor.fetchone()[0]
+        cursor.execute(
+            f"SELECT DISTINCT n.annotator_id FROM {ANNOTATION} n "  # noqa: S608
+            f"JOIN {ASSIGNMENT} a ON a.id = n.assignment_id AND a.state = 'submitted' "
+            f"WHERE n.item_id IN (SELECT i.id {selection}) ORDER BY 1",
+            values,
+        )
+        read.annotators = [row[0] for row in cursor.fetchall()]
+    ctx.progress(0, read.total, force=True)
+    for name in sorted(spec or [UNSPLIT]):
+        out = outs[name] = _open(tmp, _data_name(fmt, name), split=name)
+        out.writer = fmt.writer(
+            out.stream, task_type=task_type, config=config.config, options=options
+        )
+    need_annotations = options.provenance or fmt.raw
+    sql = _rows_sql(selection, annotations=need_annotations, history=fmt.raw)
+    loads, dumps = orjson.loads, orjson.dumps
+    unsplit = not spec
+    cursor = connection.chunked_cursor()
+    try:
+        cursor.execute(sql, values)
+        while rows := cursor.fetchmany(CHUNK):
+            lines = []
+            for (
+                item_id, external_id, data, meta, split, gold_id, value_text, excluded, source,
+                revision, decided_at, reviewer, reason, reason_code, config_version,
+                guideline_version, min_guideline_version, annotations, history,
+            ) in rows:  # fmt: skip
+                split = UNSPLIT if unsplit else split
+                out = outs.get(split)
+                if out is None:
+                    raise JobFailed(f"Item {item_id} has no split of this export ({split!r}).")
+                value = loads(value_text) if value_text is not None and not excluded else None
+                provenance = {
+                    "gold_id": gold_id,
+                    "source": source,
+                    "revision": revision,
+                    "decided_at": _iso(decided_at),
+                    "reviewer": reviewer,
+                    "reason": reason,
+                    "reason_code": reason_code,
+                    "config_version": config_version,
+                    "guideline_version": guideline_version,
+                    "min_guideline_version": min_guideline_version,
+                    "annotations": loads(annotations) if annotations else [],
+                }
+                out.writer.write(
+                    GoldRow(
+                        item_id=item_id,
+                        external_id=external_id,
+                        split=split,
+                        data=loads(data),
+                        meta=loads(meta),
+                        value=value,
+                        excluded=excluded,
+                        source=source,
+                        revision=revision,
+                        provenance=provenance,
+                        history=tuple(loads(history)) if history else (),
+                    )
+                )
+                out.rows += 1
+                label = label_of(value, value_text)
+                lines.append(
+                    dumps(
+                        {"item": item_id, "revision": revision, "split": split, "label": label},
+                        option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE,
+                    )
+                )
+                read.labels[label] += 1
+                read.by_split.setdefault(split, Counter())[label] += 1
+                read.sources[source] += 1
+                read.excluded += excluded
+                if gold_id is not None:
+                    read.config_versions.add(config_version)
+                    if guideline_version is not None:
+                        read.guideline_versions.add(guideline_version)
+                if reviewer is not None:
+                    read.reviewers.add(reviewer)
+            manifest.stream.write(b"".join(lines))
+            read.records += len(rows)
+            ctx.progress(read.records, read.total)
+    finally:
+        cursor.close()
+    for name, out in outs.items():
+        read.splits[name] = out.rows
+    if read.records != read.total:
+        raise JobFailed(
+            f"The export read {read.records} records but the database holds {read.total} "
+            "for these filters at the snapshot."
+        )
+    return read
+
+
+def _is_serialization_failure(exc: BaseException) -> bool:
+    return isinstance(getattr(exc, "__cause__", None), psycopg.errors.SerializationFailure)
+
+
+def _snapshot(ctx, version, project, fmt, tmp) -> tuple[_Read, dict[str, _Out], _Out]:
+    """Run the read in a REPEATABLE READ transaction (retried when a
+    concurrent write to the same items makes PostgreSQL refuse it)."""
+    for attempt in range(SERIALIZATION_RETRIES):
+        outs: dict[str, _Out] = {}
+        manifest = _open(tmp, MANIFEST)
+        try:
+            nested = connection.in_atomic_block
+            with transaction.atomic():
+                if connection.vendor == "postgresql" and not nested:
+                    # First statement of the transaction: every read below
+                    # sees the same gold, whatever reviewers do meanwhile.
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                read = _read_snapshot(ctx, version, project, fmt, outs, manifest, tmp)
+            for out in outs.values():
+                out.close()
+            manifest.close()
+            return read, outs, manifest
+        except OperationalError as exc:
+            for out in [*outs.values(), manifest]:
+                out.stream.close()
+            if not _is_serialization_failure(exc) or attempt == SERIALIZATION_RETRIES - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _reconcile(version: DatasetVersion, fmt, outs: dict[str, _Out], read: _Read) -> None:
+    """Re-read the stored manifest and data files: every split's file holds
+    exactly the manifest's items of that split, in order (or as many rows
+    when the format carries no ids). A mismatch fails the job (E5)."""
+    expected: dict[str, array] = {name: array("q") for name in outs}
+    with default_storage.open(version.folder + MANIFEST, "rb") as fh:
+        for line in fh:
+            entry = orjson.loads(line)
+            if entry["split"] not in expected:
+                raise JobFailed(f"The manifest names an unknown split {entry['split']!r}.")
+            expected[entry["split"]].append(entry["item"])
+    if sum(len(ids) for ids in expected.values()) != read.total:
+        raise JobFailed("The stored manifest does not hold every record of the snapshot.")
+    for name, out in outs.items():
+        want = expected[name]
+        with default_storage.open(version.folder + out.name, "rb") as fh:
+            ids = fmt.read_ids(fh)
+            if ids is None:
+                if out.rows != len(want):
+                    raise JobFailed(
+                        f"{out.name}: {out.rows} rows written, the manifest lists {len(want)}."
+                    )
+                continue
+            count = 0
+            for position, item_id in enumerate(ids):
+                if position >= len(want) or want[position] != item_id:
+                    raise JobFailed(
+                        f"{out.name} differs from the manifest at record {position + 1} "
+                        f"(item {item_id})."
+                    )
+                count += 1
+            if count != len(want):
+                raise JobFailed(
+                    f"{out.name} holds {count} records; the manifest lists {len(want)}."
+                )
+
+
+def _agreement(project: Project) -> dict | None:
+    from review.report_jobs import latest_report
+
+    report = latest_report(project)
+    if report is None:
+        return None
+    headline = report.result.get("headline", {})
+    return {
+        "report": report.pk,
+        "coefficient": report.coefficient,
+        "value": headline.get("value"),
+        "low": headline.get("low"),
+        "high": headline.get("high"),
+        "confidence": headline.get("confidence"),
+        "n": headline.get("n"),
+        "computed_at": report.created_at.isoformat(),
+    }
+
+
+def _people(ids) -> list[dict]:
+    users = get_user_model().objects.filter(pk__in=list(ids)).order_by("pk")
+    return [{"id": u.pk, "username": u.username} for u in users.only("pk", "username")]
+
+
+def _counts(read: _Read) -> dict:
+    def plain(counter: Counter) -> dict:
+        return {
+            ("" if k is None else str(k)): v
+            for k, v in sorted(counter.items(), key=lambda x: str(x[0]))
+        }
+
+    return {
+        "splits": dict(sorted(read.splits.items())),
+        "labels": plain(read.labels),
+        "labels_by_split": {s: plain(c) for s, c in sorted(read.by_split.items())},
+    }
+
+
+def datasheet_build(version: DatasetVersion, project: Project, read: _Read) -> dict:
+    params = version.params
+    return {
+        "dataset_version": version.pk,
+        "project": {"id": project.pk, "name": project.name, "task_type": project.task_type},
+        "format": params["format"],
+        "records": read.records,
+        "excluded_records": read.excluded,
+        "counts": _counts(read),
+        "gold_sources": dict(sorted(read.sources.items())),
+        "agreement": _agreement(project),
+        "guideline_versions": sorted(read.guideline_versions),
+        "config_versions": sorted(read.config_versions),
+        "annotators": _people(read.annotators),
+        "reviewers": _people(read.reviewers),
+        "filters": params["filters"],
+        "options": params["options"],
+        "splits": params["splits"],
+        "group_by": params["group_by"],
+        "split_seed": project.split_salt,
+        "splits_assigned_now": read.assigned,
+        "gold_state": version.gold_state,
+        "accord_version": settings.ACCORD_VERSION,
+        "created_at": timezone.now().isoformat(),
+    }
+
+
+def _zip(tmp: str, members: list[tuple[str, str]]) -> str:
+    """A canonical zip: sorted names, fixed dates and permissions, deflated."""
+    path = os.path.join(tmp, BUNDLE)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, local in sorted(members):
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            with open(local, "rb") as src, archive.open(info, "w") as dst:
+                while chunk := src.read(1 << 20):
+                    dst.write(chunk)
+    return path
+
+
+def version_sha256(data_files: list[dict]) -> str:
+    """sha256 over the data files in name order: name NUL sha256 newline."""
+    digest = hashlib.sha256()
+    for entry in sorted(data_files, key=lambda e: e["name"]):
+        digest.update(f"{entry['name']}\0{entry['sha256']}\n".encode())
+    return digest.hexdigest()
+
+
+def export_run(ctx: JobContext) -> None:
+    """The job's work; see the module docstring. Safe to run again from the
+    start: it rewrites every file and only the last transaction marks the
+    version done."""
+    version = DatasetVersion.objects.select_related("project").get(pk=ctx.params["version"])
+    project = version.project
+    fmt = formats.get(version.format)
+    locked = False
+    if connection.vendor == "postgresql" and ctx.side.conn is not None:
+        # Split assignment per project one at a time; on the job's side
+        # connection, so a killed worker's lock goes with its session.
+        ctx.side.execute("SELECT pg_advisory_lock(%s, %s)", [SPLIT_LOCK, project.pk])
+        locked = True
+    try:
+        with tempfile.TemporaryDirectory(prefix="accord-export-") as tmp:
+            read, outs, manifest = _snapshot(ctx, version, project, fmt, tmp)
+            _finish(ctx, version, project, fmt, tmp, read, outs, manifest)
+    finally:
+        if locked:
+            ctx.side.execute("SELECT pg_advisory_unlock(%s, %s)", [SPLIT_LOCK, project.pk])
+
+
+def _finish(ctx, version, project, fmt, tmp, read, outs, manifest) -> None:
+    project.refresh_from_db()
+    data_files = [_file_entry(out, fmt) for out in outs.values()]
+    for out in [*outs.values(), manifest]:
+        _store(version, out.name, out.path)
+    _reconcile(version, fmt, outs, read)
+    datasheet = datasheet_build(version, project, read)
+    datasheet_bytes = orjson.dumps(datasheet, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
+    members = [(out.name, out.path) for out in outs.values()]
+    extra_entries = []
+    for name, body in sorted(fmt.extra_files(datasheet=datasheet, splits=sorted(outs)).items()):
+        path = os.path.join(tmp, "extra__" + name.replace("/", "__"))
+        with open(path, "wb") as fh:
+            fh.write(body)
+        _store(version, name, path)
+        members.append((name, path))
+        extra_entries.append(
+            {"name": name, "kind": "extra", "size": len(body),
+             "sha256": hashlib.sha256(body).hexdigest()}
+        )  # fmt: skip
+    sheet_path = os.path.join(tmp, DATASHEET)
+    with open(sheet_path, "wb") as fh:
+        fh.write(datasheet_bytes)
+    _store(version, DATASHEET, sheet_path)
+    members += [(DATASHEET, sheet_path), (MANIFEST, manifest.path)]
+    bundle = _zip(tmp, members)
+    _store(version, BUNDLE, bundle)
+    bundle_sha = hashlib.sha256()
+    with open(bundle, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            bundle_sha.update(chunk)
+    sheet_sha = hashlib.sha256(datasheet_bytes).hexdigest()
+    files = [
+        *data_files,
+        *extra_entries,
+        {"name": MANIFEST, "kind": "manifest", "size": manifest.raw.size,
+         "sha256": manifest.raw.sha.hexdigest()},
+        {"name": DATASHEET, "kind": "datasheet", "size": len(datasheet_bytes), "sha256": sheet_sha},
+        {"name": BUNDLE, "kind": "zip", "size": os.path.getsize(bundle),
+         "sha256": bundle_sha.hexdigest()},
+    ]  # fmt: skip
+    sha = version_sha256(data_files)
+    with transaction.atomic():
+        updated = DatasetVersion.objects.filter(pk=version.pk, succeeded_at__isnull=True).update(
+            succeeded_at=timezone.now(),
+            records=read.records,
+            counts=_counts(read),
+            sha256=sha,
+            datasheet=datasheet,
+            datasheet_sha256=sheet_sha,
+            files=files,
+        )
+        if updated != 1:
+            raise JobFailed("The dataset version was already written.")
+        ctx.succeed(
+            {"version": version.pk, "records": read.records, "sha256": sha,
+             "splits": dict(sorted(read.splits.items()))},
+            done=read.records,
+        )  # fmt: skip
+
+
+# --- reading versions ------------------------------------------------------------------
+
+
+def _manifest_lines(version: DatasetVersion) -> Iterator[dict]:
+    with default_storage.open(version.folder + MANIFEST, "rb") as fh:
+        for line in fh:
+            if line.strip():
+                yield orjson.loads(line)
+
+
+COMPARE_SAMPLE = 100
+
+
+def manifest_compare(a: DatasetVersion, b: DatasetVersion) -> dict:
+    """What changed from version ``a`` to ``b``: records added, removed,
+    relabelled (label or value changed) and moved to another split (never,
+    if splits are stable). A merge over the two manifests, both sorted by
+    item, read line by line: memory stays flat in the size of the versions."""
+    kinds = ("added", "removed", "relabelled", "moved_split")
+    counts = dict.fromkeys(kinds, 0)
+    samples: dict[str, list[int]] = {k: [] for k in kinds}
+    unchanged = 0
+
+    def note(kind: str, item: int) -> None:
+        counts[kind] += 1
+        if len(samples[kind]) < COMPARE_SAMPLE:
+            samples[kind].append(item)
+
+    left, right = _manifest_lines(a), _manifest_lines(b)
+    x, y = next(left, None), next(right, None)
+    while x is not None or y is not None:
+        if y is None or (x is not None and x["item"] < y["item"]):
+            note("removed", x["item"])
+            x = next(left, None)
+        elif x is None or y["item"] < x["item"]:
+            note("added", y["item"])
+            y = next(right, None)
+        else:
+            changed = False
+            if x["label"] != y["label"]:
+                note("relabelled", x["item"])
+                changed = True
+            if x["split"] != y["split"] and UNSPLIT not in (x["split"], y["split"]):
+                note("moved_split", x["item"])
+                changed = True
+            unchanged += not changed
+            x, y = next(left, None), next(right, None)
+    return {
+        "from": a.pk,
+        "to": b.pk,
+        "unchanged": unchanged,
+        "counts": counts,
+        "items": samples,
+        "sample_size": COMPARE_SAMPLE,
+    }
+
+
+def open_version_file(version: DatasetVersion, name: str) -> BinaryIO:
+    return default_storage.open(version.folder + name, "rb")

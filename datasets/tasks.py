@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from projects.jobs import run_job
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def export_dataset(job_id: int) -> None:
+    """Run export job ``job_id``; safe to deliver twice (projects.jobs): a
+    second delivery finds the job's lock taken, a redelivery after a killed
+    worker starts the export over."""
+    from .exports import export_run
+
+    run_job(job_id, export_run)
