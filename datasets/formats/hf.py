@@ -84,6 +84,17 @@ def hf_split(split: str) -> str:
     return "train" if split == "all" else split
 
 
+def splits_with_rows(datasheet: dict, splits: list[str]) -> list[str]:
+    """The splits the card may name. The library refuses to load a declared
+    split without rows ("corresponds to no data"), so when the datasheet
+    counts rows per split (counts.splits) the empty ones are left out."""
+    counts = datasheet.get("counts")
+    per_split = counts.get("splits") if isinstance(counts, dict) else None
+    if not isinstance(per_split, dict):
+        return splits
+    return [split for split in splits if per_split.get(split)] or splits
+
+
 class HuggingFace(Parquet):
     key = "hf"
     name = "Hugging Face datasets folder"
@@ -91,7 +102,10 @@ class HuggingFace(Parquet):
     def extra_files(self, *, datasheet: dict, splits: list[str]) -> dict[str, bytes]:
         if "all" in splits and "train" in splits:
             raise ValueError('an export cannot have both the splits "all" and "train"')
-        data_files = {hf_split(split): f"data/{split}{self.extension}" for split in splits}
+        data_files = {
+            hf_split(split): f"data/{split}{self.extension}"
+            for split in splits_with_rows(datasheet, splits)
+        }
         lines = [
             *card_header(data_files),
             "# Dataset card",

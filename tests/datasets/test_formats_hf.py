@@ -42,8 +42,10 @@ def write_folder(folder: Path, by_split: dict[str, list[GoldRow]], config: dict)
         rows = [dataclasses.replace(r, split=split) for r in rows]
         path.write_bytes(write("hf", rows, config, ExportOptions(provenance=True)))
     # The library cannot load a declared split without rows ("corresponds to
-    # no data"), so the card names only the splits that have rows.
-    extra = fmt.extra_files(datasheet=DATASHEET, splits=[s for s, r in by_split.items() if r])
+    # no data"): the card leaves out the splits the datasheet counts empty.
+    counts = {split: len(rows) for split, rows in by_split.items() if rows}
+    datasheet = {**DATASHEET, "counts": {"splits": counts}}
+    extra = fmt.extra_files(datasheet=datasheet, splits=sorted(by_split))
     for name, data in extra.items():
         (folder / name).write_bytes(data)
     # What the exporter stores beside the data must not become a split.
@@ -103,6 +105,18 @@ def test_dataset_card() -> None:
     assert "\\<script\\>" in body and "\\[x\\](http" in body
     assert formats.get("hf").extra_files(datasheet=DATASHEET, splits=["train", "test"]) == card
     assert formats.get("jsonl").extra_files(datasheet=DATASHEET, splits=["train"]) == {}
+
+
+def test_card_leaves_out_splits_counted_empty() -> None:
+    hf = formats.get("hf")
+    counted = {"counts": {"splits": {"train": 5, "test": 0}}}
+    assert (
+        b'"data/test.parquet"'
+        not in hf.extra_files(datasheet=counted, splits=["test", "train"])["README.md"]
+    )
+    for datasheet in ({}, {"counts": {"splits": {}}}):
+        card = hf.extra_files(datasheet=datasheet, splits=["test", "train"])["README.md"]
+        assert b'"data/test.parquet"' in card and b'"data/train.parquet"' in card
 
 
 def test_card_refuses_all_beside_train() -> None:
