@@ -116,6 +116,13 @@ class LineWriter(Writer):
         self.flush()
 
 
+def require_answer(row: GoldRow, fmt: str) -> None:
+    """Training formats need a gold answer: an excluded item (exports with
+    include_excluded) would become a null reply in a fine-tuning file."""
+    if row.excluded:
+        raise ValueError(f"item {row.item_id} is excluded: the {fmt} format has no line for it")
+
+
 def flat_record(row: GoldRow, fields: dict, provenance: bool) -> dict:
     """The task type's export fields plus the columns every flat row carries."""
     if not RESERVED_COLUMNS.isdisjoint(fields):

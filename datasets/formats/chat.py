@@ -3,7 +3,7 @@
 The messages come from the task type's ``chat_messages`` with the export's
 system prompt (no system message when empty) and prompt template. No ids or
 split: fine-tuning readers expect only ``messages``; the exporter reconciles
-by counts.
+by counts. An excluded item has no answer and fails the export.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 
 from annotation.tasktypes.base import TaskType
 
-from .base import ExportOptions, Format, GoldRow, LineWriter, Writer, implements
+from .base import ExportOptions, Format, GoldRow, LineWriter, Writer, implements, require_answer
 
 
 class ChatWriter(LineWriter):
@@ -26,6 +26,7 @@ class ChatWriter(LineWriter):
         self.template = options.prompt_template
 
     def line(self, row: GoldRow) -> Any:
+        require_answer(row, "chat")
         messages = self.chat_messages(
             row.data, row.value, self.config, system=self.system, template=self.template
         )

@@ -4,7 +4,7 @@ the shape DPO-style trainers read.
 The three fields come from the task type's ``preference_pair``; nothing
 else is written (no ids or split: those readers expect only their fields; the
 exporter reconciles by counts). Task types without a mapping (classification)
-are not offered this format.
+are not offered this format; an excluded item fails the export.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 from annotation.tasktypes.base import TaskType
 
-from .base import ExportOptions, Format, GoldRow, LineWriter, Writer, implements
+from .base import ExportOptions, Format, GoldRow, LineWriter, Writer, implements, require_answer
 
 PAIR_FIELDS = ("prompt", "chosen", "rejected")
 
@@ -27,6 +27,7 @@ class PreferenceWriter(LineWriter):
         self.config = config
 
     def line(self, row: GoldRow) -> Any:
+        require_answer(row, "preference")
         pair = self.preference_pair(row.data, row.value, self.config)
         try:
             return {name: pair[name] for name in PAIR_FIELDS}

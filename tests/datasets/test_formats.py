@@ -308,3 +308,18 @@ def test_writers_need_only_write(key: str) -> None:
         writer.write(row)
     writer.close()
     assert b"".join(out.chunks) == write(key, rows)
+
+
+@pytest.mark.parametrize("key", ["chat", "preference"])
+def test_training_formats_refuse_excluded_items(key: str) -> None:
+    excluded = gold(1, "spam spam", None, excluded=True)
+    with pytest.raises(ValueError, match="excluded"):
+        write(key, [excluded])
+
+
+def test_flat_formats_keep_excluded_items_with_a_null_value() -> None:
+    excluded = gold(1, "spam spam", None, excluded=True)
+    assert json_lines(write("jsonl", [excluded]))[0]["label"] is None
+    assert read_csv(write("csv", [excluded]))[0]["label"] == ""
+    assert read_parquet(write("parquet", [excluded]))[0]["label"] is None
+    assert json_lines(write("raw", [excluded]))[0]["gold"]["excluded"] is True
