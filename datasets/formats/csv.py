@@ -107,7 +107,7 @@ class CsvWriter(Writer):
         data = dict.fromkeys(self.task_type.item_fields, "")
         try:
             return self.task_type.export_record(data, None, self.config)
-        except Exception:  # noqa: BLE001 - a type that needs real data: fixed columns only
+        except Exception:  # a type that needs real data: fixed columns only
             return {}
 
     def _flush(self) -> None:
