@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("projects.api_urls")),
     path("", include("annotation.api_urls")),
     path("", include("review.api_urls")),
+    path("", include("datasets.api_urls")),
     path("jobs/<int:job_id>/", JobDetailView.as_view(), name="job-detail"),
     path("jobs/<int:job_id>/cancel/", JobCancelView.as_view(), name="job-cancel"),
 ]

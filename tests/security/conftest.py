@@ -24,10 +24,17 @@ def _fast_hasher(settings):
     settings.PASSWORD_HASHERS = FAST_HASHERS
 
 
+@pytest.fixture(scope="module")
+def media_root(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("media"))
+
+
 @pytest.fixture(autouse=True)
-def _media_in_tmp(settings, tmp_path):
-    # Imports store their file before the job runs: keep them out of the tree.
-    settings.MEDIA_ROOT = str(tmp_path / "media")
+def _media_in_tmp(settings, media_root):
+    # Imports store their file before the job runs: keep them out of the
+    # tree. One folder per module, so the files of the module's shared
+    # world's export are still there for every test that downloads them.
+    settings.MEDIA_ROOT = media_root
 
 
 @dataclass
@@ -82,6 +89,7 @@ def build_world(*, lead, annotator, reviewer, outsider, newcomer) -> World:
     annotation = queue.annotation_submit(assignment=first, user=annotator, value="pos").annotation
     lease = queue.assignment_claim(project=project, user=annotator).assignment
     review, gold = _review_world(project, reviewer)
+    export = _export_world(project, lead)
     job = job_create(project=project, kind="import", user=lead)
     token, invite = services.invite_create(
         project=project, email="invitee@example.org", roles=["annotator"], user=lead
@@ -100,6 +108,7 @@ def build_world(*, lead, annotator, reviewer, outsider, newcomer) -> World:
             "annotation": annotation,
             "review": review,
             "gold": gold,
+            "export": export,
         },
     )
 
@@ -135,6 +144,19 @@ def _review_world(project, reviewer):
     return leases.review_claim(project=project, user=reviewer).review, gold
 
 
+def _export_world(project, lead):
+    """A succeeded dataset version of the project's gold (the adjudicated
+    record), written by the export job run here, in this transaction."""
+    from datasets import exports
+    from projects.jobs import run_job
+
+    version = exports.export_start(project=project, user=lead, raw={"format": "jsonl"}).version
+    run_job(version.job_id, exports.export_run)
+    version.refresh_from_db()
+    assert version.succeeded_at is not None, version.job.error
+    return version
+
+
 @pytest.fixture
 def world(lead, annotator, reviewer, outsider, make_user) -> World:
     return build_world(
@@ -147,7 +169,7 @@ def world(lead, annotator, reviewer, outsider, make_user) -> World:
 
 
 @pytest.fixture(scope="module")
-def shared_world(django_db_setup, django_db_blocker):
+def shared_world(django_db_setup, django_db_blocker, media_root):
     """``world``, built once per module inside a transaction that is rolled
     back at the end. Each test still runs in its own savepoint (the ``db``
     fixture), so what one request writes is gone before the next test: the
@@ -159,7 +181,10 @@ def shared_world(django_db_setup, django_db_blocker):
 
     from tests.conftest import PASSWORD
 
-    with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=FAST_HASHERS):
+    with (
+        django_db_blocker.unblock(),
+        override_settings(PASSWORD_HASHERS=FAST_HASHERS, MEDIA_ROOT=media_root),
+    ):
         atomic = transaction.atomic()
         atomic.__enter__()
         try:

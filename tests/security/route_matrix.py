@@ -141,6 +141,9 @@ KWARGS: dict[str, Kwarg] = {
     # The reviewer's live review and the adjudicated gold record.
     "review_id": Kwarg(lambda w: w.extra["review"].pk, TENANT),
     "gold_id": Kwarg(lambda w: w.extra["gold"].pk, TENANT),
+    # A succeeded dataset version (compared with itself).
+    "export_id": Kwarg(lambda w: w.extra["export"].pk, TENANT),
+    "other_id": Kwarg(lambda w: w.extra["export"].pk, TENANT),
     "number": Kwarg(lambda w: 1),  # guideline version numbers are per project
     "token": Kwarg(lambda w: w.invite_token),
 }
@@ -544,6 +547,15 @@ MATRIX: dict[str, dict[str, Case]] = {
     },
     "review_pages:gold_promote": {"POST": Case(roles(302, 404, 403, 404, PAGE_LOGIN))},
     "review_pages:review_lease_release": {"POST": Case(page_lead_only(302))},
+    # --- API: exports. Leads only; a dataset version is 404 to everyone else,
+    # members included. A new request (provenance on) starts a job: 202.
+    "api:export-list": {
+        "GET": Case(lead_only(200)),
+        "POST": Case(lead_only(202), body={"format": "jsonl", "options": {"provenance": True}}),
+    },
+    "api:export-detail": {"GET": Case(roles(200, 404, 404, 404, 401))},
+    "api:export-download": {"GET": Case(roles(200, 404, 404, 404, 401))},
+    "api:export-compare": {"GET": Case(roles(200, 404, 404, 404, 401))},
     # --- pages (agreement): leads only; "Compute now" queues a report job.
     "agreement:agreement": {"GET": Case(page_lead_only(200))},
     "agreement:run": {"POST": Case(page_lead_only(302))},
