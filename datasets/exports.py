@@ -423,7 +423,7 @@ def _rows_sql(selection: str, *, annotations: bool, history: bool) -> str:
     return (
         "SELECT i.id, i.external_id, i.data::text, i.meta::text, i.split, g.id, g.value::text, "
         "COALESCE(g.excluded, FALSE), COALESCE(g.source, ''), COALESCE(g.revision, 0), "
-        "g.decided_at, g.reviewer_id, COALESCE(g.reason, ''), COALESCE(g.reason_code, ''), "
+        "to_json(g.decided_at) #>> '{}', g.reviewer_id, COALESCE(g.reason, ''), COALESCE(g.reason_code, ''), "
         "g.config_version, g.guideline_version, g.min_guideline_version, "
         f"{', '.join(extra)} {from_part} {' '.join(joins)} WHERE {where_part} ORDER BY i.id"
     )
@@ -531,10 +531,6 @@ class _Read:
     excluded: int = 0
 
 
-def _iso(moment) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
 def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) -> _Read:
     """Assign missing splits, count, stream and write: all in one snapshot."""
     params = version.params
@@ -572,6 +568,8 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
     sql = _rows_sql(selection, annotations=need_annotations, history=fmt.raw)
     loads, dumps = orjson.loads, orjson.dumps
     unsplit = not spec
+    # One counter per row, split into the datasheet's tallies at the end.
+    tally: Counter = Counter()
     cursor = connection.chunked_cursor()
     try:
         cursor.execute(sql, values)
@@ -591,7 +589,7 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
                     "gold_id": gold_id,
                     "source": source,
                     "revision": revision,
-                    "decided_at": _iso(decided_at),
+                    "decided_at": decided_at,
                     "reviewer": reviewer,
                     "reason": reason,
                     "reason_code": reason_code,
@@ -606,7 +604,7 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
                         external_id=external_id,
                         split=split,
                         data=loads(data),
-                        meta=loads(meta),
+                        meta=loads(meta) if meta != "{}" else {},
                         value=value,
                         excluded=excluded,
                         source=source,
@@ -623,10 +621,7 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
                         option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE,
                     )
                 )
-                read.labels[label] += 1
-                read.by_split.setdefault(split, Counter())[label] += 1
-                read.sources[source] += 1
-                read.excluded += excluded
+                tally[split, label, source, excluded] += 1
                 if gold_id is not None:
                     read.config_versions.add(config_version)
                     if guideline_version is not None:
@@ -640,6 +635,12 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
         cursor.close()
     for name, out in outs.items():
         read.splits[name] = out.rows
+        read.by_split[name] = Counter()
+    for (split, label, source, excluded), n in tally.items():
+        read.labels[label] += n
+        read.by_split[split][label] += n
+        read.sources[source] += n
+        read.excluded += n if excluded else 0
     if read.records != read.total:
         raise JobFailed(
             f"The export read {read.records} records but the database holds {read.total} "
@@ -680,13 +681,19 @@ def _snapshot(ctx, version, project, fmt, tmp) -> tuple[_Read, dict[str, _Out], 
     raise AssertionError("unreachable")
 
 
+def _plain(stored) -> BinaryIO:
+    # Django's File iterates line by line in Python; its underlying file
+    # (when storage has one) is a plain buffered reader.
+    return getattr(stored, "file", stored)
+
+
 def _reconcile(version: DatasetVersion, fmt, outs: dict[str, _Out], read: _Read) -> None:
     """Re-read the stored manifest and data files: every split's file holds
     exactly the manifest's items of that split, in order (or as many rows
     when the format carries no ids). A mismatch fails the job (E5)."""
     expected: dict[str, array] = {name: array("q") for name in outs}
-    with default_storage.open(version.folder + MANIFEST, "rb") as fh:
-        for line in fh:
+    with default_storage.open(version.folder + MANIFEST, "rb") as stored:
+        for line in _plain(stored):
             entry = orjson.loads(line)
             if entry["split"] not in expected:
                 raise JobFailed(f"The manifest names an unknown split {entry['split']!r}.")
@@ -695,8 +702,8 @@ def _reconcile(version: DatasetVersion, fmt, outs: dict[str, _Out], read: _Read)
         raise JobFailed("The stored manifest does not hold every record of the snapshot.")
     for name, out in outs.items():
         want = expected[name]
-        with default_storage.open(version.folder + out.name, "rb") as fh:
-            ids = fmt.read_ids(fh)
+        with default_storage.open(version.folder + out.name, "rb") as stored:
+            ids = fmt.read_ids(_plain(stored))
             if ids is None:
                 if out.rows != len(want):
                     raise JobFailed(
@@ -892,8 +899,8 @@ def _finish(ctx, version, project, fmt, tmp, read, outs, manifest) -> None:
 
 
 def _manifest_lines(version: DatasetVersion) -> Iterator[dict]:
-    with default_storage.open(version.folder + MANIFEST, "rb") as fh:
-        for line in fh:
+    with default_storage.open(version.folder + MANIFEST, "rb") as stored:
+        for line in _plain(stored):
             if line.strip():
                 yield orjson.loads(line)
 
