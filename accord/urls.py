@@ -40,6 +40,7 @@ urlpatterns = [
     path("", include("review.urls")),
     path("", include("review.pages_urls")),
     path("", include("review.agreement_urls")),
+    path("", include("datasets.urls")),
 ]
 
 handler400 = "accord.views.bad_request"

@@ -78,19 +78,6 @@ def version_payload(version: DatasetVersion, *, datasheet: bool = True) -> dict:
     return body
 
 
-def access_version(user, version_id) -> DatasetVersion:
-    """A dataset version for a lead of its project; Http404 for anyone else,
-    members included (SECURITY.md A1, A4)."""
-    try:
-        pk = int(version_id)
-    except (TypeError, ValueError) as exc:
-        raise Http404 from exc
-    version = DatasetVersion.objects.select_related("project", "job").filter(pk=pk).first()
-    if version is None or access.EXPORT not in access.user_permissions(user, version.project):
-        raise Http404
-    return version
-
-
 class NewestFirst(CursorPagination):
     ordering = "-id"
 
@@ -126,7 +113,7 @@ class ExportDetailView(APIView):
 
     @extend_schema(responses=VersionOutput)
     def get(self, request, export_id: int):
-        return Response(version_payload(access_version(request.user, export_id)))
+        return Response(version_payload(access.access_dataset_version(request.user, export_id)))
 
 
 def _require_done(version: DatasetVersion) -> None:
@@ -144,7 +131,7 @@ class ExportDownloadView(APIView):
         responses={(200, "application/octet-stream"): bytes},
     )
     def get(self, request, export_id: int):
-        version = access_version(request.user, export_id)
+        version = access.access_dataset_version(request.user, export_id)
         _require_done(version)
         slug = slugify(version.project.name)[:60] or "project"
         split = request.query_params.get("split")
@@ -178,8 +165,8 @@ class ExportCompareView(APIView):
 
     @extend_schema(responses=dict)
     def get(self, request, export_id: int, other_id: int):
-        a = access_version(request.user, export_id)
-        b = access_version(request.user, other_id)
+        a = access.access_dataset_version(request.user, export_id)
+        b = access.access_dataset_version(request.user, other_id)
         if a.project_id != b.project_id:
             raise InvalidInput("both versions must belong to one project", field="other_id")
         _require_done(a)

@@ -385,3 +385,17 @@ def access_gold(user, gold_id, *, write: bool = False):
     if write and project.is_archived:
         raise ProjectArchived
     return gold
+
+
+def access_dataset_version(user, version_id):
+    """A dataset version for a lead of its project (the export permission);
+    Http404 for anyone else, members included (SECURITY.md A1, A4)."""
+    from datasets.models import DatasetVersion
+
+    pk = _pk(version_id)
+    if user is None or not user.is_authenticated:
+        raise Http404
+    version = DatasetVersion.objects.select_related("project", "job").filter(pk=pk).first()
+    if version is None or EXPORT not in user_permissions(user, version.project):
+        raise Http404
+    return version

@@ -102,6 +102,11 @@ class Can:
         return access.ANNOTATE in self.perms
 
     @property
+    def export(self) -> bool:
+        # An archived project's versions stay readable and downloadable.
+        return access.EXPORT in self.perms
+
+    @property
     def review(self) -> bool:
         return access.REVIEW in self.perms
 

@@ -12,7 +12,6 @@ import pytest
 
 from datasets import exports
 from datasets.models import DatasetVersion
-from projects import services
 from projects.jobs import run_job
 
 pytestmark = pytest.mark.django_db
@@ -21,13 +20,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _media(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
-
-
-@pytest.fixture
-def second(make_user, project):
-    person = make_user("second")
-    services.membership_set(project=project, user=person, roles=["annotator"])
-    return person
 
 
 @pytest.fixture

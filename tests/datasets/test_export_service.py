@@ -19,9 +19,9 @@ from annotation.models import Item
 from datasets import exports, formats
 from datasets.formats.jsonl import Jsonl, JsonlWriter
 from datasets.models import DatasetVersion
-from projects import services
 from projects.jobs import run_job
 from projects.models import Job
+from tests.datasets.exporting import export_now
 
 pytestmark = pytest.mark.django_db
 
@@ -29,36 +29,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _media(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
-
-
-@pytest.fixture
-def second(make_user, project):
-    person = make_user("second")
-    services.membership_set(project=project, user=person, roles=["annotator"])
-    return person
-
-
-@pytest.fixture
-def gold(annotate, annotator, second):
-    """Consensus gold: both annotators give ``value``."""
-
-    def make(project, text: str, value, meta: dict | None = None):
-        item = annotate(project, (annotator, value), (second, value), text=text)
-        if meta is not None:
-            Item.objects.filter(pk=item.pk).update(meta=meta)
-        return item
-
-    return make
-
-
-def export(project, user, **params) -> DatasetVersion:
-    """Start an export and run its job here (no worker)."""
-    started = exports.export_start(project=project, user=user, raw={"format": "jsonl", **params})
-    version = started.version
-    if version.succeeded_at is None:
-        run_job(version.job_id, exports.export_run)
-    version = DatasetVersion.objects.select_related("job").get(pk=version.pk)
-    return version
 
 
 def read_file(version, split: str) -> bytes:
@@ -74,7 +44,7 @@ def jsonl(version, split: str = "all") -> list[dict]:
 def test_jsonl_holds_exactly_the_gold(project, lead, gold):
     a = gold(project, "first", "pos")
     b = gold(project, "second", "neg")
-    version = export(project, lead)
+    version = export_now(project, lead)
     assert version.status == "succeeded", version.job.error
     rows = jsonl(version)
     assert [(r["item_id"], r["label"], r["text"], r["split"]) for r in rows] == [
@@ -157,7 +127,7 @@ GOLD_SELECTED = [("a", "pos"), ("b", "neg"), ("c", "neu")]
 
 
 def test_jsonl_with_provenance(project, lead, mixed, annotator, second, reviewer):
-    version = export(project, lead, options={"provenance": True})
+    version = export_now(project, lead, options={"provenance": True})
     rows = jsonl(version)
     assert [(r["item_id"], r["label"]) for r in rows] == [
         (mixed[k].pk, v) for k, v in GOLD_SELECTED
@@ -190,22 +160,22 @@ def test_jsonl_with_provenance(project, lead, mixed, annotator, second, reviewer
 
 def test_csv_parquet_chat_hold_the_gold(project, lead, mixed):
     want = [(mixed[k].pk, v) for k, v in GOLD_SELECTED]
-    version = export(project, lead, format="csv")
+    version = export_now(project, lead, format="csv")
     rows = list(csv.DictReader(io.StringIO(read_file(version, "all").decode())))
     assert [(int(r["item_id"]), r["label"]) for r in rows] == want
     assert rows[0]["text"] == "'=SUM(1) alpha"  # formula escaped (B10)
 
-    version = export(project, lead, format="parquet")
+    version = export_now(project, lead, format="parquet")
     table = pq.read_table(io.BytesIO(read_file(version, "all")))
     assert list(zip(table["item_id"].to_pylist(), table["label"].to_pylist(), strict=True)) == want
 
-    version = export(project, lead, format="chat", options={"system_prompt": "Classify."})
+    version = export_now(project, lead, format="chat", options={"system_prompt": "Classify."})
     lines = [json.loads(x) for x in read_file(version, "all").splitlines()]
     assert [line["messages"][-1]["content"] for line in lines] == [v for _, v in GOLD_SELECTED]
 
 
 def test_hf_folder_files_exist(project, lead, mixed):
-    version = export(project, lead, format="hf", splits={"train": 0.5, "test": 0.5})
+    version = export_now(project, lead, format="hf", splits={"train": 0.5, "test": 0.5})
     assert version.status == "succeeded", version.job.error
     names = {f["name"] for f in version.files}
     assert {"data/train.parquet", "data/test.parquet", "README.md", "datasheet.json"} <= names
@@ -214,7 +184,7 @@ def test_hf_folder_files_exist(project, lead, mixed):
 
 
 def test_raw_holds_every_annotated_item(project, lead, mixed):
-    version = export(project, lead, format="raw")
+    version = export_now(project, lead, format="raw")
     rows = jsonl(version)
     assert [r["item_id"] for r in rows] == sorted(m.pk for k, m in mixed.items() if k != "d")
     no_gold = next(r for r in rows if r["item_id"] == mixed["e"].pk)
@@ -224,7 +194,7 @@ def test_raw_holds_every_annotated_item(project, lead, mixed):
 
 
 def test_include_excluded(project, lead, mixed):
-    rows = jsonl(export(project, lead, filters={"include_excluded": True}))
+    rows = jsonl(export_now(project, lead, filters={"include_excluded": True}))
     excluded = next(r for r in rows if r["item_id"] == mixed["d"].pk)
     assert excluded["label"] is None
 
@@ -235,7 +205,7 @@ def test_filters(project, lead, mixed):
     from review.models import GoldRecord
 
     def ids(**filters) -> list[int]:
-        return [r["item_id"] for r in jsonl(export(project, lead, filters=filters))]
+        return [r["item_id"] for r in jsonl(export_now(project, lead, filters=filters))]
 
     a, b, c = (mixed[k].pk for k in "abc")
     assert ids(source=["adjudicated"]) == [c]
@@ -308,7 +278,7 @@ def test_a_rerun_writes_the_same_bytes(project, lead, gold):
     """Canonical files: the same gold written again hashes the same."""
     for n in range(5):
         gold(project, f"text {n}", "pos" if n % 2 else "neg")
-    version = export(project, lead, splits={"train": 0.6, "test": 0.4})
+    version = export_now(project, lead, splits={"train": 0.6, "test": 0.4})
     first = (version.sha256, read_file(version, "train"))
     DatasetVersion.objects.filter(pk=version.pk).update(succeeded_at=None)
     from projects.jobs import job_create
@@ -322,12 +292,12 @@ def test_a_rerun_writes_the_same_bytes(project, lead, gold):
 def test_gold_grows_new_version_and_items_keep_their_splits(project, lead):
     spec = {"train": 0.5, "validation": 0.25, "test": 0.25}
     first_ids = bulk_gold(project, ["pos", "neg"] * 20)
-    v1 = export(project, lead, splits=spec)
+    v1 = export_now(project, lead, splits=spec)
     before = splits_of(first_ids)
     assert set(before.values()) == {"train", "validation", "test"}
     more = bulk_gold(project, ["pos", "neg"] * 20, start=100)
     # Other ratios apply to the new items only.
-    v2 = export(project, lead, splits={"train": 0.8, "validation": 0.1, "test": 0.1})
+    v2 = export_now(project, lead, splits={"train": 0.8, "validation": 0.1, "test": 0.1})
     assert v2.pk != v1.pk and v2.sha256 != v1.sha256
     assert splits_of(first_ids) == before
     rows = {r["item_id"]: r["split"] for s in spec for r in jsonl(v2, s)}
@@ -340,7 +310,7 @@ def test_gold_grows_new_version_and_items_keep_their_splits(project, lead):
 
 def test_other_split_names_are_refused(project, lead):
     bulk_gold(project, ["pos"] * 4)
-    export(project, lead, splits={"train": 0.5, "test": 0.5})
+    export_now(project, lead, splits={"train": 0.5, "test": 0.5})
     with pytest.raises(exports.InvalidInput) as refused:
         exports.export_start(
             project=project,
@@ -353,7 +323,7 @@ def test_other_split_names_are_refused(project, lead):
 def test_stratified_on_a_skewed_label_distribution(project, lead):
     ids = bulk_gold(project, ["pos"] * 180 + ["neg"] * 20)
     spec = {"train": 0.8, "validation": 0.1, "test": 0.1}
-    version = export(project, lead, splits=spec)
+    version = export_now(project, lead, splits=spec)
     by_split = version.counts["labels_by_split"]
     for label, size in (("pos", 180), ("neg", 20)):
         for split, share in spec.items():
@@ -367,7 +337,7 @@ def test_groups_never_straddle_splits(project, lead):
     metas = [{"doc": f"doc-{n % 25}"} for n in range(150)]
     labels = ["pos" if n % 3 else "neg" for n in range(150)]
     ids = bulk_gold(project, labels, metas=metas)
-    export(project, lead, splits={"train": 0.6, "validation": 0.2, "test": 0.2}, group_by="doc")
+    export_now(project, lead, splits={"train": 0.6, "validation": 0.2, "test": 0.2}, group_by="doc")
     by_doc: dict[str, set] = {}
     splits = splits_of(ids)
     for item_id, meta in zip(ids, metas, strict=True):
@@ -376,7 +346,7 @@ def test_groups_never_straddle_splits(project, lead):
     assert len({next(iter(s)) for s in by_doc.values()}) == 3
     # A later item of a known group joins its group's split.
     late = bulk_gold(project, ["neg"], metas=[{"doc": "doc-3"}], start=999)
-    export(project, lead, splits={"train": 0.6, "validation": 0.2, "test": 0.2}, group_by="doc")
+    export_now(project, lead, splits={"train": 0.6, "validation": 0.2, "test": 0.2}, group_by="doc")
     assert splits_of(late)[late[0]] == next(iter(by_doc["doc-3"]))
 
 
@@ -407,7 +377,7 @@ def test_a_file_that_differs_from_the_manifest_fails_the_job(project, lead, gold
         gold(project, f"text {n}", "pos")
     formats.register(_Dropping())
     try:
-        version = export(project, lead, format="test-dropping")
+        version = export_now(project, lead, format="test-dropping")
     finally:
         formats.FORMATS.pop("test-dropping")
     assert version.status == "failed"

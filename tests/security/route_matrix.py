@@ -232,7 +232,10 @@ def page_annotator_only(status: int) -> dict:
 class Case:
     expect: dict[str, int]
     body: dict | list | Callable[[Any, str], dict | list] | None = None
-    query: str = ""
+    query: str | Callable[[Any], str] = ""
+
+    def query_for(self, world) -> str:
+        return self.query(world) if callable(self.query) else self.query
 
     def body_for(self, world, role: str) -> dict | list | None:
         return self.body(world, role) if callable(self.body) else self.body
@@ -559,6 +562,19 @@ MATRIX: dict[str, dict[str, Case]] = {
     # --- pages (agreement): leads only; "Compute now" queues a report job.
     "agreement:agreement": {"GET": Case(page_lead_only(200))},
     "agreement:run": {"POST": Case(page_lead_only(302))},
+    # --- pages (exports, leads only)
+    "datasets:exports": {"GET": Case(page_lead_only(200))},
+    "datasets:export_new": {
+        "POST": Case(page_lead_only(302), body={"format": "csv", "no_splits": "on"})
+    },
+    "datasets:export_card": {"GET": Case(page_lead_only(200))},
+    # The world has one finished version: comparing it with itself.
+    "datasets:export_compare": {
+        "GET": Case(
+            page_lead_only(200),
+            query=lambda w: f"a={w.extra['export'].pk}&b={w.extra['export'].pk}",
+        )
+    },
 }
 
 

@@ -1,0 +1,16 @@
+"""Running an export in the test's own process (no worker)."""
+
+from __future__ import annotations
+
+from datasets import exports
+from datasets.models import DatasetVersion
+from projects.jobs import run_job
+
+
+def export_now(project, user, **params) -> DatasetVersion:
+    """Start an export and run its job here."""
+    started = exports.export_start(project=project, user=user, raw={"format": "jsonl", **params})
+    version = started.version
+    if version.succeeded_at is None:
+        run_job(version.job_id, exports.export_run)
+    return DatasetVersion.objects.select_related("job").get(pk=version.pk)
