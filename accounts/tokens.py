@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from .models import ApiToken, User
@@ -47,33 +48,31 @@ def token_verify(key: str) -> ApiToken | None:
     # every API request, and compiling ORM queries cost more CPU than the
     # database's work (docs/benchmarks.md, the queue). Expiry and revocation
     # are decided in SQL, so no timestamp needs converting.
+    # Imported here: projects depends on accounts, not the other way round.
+    from projects.access import model_columns, model_from_row
+
     now = timezone.now()
-    user = next(
-        iter(
-            User.objects.raw(
-                f"SELECT u.*, t.id AS token_pk, t.password_fingerprint AS token_fingerprint, "  # noqa: S608
-                "(t.last_used_at IS NULL OR t.last_used_at < %s) AS token_stale "
-                f"FROM {User._meta.db_table} u JOIN {ApiToken._meta.db_table} t ON t.user_id = u.id "
-                "WHERE t.digest = %s AND t.revoked_at IS NULL AND t.expires_at > %s",
-                [now - timedelta(minutes=1), _digest(key), now],
-            )
-        ),
-        None,
-    )
-    if user is None:
+    digest = _digest(key)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {model_columns(User, 'u')}, t.id, t.password_fingerprint, "  # noqa: S608
+            "(t.last_used_at IS NULL OR t.last_used_at < %s) "
+            f"FROM {User._meta.db_table} u JOIN {ApiToken._meta.db_table} t ON t.user_id = u.id "
+            "WHERE t.digest = %s AND t.revoked_at IS NULL AND t.expires_at > %s",
+            [now - timedelta(minutes=1), digest, now],
+        )
+        row = cursor.fetchone()
+    if row is None:
         return None
-    token = ApiToken(
-        pk=user.token_pk,
-        user=user,
-        password_fingerprint=user.token_fingerprint,
-        digest=_digest(key),
-    )
-    if not token.user.is_active:
+    user = model_from_row(User, row)
+    token_pk, fingerprint, stale = row[-3:]
+    token = ApiToken(pk=token_pk, user=user, password_fingerprint=fingerprint, digest=digest)
+    if not user.is_active:
         return None
-    if not secrets.compare_digest(token.password_fingerprint, password_fingerprint(token.user)):
+    if not secrets.compare_digest(token.password_fingerprint, password_fingerprint(user)):
         return None
     # Touch at most once a minute so reads do not turn into a write per request.
-    if user.token_stale:
+    if stale:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
 

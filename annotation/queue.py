@@ -26,6 +26,7 @@ The rules (DESIGN.md, "The queue") and how this module keeps them:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,6 +39,7 @@ from django.utils import timezone
 
 from accord.errors import Conflict, InvalidInput
 from accord.ratelimit import check_rate
+from projects.access import model_columns, model_from_row
 from projects.counters import CounterBatch
 from projects.models import (
     GuidelineVersion,
@@ -139,40 +141,37 @@ def _config(project_id: int, number: int) -> tuple[str, dict]:
 # than through the ORM: on the reference machine compiling one ORM query
 # costs about 1 ms of CPU, several times what the database spends on it,
 # and those two paths are what every annotator calls every few seconds
-# (docs/benchmarks.md). ``Model.objects.raw`` still applies the field
-# converters, so instances come out the same on PostgreSQL and SQLite.
-
-
-def _json(value: Any) -> Any:
-    # Raw cursors hand JSON columns over as text (Django leaves decoding to
-    # JSONField); an already decoded value passes through.
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
+# (docs/benchmarks.md). Rows become instances through
+# projects.access.model_from_row, which applies the ORM's field converters,
+# so instances come out the same on PostgreSQL and SQLite.
 
 
 def _jsonb() -> str:
     return "%s::jsonb" if connection.vendor == "postgresql" else "%s"
 
 
-def _load_assignment(pk: int, *, lock: bool = False) -> Assignment:
-    """The assignment with its item, in two raw reads."""
-    suffix = " FOR UPDATE" if lock and connection.vendor == "postgresql" else ""
-    assignment = next(
-        iter(
-            Assignment.objects.raw(
-                f"SELECT * FROM {ASSIGNMENT} WHERE id = %s{suffix}",  # noqa: S608
-                [pk],
-            )
+def _load_assignment(pk: int) -> Assignment:
+    """The assignment with its item, in one read."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {model_columns(Assignment, 'a')}, {model_columns(Item, 'i')} "  # noqa: S608
+            f"FROM {ASSIGNMENT} a JOIN {ITEM} i ON i.id = a.item_id WHERE a.id = %s",
+            [pk],
         )
-    )
-    assignment.item = _load_item(assignment.item_id)
+        row = cursor.fetchone()
+    assignment = model_from_row(Assignment, row)
+    assignment.item = model_from_row(Item, row, len(Assignment._meta.concrete_fields))
     return assignment
 
 
 def _load_item(pk: int, *, lock: bool = False) -> Item:
     suffix = " FOR UPDATE" if lock and connection.vendor == "postgresql" else ""
-    return next(
-        iter(Item.objects.raw(f"SELECT * FROM {ITEM} WHERE id = %s{suffix}", [pk]))  # noqa: S608
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {model_columns(Item, 'i')} FROM {ITEM} i WHERE i.id = %s{suffix}",  # noqa: S608
+            [pk],
+        )
+        return model_from_row(Item, cursor.fetchone())
 
 
 def _lease_end(project: Project, now) -> Any:
@@ -452,7 +451,10 @@ def _take(project: Project, user, item_id: int, now) -> Assignment:
     return _load_assignment(assignment_id)
 
 
-_TAKE_SQL = f"""
+@functools.cache
+def _take_sql() -> str:
+    # Built on first use: the column lists need the database's quoting.
+    return f"""
 WITH it AS (
     UPDATE {ITEM} SET free_slots = free_slots - 1
     WHERE id = %(item)s AND free_slots > 0 AND state = 'open' RETURNING *
@@ -475,7 +477,7 @@ WITH it AS (
         guideline_version = excluded.guideline_version, finished_at = NULL
     RETURNING *
 )
-SELECT lease.*, it.* FROM lease, it
+SELECT {model_columns(Assignment, "lease")}, {model_columns(Item, "it")} FROM lease, it
 """  # noqa: S608 - our tables
 
 
@@ -484,7 +486,7 @@ def _take_in_one_statement(project: Project, user, item_id: int, now) -> Assignm
     one round trip (the claim is what every annotator calls all day)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            _TAKE_SQL,
+            _take_sql(),
             {
                 "item": item_id,
                 "p": project.pk,
@@ -495,28 +497,11 @@ def _take_in_one_statement(project: Project, user, item_id: int, now) -> Assignm
             },
         )
         row = cursor.fetchone()
-        names = [column.name for column in cursor.description]
     if row is None:  # cannot happen under the item lock; the CHECK would catch it anyway
         raise Conflict("The item was taken; claim again.")
-    split = len(Assignment._meta.concrete_fields)
-    assignment = _instance(Assignment, names[:split], row[:split])
-    assignment.item = _instance(Item, names[split:], row[split:])
+    assignment = model_from_row(Assignment, row)
+    assignment.item = model_from_row(Item, row, len(Assignment._meta.concrete_fields))
     return assignment
-
-
-def _instance(model, names: list[str], values) -> Any:
-    """A model instance from a PostgreSQL row (JSON comes as text)."""
-    json_fields = {
-        f.attname for f in model._meta.concrete_fields if f.get_internal_type() == "JSONField"
-    }
-    fields = {
-        name: _json(value) if name in json_fields and value is not None else value
-        for name, value in zip(names, values, strict=True)
-    }
-    instance = model(**fields)
-    instance._state.adding = False
-    instance._state.db = connection.alias
-    return instance
 
 
 def _free_slot(cursor, item_id: int, *, overlap: int) -> int:
@@ -561,15 +546,16 @@ def _own_assignment(assignment: Assignment, user) -> Assignment:
     if assignment.annotator_id != user.pk:
         raise Http404
     _lock_member(assignment.project_id, user.pk)
-    locked = next(
-        iter(
-            Assignment.objects.raw(
-                f"SELECT * FROM {ASSIGNMENT} WHERE id = %s"  # noqa: S608
-                + (" FOR UPDATE" if connection.vendor == "postgresql" else ""),
-                [assignment.pk],
-            )
+    suffix = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {model_columns(Assignment, 'a')} FROM {ASSIGNMENT} a WHERE a.id = %s{suffix}",  # noqa: S608
+            [assignment.pk],
         )
-    )
+        row = cursor.fetchone()
+    if row is None:
+        raise Http404
+    locked = model_from_row(Assignment, row)
     # The item's data and the project do not change under a lease; whoever
     # needs the item's queue state locks it (_lock_item).
     locked.item = assignment.item

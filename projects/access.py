@@ -14,11 +14,12 @@ No view compares roles inline.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, Permission
 from django.core.exceptions import PermissionDenied
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import QuerySet
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
@@ -133,42 +134,118 @@ def user_permissions(user, project: Project) -> frozenset[str]:
         return frozenset(row[0] for row in cursor.fetchall())
 
 
+# --- rows of SQL of our own ----------------------------------------------------
+#
+# The token check, these access checks and the queue's claim and submit read
+# with SQL of their own (compiling an ORM query costs more CPU than running
+# it). ``Model.objects.raw`` would still rebuild its column map and
+# converters from the cursor's description on every call, which on the hot
+# path cost as much as the query; these two keep the map per model. Columns
+# are named, never ``*``: a prepared statement (accord/settings.py) whose
+# result changed shape because a migration added a column would fail until
+# its connection closed.
+
+
+def _columns(model) -> list[str]:
+    quote = connection.ops.quote_name
+    return [quote(field.column) for field in model._meta.concrete_fields]
+
+
+_COLUMNS: dict[tuple[Any, str], str] = {}
+
+
+def model_columns(model, alias: str) -> str:
+    """The model's columns in field order, as ``alias.column, …``."""
+    key = (model, alias)
+    if key not in _COLUMNS:
+        _COLUMNS[key] = ", ".join(f"{alias}.{column}" for column in _columns(model))
+    return _COLUMNS[key]
+
+
+_CONVERTERS: dict[tuple[Any, str], list[tuple[int, list, Any]]] = {}
+
+
+def _converters(model) -> list[tuple[int, list, Any]]:
+    """(position, converters, column) for each field whose value the ORM
+    converts on this database (JSON from text on both; dates, times and
+    booleans on SQLite): the same functions RawQuerySet applies."""
+    key = (model, connection.vendor)
+    if key not in _CONVERTERS:
+        found = []
+        for position, field in enumerate(model._meta.concrete_fields):
+            column = field.get_col(model._meta.db_table)
+            functions = connection.ops.get_db_converters(column) + field.get_db_converters(
+                connection
+            )
+            if functions:
+                found.append((position, functions, column))
+        _CONVERTERS[key] = found
+    return _CONVERTERS[key]
+
+
+def model_from_row(model, row: Sequence, start: int = 0):
+    """The instance whose columns (``model_columns`` order) start at
+    ``row[start]``, as the ORM would have loaded it."""
+    size = len(model._meta.concrete_fields)
+    values = list(row[start : start + size])
+    converters = _converters(model)
+    if converters:
+        wrapper = connections[connection.alias]  # what the ORM passes, not the proxy
+        for position, functions, column in converters:
+            value = values[position]
+            for function in functions:
+                value = function(value, column, wrapper)
+            values[position] = value
+    instance = model(*values)
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return instance
+
+
 def _project_and_permissions(pk: int, user) -> tuple[Project | None, frozenset[str]]:
     """The project and the user's permission codenames on it, in one read."""
     if user is None or not user.is_authenticated or not user.is_active:
         return _project(pk), frozenset()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {model_columns(Project, 'pr')}, {_held_sql()} "  # noqa: S608
+            f"FROM {Project._meta.db_table} pr WHERE pr.id = %s",
+            [user.pk, pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None, frozenset()
+    return model_from_row(Project, row), _held(row[-1])
+
+
+def _held_sql(project: str = "pr") -> str:
+    """The caller's permission codenames on ``project`` as one text column
+    (parameter: the user's id)."""
     joined = (
         "string_agg(p.codename, ',')"
         if connection.vendor == "postgresql"
-        else ("group_concat(p.codename, ',')")
+        else "group_concat(p.codename, ',')"
     )
-    project = next(
-        iter(
-            Project.objects.raw(
-                f"SELECT pr.*, (SELECT {joined} FROM {ProjectUserObjectPermission._meta.db_table} o "  # noqa: S608
-                f"JOIN {Permission._meta.db_table} p ON p.id = o.permission_id "
-                "WHERE o.user_id = %s AND o.content_object_id = pr.id) AS held_permissions "
-                f"FROM {Project._meta.db_table} pr WHERE pr.id = %s",
-                [user.pk, pk],
-            )
-        ),
-        None,
+    return (
+        f"(SELECT {joined} FROM {ProjectUserObjectPermission._meta.db_table} o "  # noqa: S608
+        f"JOIN {Permission._meta.db_table} p ON p.id = o.permission_id "
+        f"WHERE o.user_id = %s AND o.content_object_id = {project}.id)"
     )
-    if project is None:
-        return None, frozenset()
-    return project, frozenset(filter(None, (project.held_permissions or "").split(",")))
+
+
+def _held(joined: str | None) -> frozenset[str]:
+    return frozenset(filter(None, (joined or "").split(",")))
 
 
 def _project(pk: int) -> Project | None:
-    return next(
-        iter(
-            Project.objects.raw(
-                f"SELECT * FROM {Project._meta.db_table} WHERE id = %s",  # noqa: S608
-                [pk],
-            )
-        ),
-        None,
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {model_columns(Project, 'pr')} FROM {Project._meta.db_table} pr "  # noqa: S608
+            "WHERE pr.id = %s",
+            [pk],
+        )
+        row = cursor.fetchone()
+    return None if row is None else model_from_row(Project, row)
 
 
 class ProjectArchived(PermissionDenied):
@@ -277,33 +354,31 @@ def access_assignment(user, assignment_id, *, write: bool = True):
         pk = int(assignment_id)
     except (TypeError, ValueError) as exc:
         raise Http404 from exc
-    if user is None or not user.is_authenticated:
+    if user is None or not user.is_authenticated or not 0 < pk < 2**63:
         raise Http404
     from annotation.models import Item
 
-    assignment = next(
-        iter(
-            Assignment.objects.raw(
-                f"SELECT * FROM {Assignment._meta.db_table} WHERE id = %s AND annotator_id = %s",  # noqa: S608
-                [pk, user.pk],
-            )
-        ),
-        None,
-    )
-    if assignment is None:
-        raise Http404
-    project, held = _project_and_permissions(assignment.project_id, user)
-    if ANNOTATE not in held:
-        raise Http404
-    assignment.project = project
-    assignment.item = next(
-        iter(
-            Item.objects.raw(
-                f"SELECT * FROM {Item._meta.db_table} WHERE id = %s",  # noqa: S608
-                [assignment.item_id],
-            )
+    # One read for the assignment, its project with the caller's permissions
+    # on it, and its item: every submit, skip and draft asks this.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {model_columns(Assignment, 'a')}, {model_columns(Project, 'pr')}, "  # noqa: S608
+            f"{_held_sql()}, {model_columns(Item, 'i')} FROM {Assignment._meta.db_table} a "
+            f"JOIN {Project._meta.db_table} pr ON pr.id = a.project_id "
+            f"JOIN {Item._meta.db_table} i ON i.id = a.item_id "
+            "WHERE a.id = %s AND a.annotator_id = %s",
+            [user.pk, pk, user.pk],
         )
-    )
+        row = cursor.fetchone()
+    if row is None:
+        raise Http404
+    split = len(Assignment._meta.concrete_fields)
+    after = split + len(Project._meta.concrete_fields)
+    if not user.is_active or ANNOTATE not in _held(row[after]):
+        raise Http404
+    assignment = model_from_row(Assignment, row)
+    assignment.project = model_from_row(Project, row, split)
+    assignment.item = model_from_row(Item, row, after + 1)
     if write and assignment.project.is_archived:
         raise ProjectArchived
     return assignment

@@ -15,12 +15,15 @@ pytestmark = pytest.mark.django_db
 # takes a lease or records a submission in one statement each (see
 # annotation/queue.py): every round trip costs CPU on both sides.
 CLAIM_NEW = 9  # token, access, membership lock, start (cursor, lease, reopened), walk, cursor, take
-CLAIM_RESUMED = 9
+# The resumed lease is read with its item in one statement.
+CLAIM_RESUMED = 8
 CLAIM_NOTHING_LEFT = 9
-SUBMIT = 11
-SUBMIT_AND_COMPARE = 14
-SUBMIT_AND_GOLD = 16  # an agreement also writes the gold record and its first revision
-SUBMIT_REPLAY = 10
+# The access check reads the assignment, its project with the caller's
+# permissions, and its item in one statement.
+SUBMIT = 9
+SUBMIT_AND_COMPARE = 12
+SUBMIT_AND_GOLD = 14  # an agreement also writes the gold record and its first revision
+SUBMIT_REPLAY = 8
 
 
 @pytest.fixture
