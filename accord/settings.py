@@ -125,6 +125,21 @@ else:
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("ALLOWED_HOSTS is not set (a comma-separated list of hosts).")
     DATABASES = {"default": dj_database_url.parse(require_env("DATABASE_URL"), conn_max_age=60)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+        "ACCORD_DB_PREPARED_STATEMENTS", True
+    ):
+        # Parameters bound on the server, so that psycopg prepares a statement
+        # once its connection has run it 5 times: PostgreSQL then neither
+        # parses nor (once it settles on a generic plan) plans it again. The
+        # claim and submit statements cost more to plan than to run; this
+        # halves PostgreSQL's CPU per claim and submit (docs/architecture.md).
+        # Needs each connection to keep its session: a direct connection, or
+        # PgBouncer in session mode (docs/deployment.md).
+        DATABASES["default"]["OPTIONS"] = {
+            **DATABASES["default"].get("OPTIONS", {}),
+            "server_side_binding": True,
+            "prepare_threshold": 5,
+        }
     REDIS_URL = require_env("REDIS_URL")
     MEDIA_ROOT = Path(os.environ.get("ACCORD_MEDIA_ROOT", BASE_DIR / "media")).resolve()
     CELERY_BROKER_URL = REDIS_URL
