@@ -8,6 +8,11 @@ takes another hash; ``single`` of the items (in percent) have one
 annotation only. Guideline versions 1-3 by item, with some items made
 under two versions (the "mixed" bucket); submissions spread over eight
 weeks; every tenth item with two annotations has adjudicated gold.
+
+With ``gold="all"`` (the export benchmark) every item with two annotations
+gets gold instead: consensus (the shared value) where the two agree,
+adjudicated by the first person (the first annotation's value, with a
+reason) where they differ and on every tenth item.
 """
 
 from __future__ import annotations
@@ -70,6 +75,32 @@ WHERE n.project_id = %(p)s AND a.slot = 1 AND i.free_slots = 0 AND n.item_id %% 
     AND NOT EXISTS (SELECT 1 FROM {GoldRecord._meta.db_table} x WHERE x.item_id = n.item_id)
 """  # noqa: S608
 
+# Gold for every item with two annotations (gold="all"); see the docstring.
+GOLD_ALL_SQL = f"""
+INSERT INTO {GoldRecord._meta.db_table} (project_id, item_id, revision, value, excluded, source,
+    annotation_ids, reviewer_id, reason, reason_code, config_version, guideline_version,
+    min_guideline_version, dispute, decided_at)
+SELECT g.project_id, g.item_id, 1, g.value, false, g.source, g.ids,
+    CASE WHEN g.source = 'adjudicated' THEN %(reviewer)s END,
+    CASE WHEN g.source = 'adjudicated' THEN 'the annotators disagreed' ELSE '' END,
+    '', 1, g.guideline_version, g.min_guideline_version, '', g.decided_at
+FROM (
+    SELECT n1.project_id, n1.item_id, n1.value,
+        CASE WHEN n1.value = n2.value AND n1.item_id %% 10 <> 0 THEN 'consensus'
+            ELSE 'adjudicated' END AS source,
+        jsonb_build_array(n1.id, n2.id) AS ids,
+        greatest(n1.guideline_version, n2.guideline_version) AS guideline_version,
+        least(n1.guideline_version, n2.guideline_version) AS min_guideline_version,
+        greatest(n1.created_at, n2.created_at) + interval '1 hour' AS decided_at
+    FROM {Annotation._meta.db_table} n1
+    JOIN {Assignment._meta.db_table} a1 ON a1.id = n1.assignment_id AND a1.slot = 1
+    JOIN {Assignment._meta.db_table} a2 ON a2.item_id = n1.item_id AND a2.slot = 2
+    JOIN {Annotation._meta.db_table} n2 ON n2.assignment_id = a2.id
+    WHERE n1.project_id = %(p)s
+        AND NOT EXISTS (SELECT 1 FROM {GoldRecord._meta.db_table} x WHERE x.item_id = n1.item_id)
+) g
+"""  # noqa: S608
+
 
 def fill(
     project: Project,
@@ -80,9 +111,13 @@ def fill(
     single: int = 5,
     agree: int = 70,
     seed: int = 1,
+    gold: str = "adjudicated",
 ) -> int:
     """Add ``n_items`` items with their annotations to ``project``;
-    returns how many annotations were made. PostgreSQL only."""
+    returns how many annotations were made. PostgreSQL only. ``gold`` is
+    "adjudicated" (every tenth pair) or "all" (every pair; see above)."""
+    if gold not in ("adjudicated", "all"):
+        raise ValueError(f"gold must be 'adjudicated' or 'all', not {gold!r}")
     params = {
         "p": project.pk,
         "n": n_items,
@@ -93,9 +128,11 @@ def fill(
         "k": len(people),
         "labels": labels,
         "nl": len(labels),
+        "reviewer": people[0],
     }
+    gold_sql = GOLD_SQL if gold == "adjudicated" else GOLD_ALL_SQL
     with connection.cursor() as cursor:
-        for sql in (ITEMS_SQL, ASSIGNMENTS_SQL, ANNOTATIONS_SQL, GOLD_SQL):
+        for sql in (ITEMS_SQL, ASSIGNMENTS_SQL, ANNOTATIONS_SQL, gold_sql):
             cursor.execute(sql, params)
         cursor.execute("ANALYZE")
     counters_reconcile(project)
