@@ -174,5 +174,15 @@ def splits_assign(
         PHI,
     ]
     with connection.cursor() as cursor:
+        # Once every selected item has its split (every export after the
+        # first), a scan that stops at the first unassigned item is all the
+        # work: the statement below would rank every item for nothing.
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM ({selection_sql}) s JOIN {table} i "  # noqa: S608
+            "ON i.id = s.item_id WHERE i.split = '')",
+            selection_params,
+        )
+        if not cursor.fetchone()[0]:
+            return 0
         cursor.execute(sql, params)
         return cursor.rowcount
