@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -456,19 +457,47 @@ def label_of(value: Any, text: str | None) -> str | None:
 
 
 class _HashingFile(io.FileIO):
-    """A local file that hashes what is written to it, in order."""
+    """A local file that hashes what is written to it, in order. The hashing
+    and the writing happen on a thread of the file's own (both release the
+    GIL), so the export's thread goes on making the next rows meanwhile;
+    ``close`` waits for them and raises what failed."""
 
     def __init__(self, path: str) -> None:
         super().__init__(path, "wb")
         self.sha = hashlib.sha256()
         self.size = 0
+        self._pending: queue.Queue = queue.Queue(maxsize=8)  # at most 8 chunks in flight
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="export-hash", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while (data := self._pending.get()) is not None:
+            if self._error is not None:
+                continue  # keep taking chunks so write() never blocks for ever
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[super().write(view) :]
+                self.sha.update(data)
+            except BaseException as exc:  # raised by close()
+                self._error = exc
 
     def write(self, data) -> int:
-        written = super().write(data)
-        view = memoryview(data)[:written]
-        self.sha.update(view)
-        self.size += written
-        return written
+        if self._error is not None:
+            raise self._error
+        chunk = bytes(data)  # the caller may reuse its buffer once we return
+        self._pending.put(chunk)
+        self.size += len(chunk)
+        return len(chunk)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._pending.put(None)
+            self._thread.join()
+        super().close()
+        if self._error is not None:
+            raise self._error
 
 
 @dataclass
@@ -747,10 +776,13 @@ def _snapshot(ctx, version, project, fmt, tmp) -> tuple[_Read, dict[str, _Out], 
                 out.close()
             manifest.close()
             return read, outs, manifest
-        except OperationalError as exc:
+        except BaseException as exc:
+            # Closed on every failure: each file's hashing thread ends with it.
             for out in [*outs.values(), manifest]:
-                out.stream.close()
-            if not _is_serialization_failure(exc) or attempt == SERIALIZATION_RETRIES - 1:
+                with contextlib.suppress(Exception):  # the failure to report is exc
+                    out.stream.close()
+            retry = isinstance(exc, OperationalError) and _is_serialization_failure(exc)
+            if not retry or attempt == SERIALIZATION_RETRIES - 1:
                 raise
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
