@@ -630,6 +630,9 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
     read = _Read()
     with connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        # JIT compiling the export's queries took longer (about a second) than
+        # it saved: the rows' cost is in Python, which runs beside PostgreSQL.
+        cursor.execute("SET LOCAL jit = off")
     need_annotations = options.provenance or fmt.raw
     if spec:
         read.assigned = splits_assign(
