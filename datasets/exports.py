@@ -216,6 +216,14 @@ def export_params_parse(*, project: Project, raw: Any) -> dict:
     lists sorted), or InvalidInput with the field and the reason."""
     if not isinstance(raw, dict):
         raise InvalidInput("the body must be a JSON object")
+    if connection.vendor != "postgresql":
+        # The export reads gold at a snapshot with PostgreSQL's SQL (jsonb,
+        # md5, server-side cursors): refused here rather than failing later
+        # in a job.
+        raise InvalidInput(
+            "exports need PostgreSQL; the embedded SQLite mode cannot export yet",
+            field="format",
+        )
     unknown = sorted(set(raw) - {"format", "splits", "group_by", "filters", "options"})
     if unknown:
         raise InvalidInput([{"field": str(k)[:100], "reason": "unknown field"} for k in unknown])
