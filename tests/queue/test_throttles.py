@@ -60,3 +60,19 @@ def test_a_burst_of_claims_at_once_lets_only_the_limit_through(
     tabs = [api_for(annotator) for _ in range(8)]
     answers = together(*[lambda t=t: claim(t, project) for t in tabs])
     assert sorted(a.status_code for a in answers) == [200] * 3 + [429] * 5
+
+
+def test_a_window_starts_at_its_first_event_and_always_ends():
+    from django.core.cache import cache, caches
+
+    from accord.ratelimit import hit
+
+    redis = caches["default"]._cache.get_client(write=True)
+    key = "accord:rate:test:window"
+    assert [hit(key, 60) for _ in range(3)] == [1, 2, 3]
+    assert 0 < redis.ttl(cache.make_and_validate_key(key)) <= 60
+    # A count left without an expiry (as counting in two steps could leave
+    # one, when the key expired between them) gets one at its next event.
+    cache.set(key, 7, timeout=None)
+    assert hit(key, 60) == 8
+    assert 0 < redis.ttl(cache.make_and_validate_key(key)) <= 60
