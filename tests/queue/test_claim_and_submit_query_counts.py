@@ -14,16 +14,18 @@ pytestmark = pytest.mark.django_db
 # The hot path reads and writes with SQL of its own and, on PostgreSQL,
 # takes a lease or records a submission in one statement each (see
 # annotation/queue.py): every round trip costs CPU on both sides.
-CLAIM_NEW = 9  # token, access, membership lock, start (cursor, lease, reopened), walk, cursor, take
+# token, access, membership lock, start (cursor, lease, reopened), walk, take with the cursor
+CLAIM_NEW = 8
 # The resumed lease is read with its item in one statement.
 CLAIM_RESUMED = 8
 CLAIM_NOTHING_LEFT = 9
 # The access check reads the assignment, its project with the caller's
-# permissions, and its item in one statement.
-SUBMIT = 9
-SUBMIT_AND_COMPARE = 12
-SUBMIT_AND_GOLD = 14  # an agreement also writes the gold record and its first revision
-SUBMIT_REPLAY = 8
+# permissions, and its item in one statement; the submit locks membership,
+# assignment and item in one.
+SUBMIT = 7
+SUBMIT_AND_COMPARE = 10
+SUBMIT_AND_GOLD = 12  # an agreement also writes the gold record and its first revision
+SUBMIT_REPLAY = 7
 
 
 @pytest.fixture
