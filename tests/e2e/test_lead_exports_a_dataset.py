@@ -40,7 +40,9 @@ def start_export(page) -> int:
     return new
 
 
-def test_lead_exports_and_compares(celery_worker, page, login, project, lead, annotator, make_user, annotate):
+def test_lead_exports_and_compares(
+    celery_worker, page, login, project, lead, annotator, make_user, annotate
+):
     second = make_user("second-annotator")
     services.membership_set(project=project, user=second, roles=["annotator"])
     for n in range(12):
@@ -59,7 +61,9 @@ def test_lead_exports_and_compares(celery_worker, page, login, project, lead, an
         page.click(f"#download-{first}")
     with zipfile.ZipFile(io.BytesIO(open(download.value.path(), "rb").read())) as archive:
         names = archive.namelist()
-        data = b"".join(archive.read(n) for n in names if n.endswith(".jsonl") and "manifest" not in n)
+        data = b"".join(
+            archive.read(n) for n in names if n.endswith(".jsonl") and "manifest" not in n
+        )
     rows = [json.loads(line) for line in data.splitlines() if line.strip()]
     assert len(rows) == 12 and {r["split"] for r in rows} <= {"train", "validation", "test"}
     with page.expect_download() as one:
