@@ -183,7 +183,7 @@ INSTALLED_APPS = [
     "projects",
     "annotation",
     "review",
-    "datasets",
+    "exports",
     "accord",  # management commands: embedded, demo
 ]
 

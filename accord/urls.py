@@ -14,7 +14,7 @@ api_v1 = [
     path("", include("projects.api_urls")),
     path("", include("annotation.api_urls")),
     path("", include("review.api_urls")),
-    path("", include("datasets.api_urls")),
+    path("", include("exports.api_urls")),
     path("jobs/<int:job_id>/", JobDetailView.as_view(), name="job-detail"),
     path("jobs/<int:job_id>/cancel/", JobCancelView.as_view(), name="job-cancel"),
 ]
@@ -40,7 +40,7 @@ urlpatterns = [
     path("", include("review.urls")),
     path("", include("review.pages_urls")),
     path("", include("review.agreement_urls")),
-    path("", include("datasets.urls")),
+    path("", include("exports.urls")),
 ]
 
 handler400 = "accord.views.bad_request"

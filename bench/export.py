@@ -124,8 +124,8 @@ def child_export(project_id: int, body: dict) -> dict:
 
     from django.contrib.auth import get_user_model
 
-    from datasets import exports, tasks
-    from datasets.models import DatasetVersion
+    from exports import exports, tasks
+    from exports.models import DatasetVersion
     from projects.jobs import run_job
     from projects.models import Project
 

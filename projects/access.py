@@ -465,7 +465,7 @@ def access_gold(user, gold_id, *, write: bool = False):
 def access_dataset_version(user, version_id):
     """A dataset version for a lead of its project (the export permission);
     Http404 for anyone else, members included (SECURITY.md A1, A4)."""
-    from datasets.models import DatasetVersion
+    from exports.models import DatasetVersion
 
     pk = _pk(version_id)
     if user is None or not user.is_authenticated:

@@ -28,6 +28,8 @@ export SECRET_KEY=${SECRET_KEY:-$(.venv/bin/python -c 'import secrets; print(sec
 export ALLOWED_HOSTS=${ALLOWED_HOSTS:-localhost,127.0.0.1,testserver}
 # Tests talk plain HTTP to the test client and to a local live server.
 export ACCORD_HTTPS=${ACCORD_HTTPS:-false}
+# Uploads and exports; the tests' Celery workers write here too.
+export ACCORD_MEDIA_ROOT=${ACCORD_MEDIA_ROOT:-$(mktemp -d)}
 unset ACCORD_MODE
 
 .venv/bin/ruff check .

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datasets import exports
-from datasets.models import DatasetVersion
+from exports import exports
+from exports.models import DatasetVersion
 from projects.jobs import run_job
 
 

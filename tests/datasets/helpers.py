@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from annotation.tasktypes.classification import Classification
-from datasets import formats
-from datasets.formats import ExportOptions, GoldRow
+from exports import formats
+from exports.formats import ExportOptions, GoldRow
 
 CLASSIFICATION = Classification()
 SINGLE = {

@@ -10,8 +10,8 @@ import zipfile
 
 import pytest
 
-from datasets import exports
-from datasets.models import DatasetVersion
+from exports import exports
+from exports.models import DatasetVersion
 from projects.jobs import run_job
 
 pytestmark = pytest.mark.django_db

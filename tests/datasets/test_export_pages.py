@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from datasets.models import DatasetVersion
+from exports.models import DatasetVersion
 from projects.models import Job
 from tests.datasets.exporting import export_now
 
@@ -79,7 +79,7 @@ def test_a_running_version_polls_and_a_finished_one_stops(project, lead, gold, w
     version = DatasetVersion.objects.get()
     card = client.get(url(project, f"{version.pk}/"), HTTP_HX_REQUEST="true").content.decode()
     assert 'hx-trigger="every 1s"' in card and "<progress" in card
-    from datasets import exports
+    from exports import exports
     from projects.jobs import run_job
 
     run_job(version.job_id, exports.export_run)

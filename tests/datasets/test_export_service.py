@@ -16,9 +16,9 @@ import pytest
 from django.core.management import call_command
 
 from annotation.models import Item
-from datasets import exports, formats
-from datasets.formats.jsonl import Jsonl, JsonlWriter
-from datasets.models import DatasetVersion
+from exports import exports, formats
+from exports.formats.jsonl import Jsonl, JsonlWriter
+from exports.models import DatasetVersion
 from projects.jobs import run_job
 from projects.models import Job
 from tests.datasets.exporting import export_now

@@ -16,9 +16,9 @@ from django.db import connection
 from accord.celery import app
 from annotation.models import Annotation, Assignment, Item
 from bench.agreement_data import fill
-from datasets import exports
-from datasets.models import DatasetVersion
-from datasets.tasks import export_dataset
+from exports import exports
+from exports.models import DatasetVersion
+from exports.tasks import export_dataset
 from projects import services
 from projects.models import Job
 from review.models import GoldRecord

@@ -11,8 +11,8 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from datasets import formats
-from datasets.formats import ExportOptions
+from exports import formats
+from exports.formats import ExportOptions
 
 from .helpers import (
     CLASSIFICATION,

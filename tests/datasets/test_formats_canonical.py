@@ -11,8 +11,8 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from datasets.formats import ExportOptions, GoldRow
-from datasets.formats import parquet as parquet_format
+from exports.formats import ExportOptions, GoldRow
+from exports.formats import parquet as parquet_format
 
 from .helpers import MULTI, gold, multi_rows, single_rows, write
 

@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from datasets.formats.csv import csv_cell
+from exports.formats.csv import csv_cell
 
 from .helpers import gold, write
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from datasets import formats
-from datasets.formats import ExportOptions, GoldRow
+from exports import formats
+from exports.formats import ExportOptions, GoldRow
 
 from .helpers import MULTI, SINGLE, UNICODE_TEXT, gold, hf_load, multi_rows, single_rows, write
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from annotation.tasktypes.base import ExportNotSupported, TaskType
-from datasets import formats
+from exports import formats
 
 from .helpers import CLASSIFICATION, gold, json_lines, write
 

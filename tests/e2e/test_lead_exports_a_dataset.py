@@ -13,7 +13,7 @@ import zipfile
 import pytest
 from playwright.sync_api import expect
 
-from datasets.models import DatasetVersion
+from exports.models import DatasetVersion
 from projects import services
 from tests.conftest import PASSWORD
 

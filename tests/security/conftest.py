@@ -147,7 +147,7 @@ def _review_world(project, reviewer):
 def _export_world(project, lead):
     """A succeeded dataset version of the project's gold (the adjudicated
     record), written by the export job run here, in this transaction."""
-    from datasets import exports
+    from exports import exports
     from projects.jobs import run_job
 
     version = exports.export_start(project=project, user=lead, raw={"format": "jsonl"}).version

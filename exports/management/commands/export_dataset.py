@@ -20,8 +20,8 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from accord.errors import InvalidInput
-from datasets import exports
-from datasets.models import DatasetVersion
+from exports import exports
+from exports.models import DatasetVersion
 from projects import access
 from projects.jobs import run_job
 from projects.models import Project
