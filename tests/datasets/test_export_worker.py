@@ -105,7 +105,7 @@ def test_killed_worker_then_redelivery_completes_the_version(celery_worker, proj
     app.control.purge()
     # The job goes to a queue of its own, so the suite's shared worker never
     # takes it: only the doomed worker, then its heir.
-    with mock.patch("datasets.exports.job_enqueue"):
+    with mock.patch("exports.exports.job_enqueue"):
         version = exports.export_start(
             project=project,
             user=lead,
