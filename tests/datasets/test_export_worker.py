@@ -8,7 +8,6 @@ import os
 import signal
 import threading
 import time
-from unittest import mock
 
 import pytest
 from django.db import connection
@@ -18,7 +17,6 @@ from annotation.models import Annotation, Assignment, Item
 from bench.agreement_data import fill
 from exports import exports
 from exports.models import DatasetVersion
-from exports.tasks import export_dataset
 from projects import services
 from projects.models import Job
 from review.models import GoldRecord
@@ -100,25 +98,36 @@ def test_ten_identical_requests_run_one_job(
     assert version["status"] == "succeeded" and version["records"] == records
 
 
+def _route(app, routes) -> None:
+    """Set Celery's task routes; the router caches the table it read."""
+    app.conf.task_routes = routes
+    app.amqp.flush_routes()
+    app.amqp.router = app.amqp.Router()
+
+
 def test_killed_worker_then_redelivery_completes_the_version(celery_worker, project, lead, team):
     records = bulk_project(project, team, 120_000)
     app.control.purge()
-    # The job goes to a queue of its own, so the suite's shared worker never
-    # takes it: only the doomed worker, then its heir.
-    with mock.patch("exports.exports.job_enqueue"):
-        version = exports.export_start(
-            project=project,
-            user=lead,
-            raw={
-                "format": "jsonl",
-                "options": {"provenance": True},
-                "splits": {"a": 0.5, "b": 0.5},
-            },
-        ).version
-    job_id = version.job_id
+    # The job goes to a queue of its own (Celery routing, as a deployment
+    # would configure it), so the suite's shared worker never takes it: only
+    # the doomed worker, then its heir.
     first = start_worker("doomed-export", queue=QUEUE, ACCORD_BROKER_VISIBILITY_TIMEOUT="3")
     try:
-        export_dataset.apply_async(args=[job_id], queue=QUEUE)
+        routes = app.conf.task_routes
+        _route(app, {"exports.tasks.export_dataset": {"queue": QUEUE}})
+        try:
+            version = exports.export_start(
+                project=project,
+                user=lead,
+                raw={
+                    "format": "jsonl",
+                    "options": {"provenance": True},
+                    "splits": {"a": 0.5, "b": 0.5},
+                },
+            ).version
+        finally:
+            _route(app, routes)
+        job_id = version.job_id
         wait_until(lambda: Job.objects.get(pk=job_id).done > 0, 120, "export progress")
         os.kill(first.pid, signal.SIGKILL)
         first.wait()
