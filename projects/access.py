@@ -474,3 +474,14 @@ def access_dataset_version(user, version_id):
     if version is None or EXPORT not in user_permissions(user, version.project):
         raise Http404
     return version
+
+
+def access_gold_project(user, project_id) -> tuple[Project, frozenset[str]]:
+    """The project and the caller's permissions, for reading its gold:
+    reviewers and leads. Another member gets Forbidden (403), anyone else
+    Http404 (an annotator sees gold only as feedback on their own work)."""
+    project = access_project(user, project_id)
+    held = user_permissions(user, project)
+    if not held & {REVIEW, VIEW_STATS}:
+        raise Forbidden
+    return project, held

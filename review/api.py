@@ -175,9 +175,7 @@ class GoldListView(ProjectPermissionMixin, APIView):
 
     @extend_schema(responses=GoldOutput(many=True))
     def get(self, request, project_id: int):
-        held = access.user_permissions(request.user, self.project)
-        if not held & {access.REVIEW, access.VIEW_STATS}:
-            raise access.Forbidden
+        access.access_gold_project(request.user, project_id)
         rows = GoldRecord.objects.filter(project=self.project)
         source = request.query_params.get("source")
         if source:

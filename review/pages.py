@@ -55,11 +55,7 @@ def feedback(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 def _gold_project(request: HttpRequest, project_id: int):
-    project = access.access_project(request.user, project_id)
-    held = access.user_permissions(request.user, project)
-    if not held & {access.REVIEW, access.VIEW_STATS}:
-        raise access.Forbidden
-    return project, held
+    return access.access_gold_project(request.user, project_id)
 
 
 def _recent_gold(project) -> list[dict]:
