@@ -53,22 +53,10 @@ def _django() -> None:
 
 def child_setup(items: int) -> dict:
     _django()
-    from django.contrib.auth import get_user_model
 
-    from bench.agreement_data import fill
-    from projects import services
+    from bench.agreement_data import bench_project, fill
 
-    make = get_user_model().objects.create_user
-    lead = make(username="bench-lead")
-    config = {"multi_label": False, "labels": [{"key": k, "name": k.title()} for k in LABELS]}
-    project = services.project_create(
-        user=lead, name="Agreement bench", task_type="classification", config=config
-    )
-    people = [make(username=f"bench-annotator-{i}").pk for i in range(ANNOTATORS)]
-    for pk in people:
-        services.membership_set(
-            project=project, user=get_user_model().objects.get(pk=pk), roles=["annotator"]
-        )
+    project, people = bench_project("Agreement bench", LABELS, ANNOTATORS)
     started = time.monotonic()
     annotations = fill(project, people, items, LABELS)
     return {"project": project.pk, "annotations": annotations, "fill_s": time.monotonic() - started}

@@ -137,3 +137,23 @@ def fill(
         cursor.execute("ANALYZE")
     counters_reconcile(project)
     return Annotation.objects.filter(project=project).count()
+
+
+def bench_project(name: str, labels: list[str], annotators: int) -> tuple[Project, list[int]]:
+    """A classification project with a lead (``bench-lead``) and
+    ``annotators`` annotators, made through the services; returns the
+    project and the annotators' ids, for ``fill``."""
+    from django.contrib.auth import get_user_model
+
+    from projects import services
+
+    make = get_user_model().objects.create_user
+    lead = make(username="bench-lead")
+    config = {"multi_label": False, "labels": [{"key": k, "name": k.title()} for k in labels]}
+    project = services.project_create(
+        user=lead, name=name, task_type="classification", config=config
+    )
+    people = [make(username=f"bench-annotator-{i}") for i in range(annotators)]
+    for person in people:
+        services.membership_set(project=project, user=person, roles=["annotator"])
+    return project, [p.pk for p in people]

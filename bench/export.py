@@ -88,23 +88,11 @@ def _django() -> None:
 
 def child_setup(records: int) -> dict:
     _django()
-    from django.contrib.auth import get_user_model
 
-    from bench.agreement_data import fill
-    from projects import services
+    from bench.agreement_data import bench_project, fill
     from review.models import GoldRecord
 
-    make = get_user_model().objects.create_user
-    lead = make(username="bench-lead")
-    config = {"multi_label": False, "labels": [{"key": k, "name": k.title()} for k in LABELS]}
-    project = services.project_create(
-        user=lead, name="Export bench", task_type="classification", config=config
-    )
-    people = [make(username=f"bench-annotator-{i}").pk for i in range(ANNOTATORS)]
-    for pk in people:
-        services.membership_set(
-            project=project, user=get_user_model().objects.get(pk=pk), roles=["annotator"]
-        )
+    project, people = bench_project("Export bench", LABELS, ANNOTATORS)
     started = time.monotonic()
     # single=0: every item has two annotations, so every item has gold.
     annotations = fill(project, people, records, LABELS, single=0, gold="all")
