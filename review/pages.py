@@ -30,9 +30,6 @@ from . import gold as gold_service
 from . import leases, selectors
 from .models import GoldRecord, GoldSource
 
-RECENT = 50
-
-
 # --- feedback (annotators) ----------------------------------------------------------
 
 
@@ -58,29 +55,6 @@ def _gold_project(request: HttpRequest, project_id: int):
     return access.access_gold_project(request.user, project_id)
 
 
-def _recent_gold(project) -> list[dict]:
-    rows = (
-        GoldRecord.objects.filter(project=project)
-        .exclude(source=GoldSource.CONSENSUS)
-        .select_related("item", "reviewer")
-        .order_by("-decided_at")[:RECENT]
-    )
-    out = []
-    for gold in rows:
-        row = config_version(project.pk, gold.config_version)
-        task_type = tasktypes.get(row.task_type)
-        out.append(
-            {
-                "gold": gold,
-                "text": task_type.item_text(gold.item.data)[:160],
-                "display": "Excluded"
-                if gold.excluded
-                else task_type.display_value(gold.value, row.config),
-            }
-        )
-    return out
-
-
 def _gold_page(request: HttpRequest, project, held, *, status: int = 200) -> HttpResponse:
     context = project_context(request, project, "gold")
     lead = access.VIEW_STATS in held
@@ -91,7 +65,7 @@ def _gold_page(request: HttpRequest, project, held, *, status: int = 200) -> Htt
         reviewers=selectors.reviewer_throughput(project) if lead else [],
         overruled=selectors.overruled_by_annotator(project) if lead else [],
         active=selectors.active_reviews(project) if lead else [],
-        recent=_recent_gold(project),
+        recent=selectors.recent_decisions(project),
         lead=lead,
     )
     return render_page(request, "review/gold.html", context, status=status)

@@ -9,10 +9,10 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
-from annotation.models import Annotation, Assignment, ItemState
+from annotation.models import Annotation, ItemState
 from annotation.queue_selectors import config_version
 from annotation.tasktypes import get as task_type_for
 from projects.counters import counters_for
@@ -337,5 +337,29 @@ def active_reviews(project: Project, limit: int = 500) -> list[dict[str, Any]]:
     ]
 
 
-def annotated_by(item_id: int, user) -> bool:
-    return Assignment.objects.filter(Q(state="submitted"), item_id=item_id, annotator=user).exists()
+RECENT_DECISIONS = 50
+
+
+def recent_decisions(project: Project, limit: int = RECENT_DECISIONS) -> list[dict]:
+    """The latest reviewer decisions (not consensus), newest first, with the
+    item's text and the gold as shown."""
+    rows = (
+        GoldRecord.objects.filter(project=project)
+        .exclude(source=GoldSource.CONSENSUS)
+        .select_related("item", "reviewer")
+        .order_by("-decided_at")[:limit]
+    )
+    out = []
+    for gold in rows:
+        row = config_version(project.pk, gold.config_version)
+        task_type = task_type_for(row.task_type)
+        out.append(
+            {
+                "gold": gold,
+                "text": task_type.item_text(gold.item.data)[:160],
+                "display": "Excluded"
+                if gold.excluded
+                else task_type.display_value(gold.value, row.config),
+            }
+        )
+    return out
