@@ -228,6 +228,7 @@ class Annotator:
         self.project_id = project_id
         self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
         self.rng = random.Random(hash(name) & 0xFFFF)
+        self.last_headers: dict = {}
 
     def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes, float]:
         payload = json.dumps(body).encode() if body is not None else b""
@@ -240,6 +241,7 @@ class Annotator:
             self.conn.close()
             self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
             return 0, b"", time.perf_counter() - start
+        self.last_headers = response.headers
         return response.status, data, time.perf_counter() - start
 
     def one(self, stats: dict, skip_share: float) -> str:
@@ -247,6 +249,11 @@ class Annotator:
         status, body, took = self.request("POST", f"/api/v1/projects/{self.project_id}/claim/")
         if status == 204:
             stats["empty"] += 1
+            # What a client does: "nothing left" ends this annotator's work;
+            # "all leased" waits as long as the server asks.
+            if self.last_headers.get("Accord-Reason") == "nothing-left":
+                return "done"
+            time.sleep(float(self.last_headers.get("Retry-After") or 1))
             return "empty"
         if status != 200:
             stats["errors"].append(("claim", status, body[:200]))
@@ -319,7 +326,8 @@ def saturate(tokens: dict, project_id: int, seconds: float) -> dict:
         annotator = Annotator(name, tokens[name], project_id)
         mine = new_stats()
         while time.perf_counter() < stop:
-            annotator.one(mine, skip_share=0.0)
+            if annotator.one(mine, skip_share=0.0) == "done":
+                break
         with lock:
             for key in ("claim", "submit", "skip", "errors"):
                 stats[key].extend(mine[key])
@@ -418,7 +426,18 @@ def stop_server(server: subprocess.Popen) -> None:
         os.killpg(server.pid, signal.SIGKILL)
 
 
+def clear_throttles(env: dict) -> None:
+    """A new database gives its users the ids of the last size's users: their
+    throttle counters in Redis must go with the old database."""
+    import redis
+
+    client = redis.Redis.from_url(env["REDIS_URL"])
+    for key in client.scan_iter("*accord:rate:*"):
+        client.delete(key)
+
+
 def run_size(n: int, args: argparse.Namespace, env: dict) -> dict:
+    clear_throttles(env)
     recreate_database(DATABASE)
     migrate(env)
     started = time.perf_counter()
