@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 
 
 class DatasetsConfig(AppConfig):
@@ -7,3 +8,8 @@ class DatasetsConfig(AppConfig):
     # shadows the other. The label stays "datasets" (tables, migrations).
     name = "exports"
     label = "datasets"
+
+    def ready(self) -> None:
+        from .sqlite import functions_register
+
+        connection_created.connect(functions_register, dispatch_uid="exports.sqlite")
