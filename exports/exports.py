@@ -8,8 +8,9 @@
   requests at once give one version and one job; a unique constraint on
   (project, request_key) backs the lock (SECURITY.md E9, F1).
 * ``export_run`` (the job) reads the gold at a snapshot (one REPEATABLE READ
-  transaction), assigns missing splits in the same snapshot, streams the
-  records in item order from a server-side cursor — one query, the
+  transaction; on SQLite, the embedded mode, one read transaction in WAL
+  mode), assigns missing splits in the same snapshot, streams the records in
+  item order from a server-side cursor (SQLite: in chunks) — one query, the
   provenance's annotations aggregated per item in SQL only when needed, rows
   read in chunks, no ORM instance per row — through the format's writers
   into local files hashed as they are written, with a manifest line per
@@ -98,15 +99,129 @@ REVISION = GoldRevision._meta.db_table
 ANNOTATION = Annotation._meta.db_table
 ASSIGNMENT = Assignment._meta.db_table
 
-# The label bucket of a gold record: its label, the sorted label set of a
-# multi-label value, a hash of any other value; "" without gold or excluded.
-BUCKET_SQL = (
-    "CASE WHEN g.id IS NULL OR g.excluded THEN '' "
-    "WHEN jsonb_typeof(g.value) = 'string' THEN g.value #>> '{}' "
-    "WHEN jsonb_typeof(g.value) = 'array' THEN COALESCE((SELECT string_agg(x, '|' ORDER BY x) "
-    "FROM jsonb_array_elements_text(g.value) x), '') "
-    "ELSE md5(g.value::text) END"
-)
+
+# --- the two databases' SQL ---------------------------------------------------------
+# One query builder serves PostgreSQL (server mode) and SQLite (embedded
+# mode); these fragments are all that differs. PostgreSQL keeps JSON as
+# jsonb; SQLite keeps it as text, read with its JSON functions. Both give the
+# rows the same values, and the formats re-serialise every value (sorted
+# keys), so the files are the same bytes on both.
+
+
+class _PostgreSQL:
+    # The label bucket of a gold record: its label, the sorted label set of a
+    # multi-label value, a hash of any other value; "" without gold or excluded.
+    bucket = (
+        "CASE WHEN g.id IS NULL OR g.excluded THEN '' "
+        "WHEN jsonb_typeof(g.value) = 'string' THEN g.value #>> '{}' "
+        "WHEN jsonb_typeof(g.value) = 'array' THEN COALESCE((SELECT string_agg(x, '|' ORDER BY x) "
+        "FROM jsonb_array_elements_text(g.value) x), '') "
+        "ELSE md5(g.value::text) END"
+    )
+
+    @staticmethod
+    def one_of(expr: str, values: list) -> tuple[str, list]:
+        return f"{expr} = ANY(%s)", [values]
+
+    @staticmethod
+    def has_label(labels: list) -> tuple[str, list]:
+        """The gold value is one of ``labels`` or a list holding one."""
+        return (
+            "((jsonb_typeof(g.value) = 'string' AND g.value #>> '{}' = ANY(%s)) "
+            "OR (jsonb_typeof(g.value) = 'array' AND g.value ?| %s))",
+            [labels, labels],
+        )
+
+    @staticmethod
+    def has_key(column: str) -> str:
+        return f"{column} ? %s"
+
+    @staticmethod
+    def json_text(column: str) -> str:
+        return f"{column}::text"
+
+    @staticmethod
+    def time_text(column: str) -> str:
+        return f"to_json({column}) #>> '{{}}'"
+
+    @staticmethod
+    def aggregate(alias: str, fields: tuple, source: str, order: str) -> tuple[str, str]:
+        """A JSON array of one object per row of ``source`` (FROM … WHERE,
+        correlated with the record), ordered: the join and the column."""
+        pairs = ", ".join(f"'{key}', {column}" for key, column, _ in fields)
+        return (
+            f"LEFT JOIN LATERAL (SELECT json_agg(json_build_object({pairs}) ORDER BY {order}) "
+            f"AS rows {source}) {alias} ON TRUE",
+            f"{alias}.rows::text",
+        )
+
+
+class _SQLite:
+    # The same buckets; md5 is ours (exports/sqlite.py). Bucket names only
+    # group records, so md5 of SQLite's JSON text serves as well as of
+    # PostgreSQL's.
+    bucket = (
+        "CASE WHEN g.id IS NULL OR g.excluded THEN '' "
+        "WHEN json_type(g.value) = 'text' THEN json_extract(g.value, '$') "
+        "WHEN json_type(g.value) = 'array' THEN COALESCE((SELECT group_concat(x, '|') "
+        "FROM (SELECT e.value AS x FROM json_each(g.value) e ORDER BY x)), '') "
+        "ELSE md5(g.value) END"
+    )
+
+    @staticmethod
+    def one_of(expr: str, values: list) -> tuple[str, list]:
+        return f"{expr} IN ({', '.join(['%s'] * len(values))})", list(values)
+
+    @staticmethod
+    def has_label(labels: list) -> tuple[str, list]:
+        one_of = ", ".join(["%s"] * len(labels))
+        return (
+            f"((json_type(g.value) = 'text' AND json_extract(g.value, '$') IN ({one_of})) "  # noqa: S608 - placeholders
+            "OR (json_type(g.value) = 'array' AND EXISTS (SELECT 1 FROM json_each(g.value) e "
+            f"WHERE e.type = 'text' AND e.value IN ({one_of}))))",
+            [*labels, *labels],
+        )
+
+    @staticmethod
+    def has_key(column: str) -> str:
+        return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE key = %s)"  # noqa: S608 - our column
+
+    @staticmethod
+    def json_text(column: str) -> str:
+        return column
+
+    @staticmethod
+    def time_text(column: str) -> str:
+        return f"accord_json_time({column})"
+
+    @staticmethod
+    def aggregate(alias: str, fields: tuple, source: str, order: str) -> tuple[str, str]:
+        # No LATERAL: a correlated subquery per record. Its rows are ordered
+        # in a subquery that SQLite does not flatten into an aggregate.
+        # Text columns holding JSON go in through json(), booleans (0 and 1
+        # here) as JSON true and false, times as PostgreSQL writes them.
+        shaped = {
+            "json": "json({})",
+            "bool": "json(CASE WHEN {} THEN 'true' ELSE 'false' END)",
+            "time": "accord_json_time({})",
+        }
+        pairs = ", ".join(
+            f"'{key}', {shaped[kind].format(column) if kind else column}"
+            for key, column, kind in fields
+        )
+        return (
+            "",
+            f"(SELECT json_group_array(json(o)) FROM (SELECT json_object({pairs}) AS o "  # noqa: S608 - ours
+            f"{source} ORDER BY {order}))",
+        )
+
+
+def _dialect() -> type[_PostgreSQL] | type[_SQLite]:
+    return _SQLite if connection.vendor == "sqlite" else _PostgreSQL
+
+
+# The split assignment's buckets (one database per process).
+BUCKET_SQL = _dialect().bucket
 
 
 # --- parameters ------------------------------------------------------------------
@@ -216,14 +331,6 @@ def export_params_parse(*, project: Project, raw: Any) -> dict:
     lists sorted), or InvalidInput with the field and the reason."""
     if not isinstance(raw, dict):
         raise InvalidInput("the body must be a JSON object")
-    if connection.vendor != "postgresql":
-        # The export reads gold at a snapshot with PostgreSQL's SQL (jsonb,
-        # md5, server-side cursors): refused here rather than failing later
-        # in a job.
-        raise InvalidInput(
-            "exports need PostgreSQL; the embedded SQLite mode cannot export yet",
-            field="format",
-        )
     unknown = sorted(set(raw) - {"format", "splits", "group_by", "filters", "options"})
     if unknown:
         raise InvalidInput([{"field": str(k)[:100], "reason": "unknown field"} for k in unknown])
@@ -266,7 +373,7 @@ def _gold_has_meta(project: Project, name: str) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT EXISTS (SELECT 1 FROM {GOLD} g JOIN {ITEM} i ON i.id = g.item_id "  # noqa: S608
-            "WHERE g.project_id = %s AND i.meta ? %s)",
+            f"WHERE g.project_id = %s AND {_dialect().has_key('i.meta')})",
             [project.pk, name],
         )
         return bool(cursor.fetchone()[0])
@@ -368,26 +475,30 @@ def export_start(*, project: Project, user, raw: Any) -> Started:
 def _selection(project: Project, params: dict, *, raw: bool) -> tuple[str, list]:
     """FROM … WHERE … of the export's records (aliases i, g), with params."""
     filters = params["filters"]
+    sql = _dialect()
     conds: list[str] = []
     values: list[Any] = []
     if filters["source"]:
-        conds.append("g.source = ANY(%s)")
-        values.append(filters["source"])
+        cond, more = sql.one_of("g.source", filters["source"])
+        conds.append(cond)
+        values += more
     if filters["min_guideline_version"] is not None:
         conds.append("g.min_guideline_version >= %s")
         values.append(filters["min_guideline_version"])
     if filters["labels"]:
-        conds.append(
-            "((jsonb_typeof(g.value) = 'string' AND g.value #>> '{}' = ANY(%s)) "
-            "OR (jsonb_typeof(g.value) = 'array' AND g.value ?| %s))"
-        )
-        values += [filters["labels"], filters["labels"]]
+        cond, more = sql.has_label(filters["labels"])
+        conds.append(cond)
+        values += more
+    # SQLite compares times as text: the stored UTC times ("… 03:04:05.120000"
+    # from the ORM, the same with "+00:00" from raw SQL) order correctly
+    # against the parameter in the ORM's form.
+    time = connection.ops.adapt_datetimefield_value
     if filters["decided_from"]:
         conds.append("g.decided_at >= %s")
-        values.append(datetime.fromisoformat(filters["decided_from"]))
+        values.append(time(datetime.fromisoformat(filters["decided_from"])))
     if filters["decided_to"]:
         conds.append("g.decided_at < %s")
-        values.append(datetime.fromisoformat(filters["decided_to"]))
+        values.append(time(datetime.fromisoformat(filters["decided_to"])))
     gold_filtered = bool(conds)
     if not filters["include_excluded"]:
         conds.append("NOT g.excluded")
@@ -410,55 +521,67 @@ def _selection(project: Project, params: dict, *, raw: bool) -> tuple[str, list]
     )
 
 
-ANNOTATIONS_SQL = (
-    "LEFT JOIN LATERAL (SELECT json_agg(json_build_object("  # noqa: S608 - our table names
-    "'id', n.id, 'annotator', n.annotator_id, "
-    "'value', n.value, 'guideline_version', n.guideline_version, 'config_version', "
-    f"n.config_version, 'submitted_at', n.created_at) ORDER BY n.id) AS rows FROM {ANNOTATION} n "
-    f"JOIN {ASSIGNMENT} a ON a.id = n.assignment_id AND a.state = 'submitted' "
-    "WHERE n.item_id = i.id) ann ON TRUE"
+# A record's submitted annotations and gold revisions, as JSON arrays: (key,
+# column, kind), the kind telling SQLite how to make the column JSON.
+ANNOTATION_FIELDS = (
+    ("id", "n.id", ""),
+    ("annotator", "n.annotator_id", ""),
+    ("value", "n.value", "json"),
+    ("guideline_version", "n.guideline_version", ""),
+    ("config_version", "n.config_version", ""),
+    ("submitted_at", "n.created_at", "time"),
 )
-HISTORY_SQL = (
-    "LEFT JOIN LATERAL (SELECT json_agg(json_build_object("  # noqa: S608 - our table names
-    "'revision', r.number, 'value', r.value, "
-    "'excluded', r.excluded, 'source', r.source, 'reviewer', r.reviewer_id, 'reason', r.reason, "
-    "'reason_code', r.reason_code, 'decided_at', r.decided_at) ORDER BY r.number) AS rows "
-    f"FROM {REVISION} r WHERE r.gold_id = g.id) hist ON TRUE"
+ANNOTATION_SOURCE = (
+    f"FROM {ANNOTATION} n JOIN {ASSIGNMENT} a ON a.id = n.assignment_id "  # noqa: S608 - our tables
+    "AND a.state = 'submitted' WHERE n.item_id = i.id"
 )
+HISTORY_FIELDS = (
+    ("revision", "r.number", ""),
+    ("value", "r.value", "json"),
+    ("excluded", "r.excluded", "bool"),
+    ("source", "r.source", ""),
+    ("reviewer", "r.reviewer_id", ""),
+    ("reason", "r.reason", ""),
+    ("reason_code", "r.reason_code", ""),
+    ("decided_at", "r.decided_at", "time"),
+)
+HISTORY_SOURCE = f"FROM {REVISION} r WHERE r.gold_id = g.id"  # noqa: S608 - our table
 
 
 def _rows_sql(selection: str, *, annotations: bool, history: bool) -> str:
+    sql = _dialect()
     joins, extra = [], []
-    if annotations:
-        joins.append(ANNOTATIONS_SQL)
-        extra.append("ann.rows::text")
-    else:
-        extra.append("NULL")
-    if history:
-        joins.append(HISTORY_SQL)
-        extra.append("hist.rows::text")
-    else:
-        extra.append("NULL")
+    for wanted, alias, fields, source, order in (
+        (annotations, "ann", ANNOTATION_FIELDS, ANNOTATION_SOURCE, "n.id"),
+        (history, "hist", HISTORY_FIELDS, HISTORY_SOURCE, "r.number"),
+    ):
+        join, column = sql.aggregate(alias, fields, source, order) if wanted else ("", "NULL")
+        joins.append(join)
+        extra.append(column)
     from_part, where_part = selection.split(" WHERE ", 1)
     return (
-        "SELECT i.id, i.external_id, i.data::text, i.meta::text, i.split, g.id, g.value::text, "
+        f"SELECT i.id, i.external_id, {sql.json_text('i.data')}, {sql.json_text('i.meta')}, "
+        f"i.split, g.id, {sql.json_text('g.value')}, "
         "COALESCE(g.excluded, FALSE), COALESCE(g.source, ''), COALESCE(g.revision, 0), "
-        "to_json(g.decided_at) #>> '{}', g.reviewer_id, COALESCE(g.reason, ''), COALESCE(g.reason_code, ''), "
-        "g.config_version, g.guideline_version, g.min_guideline_version, "
-        f"{', '.join(extra)} {from_part} {' '.join(joins)} WHERE {where_part} ORDER BY i.id"
+        f"{sql.time_text('g.decided_at')}, g.reviewer_id, COALESCE(g.reason, ''), "
+        "COALESCE(g.reason_code, ''), g.config_version, g.guideline_version, "
+        f"g.min_guideline_version, {', '.join(extra)} {from_part} "
+        f"{' '.join(j for j in joins if j)} WHERE {where_part} ORDER BY i.id"
     )
 
 
-def label_of(value: Any, text: str | None) -> str | None:
+def label_of(value: Any) -> str | None:
     """The manifest's label: the label key, the sorted labels joined by "|",
-    or a short hash of any other value (so a compare sees it change)."""
+    or a short hash of any other value (so a compare sees it change) — of
+    its canonical JSON, not of the database's text, which differs between
+    PostgreSQL and SQLite."""
     if value is None:
         return None
     if isinstance(value, str):
         return value
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return "|".join(sorted(value))
-    return "sha256:" + hashlib.sha256((text or "").encode()).hexdigest()[:16]
+    return "sha256:" + hashlib.sha256(orjson.dumps(value, option=SQL_DUMP)).hexdigest()[:16]
 
 
 # --- files -----------------------------------------------------------------------------
@@ -627,6 +750,17 @@ def _prefetched(cursor, size: int) -> Iterator[list[tuple]]:
         thread.join()
 
 
+def _chunks(cursor, size: int) -> Iterator[list[tuple]]:
+    """The query's rows in chunks: prefetched from PostgreSQL's server-side
+    cursor; on SQLite, which steps through the result as it is read (no
+    server-side cursor, nothing held whole), fetched in turn."""
+    if connection.vendor == "postgresql":
+        yield from _prefetched(cursor, size)
+        return
+    while rows := cursor.fetchmany(size):
+        yield rows
+
+
 def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) -> _Read:
     """Assign missing splits, count, stream and write: all in one snapshot."""
     params = version.params
@@ -636,11 +770,13 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
     task_type = tasktypes.get(config.task_type)
     selection, values = _selection(project, params, raw=fmt.raw)
     read = _Read()
-    with connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-        # JIT compiling the export's queries took longer (about a second) than
-        # it saved: the rows' cost is in Python, which runs beside PostgreSQL.
-        cursor.execute("SET LOCAL jit = off")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+            # JIT compiling the export's queries took longer (about a second)
+            # than it saved: the rows' cost is in Python, which runs beside
+            # PostgreSQL.
+            cursor.execute("SET LOCAL jit = off")
     need_annotations = options.provenance or fmt.raw
     if spec:
         read.assigned = splits_assign(
@@ -680,7 +816,7 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
     chunks = None
     try:
         cursor.execute(sql, values)
-        chunks = _prefetched(cursor, CHUNK)
+        chunks = _chunks(cursor, CHUNK)
         for rows in chunks:
             lines = []
             for (
@@ -689,6 +825,7 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
                 guideline_version, min_guideline_version, annotations, history,
             ) in rows:  # fmt: skip
                 split = UNSPLIT if unsplit else split
+                excluded = bool(excluded)  # SQLite's 0 and 1
                 out = outs.get(split)
                 if out is None:
                     raise JobFailed(f"Item {item_id} has no split of this export ({split!r}).")
@@ -725,7 +862,7 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
                     )
                 )
                 out.rows += 1
-                label = label_of(value, value_text)
+                label = label_of(value)
                 lines.append(
                     dumps(
                         {"item": item_id, "revision": revision, "split": split, "label": label},
@@ -768,15 +905,36 @@ def _is_serialization_failure(exc: BaseException) -> bool:
     return isinstance(getattr(exc, "__cause__", None), psycopg.errors.SerializationFailure)
 
 
+@contextlib.contextmanager
+def _sqlite_deferred(wanted: bool) -> Iterator[None]:
+    """On SQLite, transactions begun inside start DEFERRED: the read takes
+    no write lock and, in WAL mode, sees one snapshot from its first read to
+    its commit, while annotators go on writing. The embedded mode otherwise
+    begins IMMEDIATE (the write lock at BEGIN), which an export that assigns
+    splits still needs: SQLite refuses to turn a read transaction into a
+    write once another connection has written meanwhile."""
+    if not wanted or connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield
+        return
+    connection.ensure_connection()  # connecting would reset the mode
+    configured = connection.transaction_mode
+    connection.transaction_mode = "DEFERRED"
+    try:
+        yield
+    finally:
+        connection.transaction_mode = configured
+
+
 def _snapshot(ctx, version, project, fmt, tmp) -> tuple[_Read, dict[str, _Out], _Out]:
-    """Run the read in a REPEATABLE READ transaction (retried when a
-    concurrent write to the same items makes PostgreSQL refuse it)."""
+    """Run the read in one transaction: REPEATABLE READ on PostgreSQL
+    (retried when a concurrent write to the same items makes PostgreSQL
+    refuse it), one read transaction on SQLite (WAL: a snapshot)."""
     for attempt in range(SERIALIZATION_RETRIES):
         outs: dict[str, _Out] = {}
         manifest = _open(tmp, MANIFEST)
         try:
             nested = connection.in_atomic_block
-            with transaction.atomic():
+            with _sqlite_deferred(not version.params["splits"]), transaction.atomic():
                 if connection.vendor == "postgresql" and not nested:
                     # First statement of the transaction: every read below
                     # sees the same gold, whatever reviewers do meanwhile.
