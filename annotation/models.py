@@ -49,10 +49,6 @@ class Item(models.Model):
     # Never shown to annotators (blind), only to leads and reviewers.
     outcome = models.CharField(max_length=16, blank=True, default="")
     compared_at = models.DateTimeField(null=True, blank=True)
-    # The export split ("train", "test", …), assigned once at the item's
-    # first export with a split spec and never changed (datasets.splits).
-    # db_default: bulk inserts (the importer's COPY, benchmarks) name their columns.
-    split = models.CharField(max_length=40, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

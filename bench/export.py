@@ -160,10 +160,15 @@ def child_reset(project_id: int) -> dict:
     from django.db import connection
 
     from annotation.models import Item
+    from exports.models import ItemSplit
 
-    table = Item._meta.db_table
+    table = ItemSplit._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET split = '' WHERE project_id = %s", [project_id])  # noqa: S608
+        cursor.execute(
+            f"DELETE FROM {table} WHERE item_id IN (SELECT id FROM {Item._meta.db_table} "  # noqa: S608
+            "WHERE project_id = %s)",
+            [project_id],
+        )
         cursor.execute(f"VACUUM ANALYZE {table}")
     return {}
 

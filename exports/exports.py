@@ -61,7 +61,14 @@ from review.models import GoldRecord, GoldRevision, GoldSource
 from . import formats
 from .formats.base import ExportOptions, GoldRow
 from .models import DatasetVersion
-from .splits import UNSPLIT, split_spec_parse, splits_assign, splits_check_names
+from .splits import (
+    SPLIT_COLUMN,
+    SPLIT_JOIN,
+    UNSPLIT,
+    split_spec_parse,
+    splits_assign,
+    splits_check_names,
+)
 
 KIND = "export"
 CHUNK = 5_000
@@ -550,7 +557,7 @@ HISTORY_SOURCE = f"FROM {REVISION} r WHERE r.gold_id = g.id"  # noqa: S608 - our
 
 def _rows_sql(selection: str, *, annotations: bool, history: bool) -> str:
     sql = _dialect()
-    joins, extra = [], []
+    joins, extra = [SPLIT_JOIN], []
     for wanted, alias, fields, source, order in (
         (annotations, "ann", ANNOTATION_FIELDS, ANNOTATION_SOURCE, "n.id"),
         (history, "hist", HISTORY_FIELDS, HISTORY_SOURCE, "r.number"),
@@ -561,7 +568,7 @@ def _rows_sql(selection: str, *, annotations: bool, history: bool) -> str:
     from_part, where_part = selection.split(" WHERE ", 1)
     return (
         f"SELECT i.id, i.external_id, {sql.json_text('i.data')}, {sql.json_text('i.meta')}, "
-        f"i.split, g.id, {sql.json_text('g.value')}, "
+        f"{SPLIT_COLUMN}, g.id, {sql.json_text('g.value')}, "
         "COALESCE(g.excluded, FALSE), COALESCE(g.source, ''), COALESCE(g.revision, 0), "
         f"{sql.time_text('g.decided_at')}, g.reviewer_id, COALESCE(g.reason, ''), "
         "COALESCE(g.reason_code, ''), g.config_version, g.guideline_version, "
@@ -779,16 +786,19 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
             cursor.execute("SET LOCAL jit = off")
     need_annotations = options.provenance or fmt.raw
     if spec:
-        read.assigned = splits_assign(
+        # The records are counted in the scan that looks for missing splits.
+        read.total, read.assigned = splits_assign(
             project=project,
             spec=spec,
             group_by=params["group_by"],
-            selection_sql=f"SELECT i.id AS item_id, {BUCKET_SQL} AS bucket {selection}",
+            selection=selection,
             selection_params=values,
+            bucket_sql=BUCKET_SQL,
         )
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) {selection}", values)  # noqa: S608
-        read.total = cursor.fetchone()[0]
+        if not spec:
+            cursor.execute(f"SELECT count(*) {selection}", values)  # noqa: S608
+            read.total = cursor.fetchone()[0]
         if not need_annotations:
             # Else the annotators come from the annotations the rows carry
             # (the same ones: submitted, of the selected items).

@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from annotation.models import Item
 from projects.models import Job, Project
 
 
@@ -75,3 +76,31 @@ class DatasetVersion(models.Model):
             ):
                 return entry
         return None
+
+
+class ItemSplit(models.Model):
+    """An item's export split ("train", "test", …), assigned once at the
+    item's first export with a split spec and never changed (exports.splits).
+
+    A narrow table of its own rather than a column on the item: assigning a
+    million splits is an INSERT of small rows with one index, where
+    rewriting a million wide item rows (never HOT on bulk-loaded pages)
+    took most of the first export's time. The primary key is the item, so an
+    item has at most one split."""
+
+    # No foreign key in the database: its check locks every referenced item
+    # row (FOR KEY SHARE writes the lock into each item's page), which at a
+    # million items cost as much as the UPDATE this table replaces. Rows are
+    # written only by splits_assign, for items it read in the same
+    # statement; items are deleted through the ORM, which deletes these.
+    item = models.OneToOneField(
+        Item,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        db_constraint=False,
+        related_name="assigned_split",
+    )
+    split = models.CharField(max_length=40)
+
+    def __str__(self) -> str:
+        return f"item {self.item_id}: {self.split}"

@@ -1,8 +1,10 @@
 """Stable, stratified, grouped splits, assigned in one SQL statement.
 
 An item's split is assigned once — at the first export with a split spec
-that selects it — stored on ``Item.split`` and never changed, so a test item
-of version 1 is never a training item of version 2 (DESIGN.md, "Export").
+that selects it — stored in the item's ``ItemSplit`` row (the item is its
+primary key) and never changed, so a test item of version 1 is never a
+training item of version 2 (DESIGN.md, "Export"). Assigning is one
+``INSERT … SELECT`` of narrow rows, on PostgreSQL and on SQLite alike.
 
 How an item without a split gets one:
 
@@ -21,6 +23,12 @@ How an item without a split gets one:
   shares follow the spec within an item or two, whatever the bucket's size.
 * A later spec may change the ratios (they apply to newly assigned items)
   but not the names: items cannot move (``splits_check_names``).
+
+Both databases give the same splits for the same data: the hash is md5's hex
+text, sorted as bytes (``COLLATE "C"`` on PostgreSQL, SQLite's default), the
+positions and shares are the same doubles, and a group key read from
+``meta`` is the text PostgreSQL's ``->>`` gives (SQLite's numbers and
+booleans are made into that text).
 """
 
 from __future__ import annotations
@@ -29,10 +37,13 @@ import math
 import re
 
 from django.db import connection
+from django.db.models.fields.json import compile_json_path
 
 from accord.errors import InvalidInput
 from annotation.models import Item
 from projects.models import Project
+
+from .models import ItemSplit
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 MAX_SPLITS = 10
@@ -40,6 +51,13 @@ TOLERANCE = 1e-9
 # The fractional part of the golden ratio: the low-discrepancy step.
 PHI = (math.sqrt(5) - 1) / 2
 UNSPLIT = "all"
+ITEM = Item._meta.db_table
+SPLIT = ItemSplit._meta.db_table
+# The export's record query reads the split of the row's item (aliased i),
+# NULL before it has one, with a join: both sides come in item order, so
+# PostgreSQL merges them (a lookup per row cost more).
+SPLIT_JOIN = f"LEFT JOIN {SPLIT} sp ON sp.item_id = i.id"
+SPLIT_COLUMN = "sp.split"
 
 
 def split_spec_parse(raw, *, field: str = "splits") -> dict[str, float] | None:
@@ -106,83 +124,141 @@ def _choose_sql(spec: dict[str, float]) -> tuple[str, list]:
     return f"CASE {' '.join(parts)} ELSE %s END", [*params, names[-1]]
 
 
+def _meta_sql(group_by: str) -> tuple[str, list]:
+    """``meta[group_by]`` as text, NULL when absent or null, the same text on
+    both databases for strings, whole numbers and booleans."""
+    if connection.vendor == "postgresql":
+        return "(i.meta ->> %s)", [group_by]
+    # SQLite's json_extract gives numbers as numbers (3 would not equal "3")
+    # and booleans as 1/0: made into PostgreSQL's ->> text.
+    path = compile_json_path([group_by])
+    return (
+        "(CASE json_type(i.meta, %s) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+        "ELSE CAST(json_extract(i.meta, %s) AS TEXT) END)",
+        [path, path],
+    )
+
+
+def _binary() -> str:
+    # The hash and the bucket sort as bytes. PostgreSQL would otherwise
+    # compare them through the database's collation, several times slower
+    # for a million keys; for hex digits and any label the order is the
+    # same on both databases (SQLite compares bytes by default).
+    return ' COLLATE "C"' if connection.vendor == "postgresql" else ""
+
+
+def _groups_sql(*, grouped: bool) -> str:
+    """CTE ``groups``: the new groups, each with the bucket and hash of its
+    first item. An ungrouped item is its own group (its content hash is
+    unique in the project)."""
+    if not grouped:
+        return "groups AS (SELECT item_id, bucket, h FROM need)"
+    return (
+        "groups AS (SELECT gkey, bucket, h FROM (SELECT n.gkey, n.bucket, n.h, row_number() "
+        "OVER (PARTITION BY n.gkey ORDER BY n.item_id) AS k FROM need n WHERE NOT EXISTS "
+        "(SELECT 1 FROM taken t WHERE t.gkey = n.gkey)) x WHERE k = 1)"
+    )
+
+
+def _taken_sql(project: Project, key: str, key_params: list, meta: str, meta_params: list):
+    """CTE ``taken``: groups that already have a split anywhere in the
+    project keep it (the split of their lowest item)."""
+    return (
+        f"taken AS (SELECT gkey, split FROM (SELECT t.gkey, t.split, row_number() OVER "  # noqa: S608
+        f"(PARTITION BY t.gkey ORDER BY t.id) AS k FROM (SELECT i.id, {key} AS gkey, s.split "
+        f"FROM {ITEM} i JOIN {SPLIT} s ON s.item_id = i.id WHERE i.project_id = %s "
+        f"AND {meta} IS NOT NULL) t) x WHERE k = 1),"
+    ), [*key_params, project.pk, *meta_params]
+
+
 def splits_assign(
     *,
     project: Project,
     spec: dict[str, float],
     group_by: str | None,
-    selection_sql: str,
+    selection: str,
     selection_params: list,
-) -> int:
+    bucket_sql: str,
+) -> tuple[int, int]:
     """Give every item of the selection that has no split one, in one
-    ``UPDATE … FROM`` (see the module docstring). ``selection_sql`` yields
-    (item_id, bucket) for the export's records. Returns how many were set.
+    ``INSERT … SELECT`` (see the module docstring). ``selection`` is the
+    export's ``FROM … WHERE …`` (the item aliased ``i``) and ``bucket_sql``
+    the label bucket of a row of it. Returns how many rows the selection
+    holds and how many splits were set.
 
     The caller serialises assignments per project (two exports assigning
-    the same items at once would race) and runs this in the export's
-    snapshot transaction, so the snapshot sees the splits it set."""
-    table = Item._meta.db_table
-    if group_by is not None:
-        key = "COALESCE(i.meta ->> %s, i.content_hash)"
-        key_params = [group_by]
-        # Groups that already have a split anywhere in the project.
-        taken = (
-            f"SELECT DISTINCT ON (t.gkey) t.gkey, t.split FROM (SELECT COALESCE(i.meta ->> %s, "  # noqa: S608
-            f"i.content_hash) AS gkey, i.split, i.id FROM {table} i WHERE i.project_id = %s "
-            "AND i.split <> '' AND i.meta ? %s) t ORDER BY t.gkey, t.id"
+    the same items at once would race; the primary key would refuse the
+    second) and runs this in the export's snapshot transaction, so the
+    snapshot sees the splits it set."""
+    records, missing = _count(selection, selection_params)
+    if not missing:
+        return records, 0
+    grouped = group_by is not None
+    c = _binary()
+    if grouped:
+        meta, meta_params = _meta_sql(group_by)
+        key, key_params = f"COALESCE({meta}, i.content_hash)", meta_params
+        taken, taken_params = _taken_sql(project, key, key_params, meta, meta_params)
+        # Ties of the hash (never seen) by the group key.
+        unit, tie = "gkey", f"g.gkey{c}"
+        final = (
+            "SELECT n.item_id, c.split FROM need n JOIN (SELECT gkey, split FROM picked "
+            "UNION ALL SELECT gkey, split FROM taken) c ON c.gkey = n.gkey"
         )
-        taken_params = [group_by, project.pk, group_by]
     else:
-        key, key_params = "i.content_hash", []
-        taken, taken_params = "SELECT NULL::text AS gkey, NULL::text AS split WHERE FALSE", []
+        key, key_params, taken, taken_params = "i.content_hash", [], "", []
+        unit, tie = "item_id", "g.item_id"
+        final = "SELECT item_id, split FROM picked"
+    gkey = "gkey, " if grouped else ""  # ungrouped, the hash is all the ranking needs
     choose, choose_params = _choose_sql(spec)
+    # The rows go in in item order: the primary key's index then grows at
+    # its right edge instead of taking a million inserts at random places.
     sql = f"""
-    WITH sel AS ({selection_sql}),
-    items AS (
-        SELECT i.id, s.bucket, i.split, {key} AS gkey
-        FROM sel s JOIN {table} i ON i.id = s.item_id
+    INSERT INTO {SPLIT} (item_id, split)
+    WITH items AS (
+        SELECT x.item_id, x.bucket, {"x.gkey, " if grouped else ""}md5(%s || ':' || x.gkey) AS h,
+            s.split
+        FROM (SELECT i.id AS item_id, {bucket_sql} AS bucket, {key} AS gkey {selection}) x
+        LEFT JOIN {SPLIT} s ON s.item_id = x.item_id
     ),
-    taken AS ({taken}),
-    need AS (SELECT id, bucket, gkey FROM items WHERE split = ''),
-    groups AS (
-        SELECT DISTINCT ON (n.gkey) n.gkey, n.bucket FROM need n
-        WHERE NOT EXISTS (SELECT 1 FROM taken t WHERE t.gkey = n.gkey)
-        ORDER BY n.gkey, n.id
-    ),
-    base AS (SELECT bucket, count(*) AS n FROM items WHERE split <> '' GROUP BY bucket),
+    {taken}
+    need AS (SELECT item_id, bucket, {gkey}h FROM items WHERE split IS NULL),
+    base AS (SELECT bucket, count(*) AS n FROM items WHERE split IS NOT NULL GROUP BY bucket),
+    {_groups_sql(grouped=grouped)},
     ranked AS (
-        SELECT g.gkey, COALESCE(b.n, 0) + row_number() OVER (
-            PARTITION BY g.bucket ORDER BY md5(%s || ':' || g.gkey), g.gkey) AS pos
+        SELECT g.{unit}, COALESCE(b.n, 0) + row_number() OVER (
+            PARTITION BY g.bucket{c} ORDER BY g.h{c}, {tie}) AS pos
         FROM groups g LEFT JOIN base b ON b.bucket = g.bucket
     ),
-    chosen AS (
-        SELECT r.gkey, {choose} AS split
-        FROM (SELECT gkey, (pos * %s) - floor(pos * %s) AS u FROM ranked) r
-        UNION ALL SELECT gkey, split FROM taken
+    picked AS (
+        SELECT r.{unit}, {choose} AS split
+        FROM (SELECT {unit}, (pos * %s) - floor(pos * %s) AS u FROM ranked) r
     )
-    UPDATE {table} i SET split = c.split
-    FROM need n JOIN chosen c ON c.gkey = n.gkey
-    WHERE i.id = n.id AND i.split = ''
-    """  # noqa: S608 - table names and CASE are ours; values are parameters
+    {final} ORDER BY 1
+    """  # noqa: S608 - table names, CTE names and CASE are ours; values are parameters
     params = [
-        *selection_params,
-        *key_params,
-        *taken_params,
         project.split_salt,
+        *key_params,
+        *selection_params,
+        *taken_params,
         *choose_params,
         PHI,
         PHI,
     ]
     with connection.cursor() as cursor:
-        # Once every selected item has its split (every export after the
-        # first), a scan that stops at the first unassigned item is all the
-        # work: the statement below would rank every item for nothing.
+        cursor.execute(sql, params)
+        return records, cursor.rowcount
+
+
+def _count(selection: str, selection_params: list) -> tuple[int, int]:
+    """The selection's rows and how many of their items have no split, in
+    one scan. Every export after an item's first finds none missing and
+    skips the ranking; the export needs the count anyway."""
+    with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT EXISTS (SELECT 1 FROM ({selection_sql}) s JOIN {table} i "  # noqa: S608
-            "ON i.id = s.item_id WHERE i.split = '')",
+            f"SELECT count(*), count(*) - count(s.item_id) FROM (SELECT i.id AS item_id "  # noqa: S608
+            f"{selection}) sel LEFT JOIN {SPLIT} s ON s.item_id = sel.item_id",
             selection_params,
         )
-        if not cursor.fetchone()[0]:
-            return 0
-        cursor.execute(sql, params)
-        return cursor.rowcount
+        records, missing = cursor.fetchone()
+        return records, missing

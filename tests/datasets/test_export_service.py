@@ -18,7 +18,7 @@ from django.core.management import call_command
 from annotation.models import Item
 from exports import exports, formats
 from exports.formats.jsonl import Jsonl, JsonlWriter
-from exports.models import DatasetVersion
+from exports.models import DatasetVersion, ItemSplit
 from projects.jobs import run_job
 from projects.models import Job
 from tests.datasets.exporting import export_now
@@ -103,7 +103,7 @@ def adjudicate(project, reviewer, item, **decision):
 
 
 def splits_of(ids) -> dict[int, str]:
-    return dict(Item.objects.filter(pk__in=ids).values_list("pk", "split"))
+    return dict(ItemSplit.objects.filter(item_id__in=ids).values_list("item_id", "split"))
 
 
 # --- every format ------------------------------------------------------------------
