@@ -24,8 +24,9 @@ How an item without a split gets one:
 * A later spec may change the ratios (they apply to newly assigned items)
   but not the names: items cannot move (``splits_check_names``).
 
-Both databases give the same splits for the same data: the hash is md5's hex
-text, sorted as bytes (``COLLATE "C"`` on PostgreSQL, SQLite's default), the
+Two new groups whose hashes are equal (never seen) are ordered by group key,
+or by item id when ungrouped. Both databases give the same splits for the
+same data: the hash is md5's hex text, sorted as bytes (``COLLATE "C"`` on PostgreSQL, SQLite's default), the
 positions and shares are the same doubles, and a group key read from
 ``meta`` is the text PostgreSQL's ``->>`` gives (SQLite's numbers and
 booleans are made into that text).
@@ -140,10 +141,9 @@ def _meta_sql(group_by: str) -> tuple[str, list]:
 
 
 def _binary() -> str:
-    # The hash and the bucket sort as bytes. PostgreSQL would otherwise
-    # compare them through the database's collation, several times slower
-    # for a million keys; for hex digits and any label the order is the
-    # same on both databases (SQLite compares bytes by default).
+    # The hash, the bucket and a meta group key sort as bytes, as SQLite
+    # compares them by default; PostgreSQL would otherwise go through the
+    # database's collation (slower, and its order is the server's).
     return ' COLLATE "C"' if connection.vendor == "postgresql" else ""
 
 
@@ -160,7 +160,9 @@ def _groups_sql(*, grouped: bool) -> str:
     )
 
 
-def _taken_sql(project: Project, key: str, key_params: list, meta: str, meta_params: list):
+def _taken_sql(
+    project: Project, key: str, key_params: list, meta: str, meta_params: list
+) -> tuple[str, list]:
     """CTE ``taken``: groups that already have a split anywhere in the
     project keep it (the split of their lowest item)."""
     return (
