@@ -5,9 +5,10 @@ services, adds skewed single-label gold in bulk (one project keyed by a
 document id in ``meta``, with string, number and boolean ids and items
 without one), and assigns splits in two rounds (the gold grows between
 them, and the second round asks other shares). It returns each item's split
-by its text. Run on an empty database it gives the same answer on both
-databases: the PostgreSQL side imports it, the SQLite side runs ``main`` in
-an embedded-mode subprocess.
+by its text; ``export_round`` then adds gold and exports with splits. Run
+on an empty database it gives the same answer on both databases: the
+PostgreSQL side imports it, the SQLite side runs ``main`` in an
+embedded-mode subprocess.
 """
 
 from __future__ import annotations
@@ -130,5 +131,31 @@ def run() -> dict:
     return out
 
 
+def export_round() -> dict:
+    """After ``run``: more gold, then a JSONL export with splits through the
+    services, which assigns the new items theirs. Its counts, and every
+    item's split after it."""
+    from django.contrib.auth import get_user_model
+
+    from exports.models import ItemSplit
+    from projects.models import Project
+    from tests.datasets.exporting import export_now
+
+    project = Project.objects.get(name="plain")
+    _add(project, "plain", 30, 500, grouped=False)
+    lead = get_user_model().objects.get(username="split-lead")
+    version = export_now(project, lead, splits=FIRST)
+    rows = ItemSplit.objects.filter(item__project=project).values_list("item__data", "split")
+    return {
+        "status": version.status,
+        "records": version.records,
+        "assigned": version.datasheet.get("splits_assigned_now"),
+        "counts": version.counts,
+        "splits": {data["text"]: split for data, split in rows},
+    }
+
+
 def main() -> None:
-    print("RESULT " + json.dumps(run(), sort_keys=True))
+    result = run()
+    result["export"] = export_round()
+    print("RESULT " + json.dumps(result, sort_keys=True))

@@ -1,8 +1,9 @@
 """Split assignment in the embedded mode (SQLite) gives every item the split
 PostgreSQL gives it, for the same items, gold and salt: plain and grouped
-by a metadata field, first for a batch and then for the items added since
-(DESIGN.md, "Export": splits are assigned once from a hash of the salt and
-the group key, stratified, and never reassigned)."""
+by a metadata field, first for a batch, then for the items added since, then
+through an export with splits (DESIGN.md, "Export": splits are assigned once
+from a hash of the salt and the group key, stratified, and never
+reassigned)."""
 
 from __future__ import annotations
 
@@ -34,8 +35,10 @@ def on_sqlite(tmp_path_factory) -> dict:
 
 
 @pytest.mark.django_db
-def test_sqlite_assigns_the_splits_postgresql_assigns(on_sqlite):
+def test_sqlite_assigns_the_splits_postgresql_assigns(on_sqlite, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
     on_postgres = split_scenario.run()
+    on_postgres["export"] = split_scenario.export_round()
 
     assert on_postgres["assigned"] == on_sqlite["assigned"]
     # Every item once in each round, none again once all have one.
@@ -45,6 +48,12 @@ def test_sqlite_assigns_the_splits_postgresql_assigns(on_sqlite):
         assert len(on_postgres[name]) == 260
         assert on_sqlite[name] == on_postgres[name], name
         assert set(on_postgres[name].values()) == {"train", "validation", "test"}
+    # An export on each assigns the 30 new items the same splits.
+    exported = on_postgres["export"]
+    assert exported["status"] == "succeeded"
+    assert (exported["records"], exported["assigned"]) == (290, 30)
+    assert len(exported["splits"]) == 290
+    assert on_sqlite["export"] == exported
 
 
 def test_on_sqlite_groups_keep_one_split_and_the_first_shares_hold(on_sqlite):
