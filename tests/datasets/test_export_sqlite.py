@@ -11,6 +11,7 @@ import os
 import sys
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from tests.ops.helpers import MANAGE, run, scrubbed_env
@@ -86,15 +87,19 @@ def _embedded(tmp_path, script: str) -> dict:
     return _shell(env, script)
 
 
-def _on_test_database(tmp_path, script: str) -> dict:
+def _on_test_database(script: str) -> dict:
     """``script``'s result in server mode on the test's PostgreSQL database.
     A process of its own, like the SQLite side: the services keep label
-    schemas per process by project id, and ids start again at 1 here."""
+    schemas per process by project id, and ids start again at 1 here.
+
+    The media folder is this process's: a test Celery worker still running
+    (it shares the broker) may take an export job before the script runs it,
+    and writes the files where its settings say."""
     db = connection.settings_dict
     env = dict(
         os.environ,
         DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        ACCORD_MEDIA_ROOT=str(tmp_path / "pg-media"),
+        ACCORD_MEDIA_ROOT=str(settings.MEDIA_ROOT),
     )
     return _shell(env, script)
 
@@ -103,7 +108,7 @@ def _on_test_database(tmp_path, script: str) -> dict:
 @pytest.mark.django_db(transaction=True, reset_sequences=True)
 def test_sqlite_exports_the_same_bytes_as_postgresql(tmp_path):
     on_sqlite = _embedded(tmp_path, SCENARIO)
-    on_postgresql = _on_test_database(tmp_path, SCENARIO)
+    on_postgresql = _on_test_database(SCENARIO)
 
     for name, export in on_sqlite.items():
         assert export["status"] == "succeeded", (name, export["error"])
