@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accord.errors import Conflict, InvalidInput
@@ -31,6 +31,9 @@ from projects.models import Project
 
 from .gold import _task, current_guideline_version
 from .models import Review, ReviewKind, ReviewState
+
+# Searches for an item before a claim answers "come back in a moment".
+CLAIM_ATTEMPTS = 5
 
 ITEM = Item._meta.db_table
 REVIEW = Review._meta.db_table
@@ -114,22 +117,37 @@ def review_claim(*, project: Project, user) -> ReviewClaim:
             Review.objects.filter(pk=mine.pk).update(expires_at=_lease_end(project, now))
             mine.refresh_from_db()
             return ReviewClaim(mine, resumed=True)
-        item_id = _next_item(project, user)
-        if item_id is None:
-            raise _nothing_left(project, user, now)
-        item = Item.objects.get(pk=item_id)
-        review = Review.objects.create(
-            project=project,
-            item=item,
-            reviewer=user,
-            kind=ReviewKind.AUDIT if item.outcome == "agreed" else ReviewKind.DISAGREEMENT,
-            state=ReviewState.ACTIVE,
-            leased_at=now,
-            expires_at=_lease_end(project, now),
-            config_version=project.config_version,
-            guideline_version=current_guideline_version(project.pk),
-        )
-        return ReviewClaim(review, resumed=False)
+        for _ in range(CLAIM_ATTEMPTS):
+            item_id = _next_item(project, user)
+            if item_id is None:
+                raise _nothing_left(project, user, now)
+            review = _lease(project, user, item_id, now)
+            if review is not None:
+                return ReviewClaim(review, resumed=False)
+    raise NothingLeft("leased", retry_after=1)
+
+
+def _lease(project: Project, user, item_id: int, now) -> Review | None:
+    """A new review lease on the item, or None when another reviewer's lease
+    on it committed after our search's snapshot was taken: the row lock we
+    got is then free, but the partial unique index on active reviews holds.
+    The next search, a new statement, sees their lease and passes the item."""
+    item = Item.objects.get(pk=item_id)
+    try:
+        with transaction.atomic():
+            return Review.objects.create(
+                project=project,
+                item=item,
+                reviewer=user,
+                kind=ReviewKind.AUDIT if item.outcome == "agreed" else ReviewKind.DISAGREEMENT,
+                state=ReviewState.ACTIVE,
+                leased_at=now,
+                expires_at=_lease_end(project, now),
+                config_version=project.config_version,
+                guideline_version=current_guideline_version(project.pk),
+            )
+    except IntegrityError:
+        return None
 
 
 def _lease_end(project: Project, now):

@@ -171,6 +171,7 @@ def test_concurrent_reviewers_never_share_an_item(make_user, lead, make_project,
         t.start()
     for t in threads:
         t.join()
+    assert len(got) == len(reviewers), "every reviewer gets an item or nothing-left, no error"
     items = [i for i in got.values() if i is not None]
     assert len(items) == 6 and len(set(items)) == 6
     assert Review.objects.filter(project=project, state=ReviewState.ACTIVE).count() == 6
