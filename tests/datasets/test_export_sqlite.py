@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.ops.helpers import MANAGE, run, scrubbed_env
+from tests.ops.helpers import MANAGE, embedded_migrated, run
 
 SCENARIO = "from tests.datasets.sqlite_scenario import main\nmain()"
 PAGES = r"""
@@ -77,14 +77,7 @@ def _shell(env: dict, script: str) -> dict:
 
 def _embedded(tmp_path, script: str) -> dict:
     """``script``'s result on a fresh, migrated embedded data folder."""
-    env = scrubbed_env(
-        ACCORD_MODE="embedded",
-        ACCORD_DATA_DIR=str(tmp_path / "data"),
-        ALLOWED_HOSTS="testserver",
-    )
-    migrated = run([sys.executable, str(MANAGE), "migrate", "-v", "0"], env, timeout=180)
-    assert migrated.returncode == 0, migrated.stderr[-2000:]
-    return _shell(env, script)
+    return _shell(embedded_migrated(tmp_path / "data", ALLOWED_HOSTS="testserver"), script)
 
 
 def _on_test_database(script: str) -> dict:

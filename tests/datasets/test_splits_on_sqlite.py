@@ -14,16 +14,14 @@ from collections import Counter
 import pytest
 
 from tests.datasets import split_scenario
-from tests.ops.helpers import MANAGE, run, scrubbed_env
+from tests.ops.helpers import MANAGE, embedded_migrated, run
 
 
 @pytest.fixture(scope="module")
 def on_sqlite(tmp_path_factory) -> dict:
     """The scenario's result on a fresh, migrated SQLite database."""
     folder = tmp_path_factory.mktemp("embedded") / "data"
-    env = scrubbed_env(ACCORD_MODE="embedded", ACCORD_DATA_DIR=str(folder))
-    migrated = run([sys.executable, str(MANAGE), "migrate", "-v", "0"], env, timeout=180)
-    assert migrated.returncode == 0, migrated.stderr[-2000:]
+    env = embedded_migrated(folder)
     script = (
         "from django.db import connection; assert connection.vendor == 'sqlite'; "
         "from tests.datasets.split_scenario import main; main()"

@@ -187,3 +187,12 @@ def run(
     return subprocess.run(
         command, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+def embedded_migrated(data_dir: Path, **values: str) -> dict[str, str]:
+    """The environment of the embedded mode (SQLite) on a fresh data folder,
+    migrated."""
+    env = scrubbed_env(ACCORD_MODE="embedded", ACCORD_DATA_DIR=str(data_dir), **values)
+    migrated = run([sys.executable, str(MANAGE), "migrate", "-v", "0"], env, timeout=180)
+    assert migrated.returncode == 0, migrated.stderr[-2000:]
+    return env

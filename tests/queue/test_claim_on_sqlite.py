@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from tests.ops.helpers import MANAGE, run, scrubbed_env
+from tests.ops.helpers import MANAGE, embedded_migrated, run
 
 SCRIPT = r"""
 import json, threading, time
@@ -80,13 +80,7 @@ print("RESULT " + json.dumps({
 
 
 def test_annotators_in_threads_on_sqlite_fill_every_item_exactly(tmp_path):
-    env = scrubbed_env(
-        ACCORD_MODE="embedded",
-        ACCORD_DATA_DIR=str(tmp_path / "data"),
-        ACCORD_CLAIM_RATE="100000/60",
-    )
-    migrated = run([sys.executable, str(MANAGE), "migrate", "-v", "0"], env, timeout=120)
-    assert migrated.returncode == 0, migrated.stderr[-2000:]
+    env = embedded_migrated(tmp_path / "data", ACCORD_CLAIM_RATE="100000/60")
 
     done = run([sys.executable, str(MANAGE), "shell", "-c", SCRIPT], env, timeout=180)
 
