@@ -8,13 +8,15 @@ import dataclasses
 import io
 from typing import Any
 
+import orjson
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from exports.formats import ExportOptions, GoldRow
 from exports.formats import parquet as parquet_format
 
-from .helpers import MULTI, gold, multi_rows, single_rows, write
+from .helpers import MULTI, UNICODE_TEXT, gold, multi_rows, single_rows, write
 
 ALL_KEYS = ["jsonl", "csv", "parquet", "hf", "chat", "raw"]
 ASKED = ExportOptions(provenance=True)
@@ -115,3 +117,72 @@ def test_parquet_writes_row_groups_as_batches_fill(monkeypatch: pytest.MonkeyPat
     assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [3, 3, 2]
     assert pq.read_table(io.BytesIO(data)).column("item_id").to_pylist() == list(range(1, 9))
     assert write("parquet", rows) == data
+
+
+def waiting_rows() -> list[GoldRow]:
+    """Nulls, non-ASCII, a NUL character, an empty and a long text."""
+    texts = ["", UNICODE_TEXT, "nul \x00 inside", "x" * 5000, "plain"]
+    return [
+        gold(
+            n,
+            texts[n % len(texts)],
+            "pos" if n % 3 else "neg",
+            external_id=None if n % 2 else f"ext-{n}",
+        )
+        for n in range(1, 40)
+    ]
+
+
+@pytest.mark.parametrize(("sub_rows", "block_bytes"), [(1, 1), (3, 64), (7, 1 << 30)])
+def test_parquet_bytes_do_not_depend_on_how_rows_wait_for_their_row_group(
+    monkeypatch: pytest.MonkeyPatch, sub_rows: int, block_bytes: int
+) -> None:
+    monkeypatch.setattr(parquet_format, "BATCH_ROWS", 10)
+    rows = waiting_rows()
+    first = write("parquet", rows, options=ASKED)
+    monkeypatch.setattr(parquet_format, "SUB_ROWS", sub_rows)
+    monkeypatch.setattr(parquet_format, "BLOCK_BYTES", block_bytes)
+    assert write("parquet", rows, options=ASKED) == first
+    table = pq.read_table(io.BytesIO(first))
+    assert table.column("text").to_pylist() == [r.data["text"] for r in rows]
+    assert table.column("external_id").to_pylist() == [r.external_id for r in rows]
+    assert (
+        table.column("provenance").to_pylist()[1]
+        == orjson.dumps(rows[1].provenance, option=orjson.OPT_SORT_KEYS).decode()
+    )
+
+
+class Fields:
+    """A throwaway task type whose export fields are the item data."""
+
+    item_fields = ("score", "note", "tags")
+
+    def export_record(self, item_data: dict, value: Any, config: dict) -> dict:
+        return dict(item_data)
+
+
+def test_parquet_field_types_come_from_the_whole_first_row_group(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(parquet_format, "SUB_ROWS", 1)  # each row waits on its own
+    rows = [
+        gold(1, "", None, data={"score": 1, "note": None, "tags": None}),
+        gold(2, "", None, data={"score": 2.5, "note": "seen", "tags": ["x"]}),
+        gold(3, "", None, data={"score": 3, "note": None, "tags": []}),
+    ]
+    table = pq.read_table(io.BytesIO(write("parquet", rows, task_type=Fields())))
+    assert table.schema.field("score").type == pa.float64()
+    assert table.schema.field("note").type == pa.string()
+    assert table.schema.field("tags").type == pa.list_(pa.string())
+    assert table.column("score").to_pylist() == [1.0, 2.5, 3.0]
+    assert table.column("note").to_pylist() == [None, "seen", None]
+    assert table.column("tags").to_pylist() == [None, ["x"], []]
+
+
+def test_parquet_refuses_a_value_that_does_not_fit_the_first_row_groups_type(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(parquet_format, "BATCH_ROWS", 2)
+    rows = [gold(1, "a", "pos"), gold(2, "b", "neg"), gold(3, "c", ["pos"])]
+    with pytest.raises(ValueError, match="column 'label' does not fit string"):
+        write("parquet", rows)
