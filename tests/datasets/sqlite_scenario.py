@@ -18,20 +18,14 @@ import json
 import time
 from datetime import UTC, datetime
 
+from tests.datasets.helpers import MULTI
+
 SINGLE = {
     "multi_label": False,
     "labels": [
         {"key": "pos", "name": "Positive"},
         {"key": "neg", "name": "Negative"},
         {"key": "neu", "name": "Neutral"},
-    ],
-}
-MULTI = {
-    "multi_label": True,
-    "labels": [
-        {"key": "toxic", "name": "Toxic"},
-        {"key": "spam", "name": "Spam"},
-        {"key": "off-topic", "name": "Off topic"},
     ],
 }
 TEXTS = [
