@@ -7,6 +7,7 @@ import itertools
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db.backends.postgresql.operations import DatabaseOperations as PostgreSQLOperations
 from rest_framework.test import APIClient
 
 from accounts.tokens import token_issue
@@ -25,6 +26,45 @@ CLASSIFICATION_CONFIG = {
 }
 
 _seq = itertools.count(1)
+
+
+# A table with at least this many rows is emptied by TRUNCATE, the rest by DELETE.
+FLUSH_TRUNCATE_ROWS = 2000
+
+
+def _delete_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+    """Empty the tables between transactional tests with DELETE, and
+    TRUNCATE only the few that a test filled.
+
+    Django flushes PostgreSQL with one TRUNCATE of every table, which gives
+    each table and index a new file: 0.36 s for our 35 nearly empty tables,
+    after each of the suite's hundreds of transactional tests, where DELETE
+    takes 0.01 s. A table of a bulk test (100,000 rows) is still faster to
+    truncate. Django runs the statements in one transaction, and its foreign
+    keys are checked at commit (DEFERRABLE INITIALLY DEFERRED), so the order
+    does not matter. Sequences are not reset either way."""
+    if reset_sequences or allow_cascade or not tables:
+        return _truncate_flush(
+            self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+        )
+    quoted = [self.quote_name(t) for t in tables]
+    probe = " UNION ALL ".join(
+        f"SELECT {n} FROM (SELECT 1 FROM {q} LIMIT {FLUSH_TRUNCATE_ROWS}) x "  # noqa: S608
+        f"HAVING count(*) >= {FLUSH_TRUNCATE_ROWS}"
+        for n, q in enumerate(quoted)
+    )
+    with self.connection.cursor() as cursor:
+        cursor.execute(probe)
+        big = {row[0] for row in cursor.fetchall()}
+    statements = [f"DELETE FROM {q};" for n, q in enumerate(quoted) if n not in big]  # noqa: S608
+    if big:
+        # CASCADE: a table that references a truncated one is emptied too.
+        statements.insert(0, f"TRUNCATE {', '.join(quoted[n] for n in sorted(big))} CASCADE;")
+    return statements
+
+
+_truncate_flush = PostgreSQLOperations.sql_flush
+PostgreSQLOperations.sql_flush = _delete_flush
 
 
 @pytest.fixture

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -189,10 +191,18 @@ def run(
     )
 
 
+_MIGRATED: list[Path] = []
+
+
 def embedded_migrated(data_dir: Path, **values: str) -> dict[str, str]:
     """The environment of the embedded mode (SQLite) on a fresh data folder,
-    migrated."""
-    env = scrubbed_env(ACCORD_MODE="embedded", ACCORD_DATA_DIR=str(data_dir), **values)
-    migrated = run([sys.executable, str(MANAGE), "migrate", "-v", "0"], env, timeout=180)
-    assert migrated.returncode == 0, migrated.stderr[-2000:]
-    return env
+    migrated. The first call of the session migrates a template folder (five
+    seconds of subprocess); each call gets a copy of it, its own database."""
+    if not _MIGRATED:
+        template = Path(tempfile.mkdtemp(prefix="accord-embedded-")) / "data"
+        env = scrubbed_env(ACCORD_MODE="embedded", ACCORD_DATA_DIR=str(template))
+        migrated = run([sys.executable, str(MANAGE), "migrate", "-v", "0"], env, timeout=180)
+        assert migrated.returncode == 0, migrated.stderr[-2000:]
+        _MIGRATED.append(template)
+    shutil.copytree(_MIGRATED[0], data_dir)
+    return scrubbed_env(ACCORD_MODE="embedded", ACCORD_DATA_DIR=str(data_dir), **values)
