@@ -47,6 +47,7 @@ import statistics
 import subprocess
 import threading
 import time
+from collections import Counter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -62,6 +63,11 @@ from bench._common import (  # noqa: E402
 
 DATABASE = "accord_bench_queue"
 PORT = 8765
+# gunicorn as docs/deployment.md recommends it (2 workers per core, 2 threads
+# each; docker-compose.yml's default on 2 cores). BENCH_WORKERS/BENCH_THREADS
+# override.
+WORKERS = str(2 * (os.cpu_count() or 1))
+THREADS = "2"
 AHEAD = 100_000
 FRESH = 4
 SATURATION_ANNOTATORS = 50
@@ -373,6 +379,8 @@ def summarise(stats: dict, seconds: float) -> dict:
         "submits_per_s": len(stats["submit"]) / seconds,
         "errors": len(stats["errors"]),
         "error_samples": [list(map(str, e)) for e in stats["errors"][:5]],
+        # What failed, by request and status ("submit 409": 3, …).
+        "error_kinds": dict(Counter(f"{kind} {status}" for kind, status, _ in stats["errors"])),
         "empty": stats["empty"],
     }
 
@@ -390,9 +398,9 @@ def start_server(env: dict) -> subprocess.Popen:
             "--bind",
             f"127.0.0.1:{PORT}",
             "--workers",
-            os.environ.get("BENCH_WORKERS", "3"),
+            os.environ.get("BENCH_WORKERS", WORKERS),
             "--threads",
-            os.environ.get("BENCH_THREADS", "4"),
+            os.environ.get("BENCH_THREADS", THREADS),
             "--worker-class",
             "gthread",
             "--keep-alive",
@@ -516,7 +524,8 @@ def report(results: list[dict], args: argparse.Namespace) -> str:
     if args.sizes != [10_000, 1_000_000]:
         command += f" --sizes {' '.join(map(str, args.sizes))}"
     return f"""
-Machine: {machine()}. PostgreSQL and Redis on the same machine. gunicorn with 3 workers × 4 threads;
+Machine: {machine()}. PostgreSQL and Redis on the same machine. gunicorn with {os.environ.get("BENCH_WORKERS", WORKERS)} workers ×
+{os.environ.get("BENCH_THREADS", THREADS)} threads (gthread);
 the load generator pinned to core {os.cpu_count() - 1} (the server, PostgreSQL and Redis are not pinned).
 Command: `{command}` (steady {args.seconds} s, saturation {args.saturation_seconds} s per size).
 
