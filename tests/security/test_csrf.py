@@ -12,6 +12,13 @@ from .route_matrix import MATRIX, WRITE_METHODS, collect_routes, project_rows, s
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture
+def world(shared_world, db):
+    # One world for the whole module; each test's writes roll back with it.
+    return shared_world
+
+
 ROUTES = collect_routes()
 
 # Routes a cookie cannot authenticate, so a forged cross-site request carries

@@ -10,6 +10,13 @@ from .route_matrix import project_rows
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture
+def world(shared_world, db):
+    # One world for the whole module; each test's writes roll back with it.
+    return shared_world
+
+
 BULK = ["items/delete/", "items/archive/", "items/priority/"]
 
 
