@@ -196,17 +196,23 @@ class ReviewMachine(RuleBasedStateMachine):
                 gold.source,
             )
 
+    # The invariants run after every step: each reads the project's rows in
+    # a few queries rather than a few per item.
     @invariant()
     def item_states_follow_gold(self):
+        golds = {g.item_id: g for g in GoldRecord.objects.filter(project=self.project)}
+        under_review = set(
+            Review.objects.filter(project=self.project, state=ReviewState.ACTIVE).values_list(
+                "item_id", flat=True
+            )
+        )
         for item in Item.objects.filter(project=self.project):
-            gold = GoldRecord.objects.filter(item=item).first()
+            gold = golds.get(item.pk)
             if gold is None:
                 assert item.state == ItemState.REVIEW
             else:
                 assert item.state == (ItemState.EXCLUDED if gold.excluded else ItemState.GOLD)
-                assert not Review.objects.filter(item=item, state=ReviewState.ACTIVE).exists() or (
-                    item.state == ItemState.REVIEW
-                )
+                assert item.pk not in under_review or item.state == ItemState.REVIEW
 
     @invariant()
     def feedback_matches_the_current_gold(self):
@@ -215,13 +221,19 @@ class ReviewMachine(RuleBasedStateMachine):
             .values_list("gold__item_id")
             .annotate(last=Max("id"))
         )
+        feedback: dict[int, Feedback] = {}
+        for note in Feedback.objects.filter(annotation__item__project=self.project).order_by("pk"):
+            feedback.setdefault(note.annotation_id, note)  # the first, as .first() would give
+        annotations: dict[int, list[Annotation]] = {}
+        for annotation in Annotation.objects.filter(item__project=self.project):
+            annotations.setdefault(annotation.item_id, []).append(annotation)
         for gold in GoldRecord.objects.filter(project=self.project):
-            for annotation in Annotation.objects.filter(item_id=gold.item_id):
-                feedback = Feedback.objects.filter(annotation=annotation).first()
+            for annotation in annotations.get(gold.item_id, []):
+                note = feedback.get(annotation.pk)
                 overruled = not gold.excluded and annotation.value != gold.value
-                assert (feedback is not None) == overruled
-                if feedback is not None:
-                    assert feedback.gold_revision_id == latest[gold.item_id]
+                assert (note is not None) == overruled
+                if note is not None:
+                    assert note.gold_revision_id == latest[gold.item_id]
 
     @invariant()
     def counters_equal_a_recount(self):
