@@ -687,6 +687,8 @@ class _Out:
     split: str | None = None
     writer: Any = None
     rows: int = 0
+    # The item ids of a split's records, as written (its manifest lines).
+    ids: array = field(default_factory=lambda: array("q"))
 
     def close(self) -> None:
         if self.writer is not None:
@@ -919,6 +921,7 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
                     )
                 )
                 out.rows += 1
+                out.ids.append(item_id)
                 label = label_of(value)
                 lines.append(
                     dumps(
@@ -1024,21 +1027,26 @@ def _plain(stored) -> BinaryIO:
     return getattr(stored, "file", stored)
 
 
-def _reconcile(version: DatasetVersion, fmt, outs: dict[str, _Out], read: _Read) -> None:
-    """Re-read the stored manifest and data files: every split's file holds
-    exactly the manifest's items of that split, in order (or as many rows
-    when the format carries no ids). A mismatch fails the job (E5)."""
-    expected: dict[str, array] = {name: array("q") for name in outs}
-    with default_storage.open(version.folder + MANIFEST, "rb") as stored:
-        for line in _plain(stored):
-            entry = orjson.loads(line)
-            if entry["split"] not in expected:
-                raise JobFailed(f"The manifest names an unknown split {entry['split']!r}.")
-            expected[entry["split"]].append(entry["item"])
-    if sum(len(ids) for ids in expected.values()) != read.total:
-        raise JobFailed("The stored manifest does not hold every record of the snapshot.")
-    for name, out in outs.items():
-        want = expected[name]
+def _stored_as_written(version: DatasetVersion, out: _Out) -> None:
+    """The stored copy of ``out`` has the size and sha256 of what was written."""
+    digest, size = hashlib.sha256(), 0
+    with default_storage.open(version.folder + out.name, "rb") as stored:
+        while chunk := stored.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    if size != out.raw.size or digest.hexdigest() != out.raw.sha.hexdigest():
+        raise JobFailed(f"The stored {out.name} is not the file that was written.")
+
+
+def _reconcile(version: DatasetVersion, fmt, outs: dict[str, _Out], manifest: _Out) -> None:
+    """Read back what was stored. The manifest is the bytes written (its
+    lines were written with the ids each split's writer was given, which are
+    kept for this); every split's data file holds exactly those items, in
+    order (or as many rows when the format carries no ids). A mismatch fails
+    the job (E5)."""
+    _stored_as_written(version, manifest)
+    for out in outs.values():
+        want = out.ids
         with default_storage.open(version.folder + out.name, "rb") as stored:
             ids = fmt.read_ids(_plain(stored))
             if ids is None:
@@ -1230,7 +1238,7 @@ def _finish(ctx, version, project, fmt, tmp, read, outs, manifest) -> None:
     try:
         for out in [*outs.values(), manifest]:
             _store(version, out.name, out.path)
-        _reconcile(version, fmt, outs, read)
+        _reconcile(version, fmt, outs, manifest)
         extra_entries = []
         for name, path, body in extras:
             _store(version, name, path)

@@ -13,6 +13,7 @@ import zipfile
 import orjson
 import pyarrow.parquet as pq
 import pytest
+from django.core.files.storage import FileSystemStorage
 from django.core.management import call_command
 
 from annotation.models import Item
@@ -385,6 +386,33 @@ def test_a_file_that_differs_from_the_manifest_fails_the_job(project, lead, gold
     assert (
         "differs from the manifest" in version.job.error or "holds 2 records" in version.job.error
     )
+
+
+class LossyStorage(FileSystemStorage):
+    """A storage that loses the last line of every manifest it stores."""
+
+    def _save(self, name, content):
+        saved = super()._save(name, content)
+        if name.endswith("manifest.jsonl"):
+            path = self.path(saved)
+            with open(path, "rb") as fh:
+                lines = fh.read().splitlines(keepends=True)
+            with open(path, "wb") as fh:
+                fh.write(b"".join(lines[:-1]))
+        return saved
+
+
+def test_a_stored_manifest_that_lost_a_line_fails_the_job(project, lead, gold, settings):
+    for n in range(3):
+        gold(project, f"text {n}", "pos")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": f"{__name__}.LossyStorage"},
+    }
+    version = export_now(project, lead)
+    assert version.status == "failed"
+    assert version.succeeded_at is None and version.sha256 == ""
+    assert "The stored manifest.jsonl is not the file that was written" in version.job.error
 
 
 def test_management_command(project, lead, gold, tmp_path, capsys):
