@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything and run the whole test suite against PostgreSQL and Redis.
-#   scripts/test.sh [pytest args]
+#   scripts/test.sh [pytest args]      (scripts/test.sh -n 0: one process)
 # Expects PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth) and Redis on
 # 127.0.0.1:6379, or DATABASE_URL / REDIS_URL pointing elsewhere.
 set -euo pipefail
@@ -35,4 +35,8 @@ unset ACCORD_MODE
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/python manage.py makemigrations --check --dry-run
-exec .venv/bin/python -m pytest "$@"
+# Two processes (pytest-xdist), one test file per process at a time, so a
+# module's shared fixtures are built once; `scripts/test.sh -n 0` runs serially.
+# Each process gets its own test database, Redis database and media folder
+# (tests/conftest.py, pytest_xdist_newgateway).
+exec .venv/bin/python -m pytest -n 2 --dist loadfile "$@"

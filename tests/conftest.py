@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import itertools
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -26,6 +30,55 @@ CLASSIFICATION_CONFIG = {
 }
 
 _seq = itertools.count(1)
+
+
+# Parallel runs (pytest-xdist). Each worker has its own test database from
+# pytest-django, but Redis and the media folder come from the environment:
+# two workers on one broker database would run each other's Celery tasks
+# (on the wrong test database) and clear each other's throttle counters.
+# Worker gwN gets Redis database (REDIS_URL's, 15 by default) - 2N, so with
+# two workers 15 and 13; 14 is left to local development.
+REDIS_DATABASES_APART = 2
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_newgateway(gateway):
+    """Give an xdist worker its own Redis database and media folder. Runs in
+    the controller before the worker starts pytest, so the worker's Django
+    settings (which read the environment on import) and the Celery workers it
+    starts see them."""
+    worker = int(gateway.id.removeprefix("gw"))
+    env = worker_environment(worker)
+    channel = gateway.remote_exec("import os; os.environ.update(channel.receive())")
+    channel.send(env)
+    channel.waitclose()
+
+
+def worker_environment(worker: int) -> dict[str, str]:
+    env = {
+        name: redis_url_for_worker(os.environ[name], worker)
+        for name in ("REDIS_URL", "REDIS_CACHE_URL")
+        if os.environ.get(name)
+    }
+    env["ACCORD_MEDIA_ROOT"] = media_root_for_worker(worker)
+    return env
+
+
+def redis_url_for_worker(url: str, worker: int) -> str:
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0) - REDIS_DATABASES_APART * worker
+    if database < 0:
+        raise pytest.UsageError(f"no Redis database left for xdist worker gw{worker} of {url}")
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def media_root_for_worker(worker: int) -> str:
+    base = os.environ.get("ACCORD_MEDIA_ROOT")
+    if not base:
+        return tempfile.mkdtemp(prefix=f"accord-media-gw{worker}-")
+    folder = Path(base) / f"gw{worker}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder)
 
 
 # A table with at least this many rows is emptied by TRUNCATE, the rest by DELETE.

@@ -27,6 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
         "abab" * 20,
         "django-insecure-" + secrets.token_urlsafe(50),
     ],
+    # Fixed ids: parallel workers (pytest-xdist) must collect the same names,
+    # and the random key differs in each process.
+    ids=["empty", "short", "49-characters", "one-character", "two-characters", "django-insecure"],
 )
 def test_weak_keys_are_refused(key):
     with pytest.raises(ImproperlyConfigured):
