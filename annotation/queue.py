@@ -552,14 +552,24 @@ def _free_slot(cursor, item_id: int, *, overlap: int) -> int:
 
 
 def _nothing_left(project: Project, user, now) -> NothingLeft:
-    """Say why: everything left is leased to others now, or nothing is left."""
-    row = _fetch_one(
-        f"SELECT MIN(a2.expires_at) FROM {ASSIGNMENT} a2 JOIN {ITEM} i ON i.id = a2.item_id "  # noqa: S608
-        "WHERE a2.project_id = %(p)s AND a2.state = 'active' AND a2.annotator_id <> %(me)s "
-        f"AND i.state = 'open' AND {_excluded_sql()}",
+    """Say why: everything left is leased to others now, or nothing is left.
+
+    Read after the search, in a later snapshot. A lease that ended between
+    the two (a skip, a release, an expiry) is no longer a lease but a
+    returned slot: that is "try again now", not "done" — else the annotator
+    would stop with an item still open to them."""
+    soonest, returned = _fetch_one(
+        f"SELECT (SELECT MIN(a2.expires_at) FROM {ASSIGNMENT} a2 "  # noqa: S608
+        f"JOIN {ITEM} i ON i.id = a2.item_id WHERE a2.project_id = %(p)s "
+        "AND a2.state = 'active' AND a2.annotator_id <> %(me)s "
+        f"AND i.state = 'open' AND {_excluded_sql()}), "
+        f"EXISTS (SELECT 1 FROM {REOPENED} r JOIN {ITEM} i ON i.id = r.item_id "
+        "WHERE r.project_id = %(p)s AND i.state = 'open' AND i.free_slots > 0 "
+        f"AND {_excluded_sql()})",
         {"p": project.pk, "me": user.pk},
     )
-    soonest = row[0] if row else None
+    if returned:
+        return NothingLeft("leased", retry_after=1)
     if soonest is None:
         return NothingLeft("done")
     if isinstance(soonest, str):  # SQLite returns text from a raw aggregate

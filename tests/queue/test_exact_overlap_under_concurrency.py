@@ -5,9 +5,11 @@ rows afterwards (DESIGN.md, "The queue": exact overlap, no repeats)."""
 from __future__ import annotations
 
 import random
+import threading
 import time
 
 import pytest
+from django.db import connection, transaction
 
 from annotation.models import Annotation, Assignment, Item
 from projects import services
@@ -153,3 +155,50 @@ def test_reload_resumes_the_same_lease_with_its_draft(project, annotator, api_fo
     assert again["draft"] == "neu"
     assert again["draft_saved_at"] == saved["draft_saved_at"]
     assert tab.get(f"/api/v1/assignments/{first['id']}/").json()["draft"] == "neu"
+
+
+def test_a_returned_slot_whose_item_is_locked_is_not_nothing_left(
+    make_project, lead, make_user, api_for, add_items
+):
+    """A slot that came back while another claim holds its item's row is
+    passed over by this claim (SKIP LOCKED), and the answer must be "try
+    again", not "nothing left": the annotator would stop with an item still
+    open to them (what the concurrent skips above ran into under load)."""
+    project = make_project(lead, overlap=2)
+    a, b, x = (make_user(f"returned{i}") for i in range(3))
+    for person in (a, b, x):
+        services.membership_set(project=project, user=person, roles=["annotator"])
+    add_items(project, 2)
+    ca, cb, cx = api_for(a), api_for(b), api_for(x)
+    first, second = claim(ca, project).json(), claim(cb, project).json()
+    held = first["item"]["id"]
+    assert second["item"]["id"] == held
+    mine = claim(cx, project).json()
+    assert mine["item"]["id"] != held  # its cursor is now past the held item
+    assert submit(cx, mine["id"], "pos").status_code == 201
+    assert submit(ca, first["id"], "pos").status_code == 201
+    assert skip(cb, second["id"]).status_code == 200  # the slot comes back
+
+    locked, release = threading.Event(), threading.Event()
+
+    def another_claim_in_flight():
+        try:
+            with transaction.atomic():
+                Item.objects.select_for_update().get(pk=held)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=another_claim_in_flight)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        answer = claim(cx, project)
+    finally:
+        release.set()
+        holder.join()
+    assert answer.status_code == 204
+    assert answer["Accord-Reason"] == "all-leased"
+    again = claim(cx, project)
+    assert again.status_code == 200 and again.json()["item"]["id"] == held
