@@ -1,6 +1,6 @@
 """What the exporter hands a format, and what a format gives back.
 
-The exporter (datasets/exports.py) streams gold records as ``GoldRow``s, in
+The exporter (exports/exports.py) streams gold records as ``GoldRow``s, in
 item order, to one ``Writer`` per split; a ``Format`` says how the rows become
 bytes. Every format writes canonical bytes: the same rows give the same file,
 whatever the key order of the dicts inside them, because the version's sha256
@@ -28,7 +28,10 @@ TAIL_COLUMNS = ("source", "revision")
 RESERVED_COLUMNS = frozenset(LEAD_COLUMNS + TAIL_COLUMNS + ("provenance",))
 
 
-@dataclass(frozen=True)
+# Not frozen, though formats only read it: a frozen dataclass sets each field
+# through object.__setattr__, which made building the row (3.2 µs against
+# 0.55 µs with slots) a fifth of the export's own Python time per record.
+@dataclass(slots=True)
 class GoldRow:
     """One item's gold record, as the exporter reads it at the snapshot."""
 
