@@ -13,7 +13,8 @@ and keep-alive connections, from a load generator pinned to its own core:
 * steady: 25 submissions/s in all, from the "ahead" annotator and four fresh
   ones (5/s each), with 10% of the claims skipped instead of submitted;
   latency of claim and submit per kind of annotator (median, p95, p99);
-* saturation: 50 fresh annotators claim and submit as fast as they can;
+* saturation: 50 fresh annotators claim and submit as fast as they can
+  within the per-user claim limit (600 a minute);
   submissions/s, and afterwards the database is checked for items with more
   than ``overlap`` annotations (over-assignment), an annotator twice on one
   item (repeat), and any error answer.
@@ -71,6 +72,12 @@ THREADS = "2"
 AHEAD = 100_000
 FRESH = 4
 SATURATION_ANNOTATORS = 50
+# The per-user claim limit is 600 a minute (settings.ACCORD_RATES). A
+# simulated annotator whose connection sits on a lightly loaded gunicorn
+# worker can claim ten items a second and would be refused with 429 for the
+# rest of its minute; at saturation each keeps just under the limit, as a
+# client that honours it would.
+MIN_CLAIM_GAP = 60 / 570
 LABELS = ("pos", "neg")
 
 
@@ -324,20 +331,25 @@ def steady(tokens: dict, project_id: int, seconds: float, rate_each: float) -> d
 
 
 def saturate(tokens: dict, project_id: int, seconds: float) -> dict:
-    stats = new_stats()
+    stats = {**new_stats(), "per_annotator": []}
     lock = threading.Lock()
     stop = time.perf_counter() + seconds
 
     def run(name: str) -> None:
         annotator = Annotator(name, tokens[name], project_id)
         mine = new_stats()
-        while time.perf_counter() < stop:
+        due = time.perf_counter()
+        while (now := time.perf_counter()) < stop:
+            if due > now:
+                time.sleep(due - now)
+            due = max(due, now) + MIN_CLAIM_GAP
             if annotator.one(mine, skip_share=0.0) == "done":
                 break
         with lock:
             for key in ("claim", "submit", "skip", "errors"):
                 stats[key].extend(mine[key])
             stats["empty"] += mine["empty"]
+            stats["per_annotator"].append(len(mine["claim"]))
 
     threads = [
         threading.Thread(target=run, args=(f"sat{i}",)) for i in range(SATURATION_ANNOTATORS)
@@ -360,7 +372,13 @@ def child_load(args: argparse.Namespace) -> dict:
         stats = steady(tokens, project_id, args.seconds, rate_each=5.0)
         return {kind: summarise(s, args.seconds) for kind, s in stats.items()}
     stats = saturate(tokens, project_id, args.seconds)
-    return summarise(stats, stats["seconds"])
+    summary = summarise(stats, stats["seconds"])
+    # Claims per annotator: how unevenly the server's workers served them.
+    summary["claims_per_annotator"] = {
+        "min": min(stats["per_annotator"]),
+        "max": max(stats["per_annotator"]),
+    }
+    return summary
 
 
 def percentiles(samples: list[float]) -> dict:
@@ -520,6 +538,11 @@ def report(results: list[dict], args: argparse.Namespace) -> str:
             f"{fmt(s['submit'])} | {c['over_assigned']} | {c['repeats']} | {s['errors']} | "
             f"{c['slot_drift']} |"
         )
+    spread = "; ".join(
+        f"{r['items']:,} items: {r['saturation']['claims_per_annotator']['min']}"
+        f"–{r['saturation']['claims_per_annotator']['max']}"
+        for r in results
+    )
     command = "python bench/queue.py"
     if args.sizes != [10_000, 1_000_000]:
         command += f" --sizes {' '.join(map(str, args.sizes))}"
@@ -538,9 +561,11 @@ reached. Latency in ms, median / p95 / p99:
 | ---: | --- | ---: | ---: | ---: | ---: |
 {chr(10).join(rows)}
 
-Saturation: {SATURATION_ANNOTATORS} annotators claiming and submitting as fast as they can; then
-the database is checked: items with more annotations than their overlap, an annotator twice on one
-item, items whose free slots disagree with their assignments.
+Saturation: {SATURATION_ANNOTATORS} annotators claiming and submitting as fast as they can, each
+under the per-user claim limit (600 a minute; one claim every {MIN_CLAIM_GAP * 1000:.0f} ms at most);
+then the database is checked: items with more annotations than their overlap, an annotator twice
+on one item, items whose free slots disagree with their assignments. Claims per annotator in the
+run, fewest to most: {spread}.
 
 | items | submissions/s | claim ms (p50 / p95 / p99) | submit ms (p50 / p95 / p99) | over-assigned | repeats | errors | slot drift |
 | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
