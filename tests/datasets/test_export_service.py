@@ -388,6 +388,45 @@ def test_a_file_that_differs_from_the_manifest_fails_the_job(project, lead, gold
     )
 
 
+class _Swapping(Jsonl):
+    """Writes the item ``first`` after the one that follows it."""
+
+    key = "test-swapping"
+
+    def __init__(self, first: int) -> None:
+        self.first = first
+
+    def writer(self, out, *, task_type, config, options):
+        inner = JsonlWriter(out, task_type=task_type, config=config, options=options)
+        held, first = [], self.first
+
+        class Writer:
+            def write(self, row):
+                if not held and row.item_id == first:
+                    held.append(row)
+                    return
+                inner.write(row)
+                if held:
+                    inner.write(held.pop())
+
+            def close(self):
+                inner.close()
+
+        return Writer()
+
+
+def test_a_file_in_another_order_than_the_manifest_fails_the_job(project, lead, gold):
+    items = [gold(project, f"text {n}", "pos") for n in range(3)]
+    formats.register(_Swapping(first=items[0].pk))
+    try:
+        version = export_now(project, lead, format="test-swapping")
+    finally:
+        formats.FORMATS.pop("test-swapping")
+    assert version.status == "failed"
+    assert version.succeeded_at is None and version.sha256 == ""
+    assert "all.jsonl differs from the manifest" in version.job.error
+
+
 class LossyStorage(FileSystemStorage):
     """A storage that loses the last line of every manifest it stores."""
 
