@@ -30,6 +30,7 @@ import hashlib
 import io
 import os
 import queue
+import shutil
 import tempfile
 import threading
 import time
@@ -46,7 +47,7 @@ import psycopg
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files import File
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -85,6 +86,8 @@ ZIP_LEVEL = 1
 MANIFEST = "manifest.jsonl"
 DATASHEET = "datasheet.json"
 BUNDLE = "bundle.zip"
+# The jobs' working folders, in a local storage's folder (see _work_dir).
+WORK_DIR = "exports/.work"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 FILTER_KEYS = (
     "source",
@@ -717,12 +720,53 @@ def _data_name(fmt, split: str) -> str:
     return f"{folder}{split}{fmt.extension}"
 
 
+def _local_storage() -> bool:
+    # Django's own folder storage only: a subclass may change what it saves
+    # (compress, encrypt, check), which a hard link would go around.
+    return default_storage.__class__ is FileSystemStorage
+
+
+def _work_dir() -> str | None:
+    """Where the job makes its files: beside the stored versions when storage
+    is a local folder, so that storing a file is a hard link instead of a
+    copy of every byte (700 MB at a million JSONL records); else the system's
+    temporary folder. Folders a killed worker left behind go after a day
+    (a job is stopped after a few hours)."""
+    if not _local_storage():
+        return None
+    work = default_storage.path(WORK_DIR)
+    os.makedirs(work, exist_ok=True)
+    stale = time.time() - 24 * 3600
+    for entry in os.scandir(work):
+        if entry.is_dir(follow_symlinks=False) and entry.stat().st_mtime < stale:
+            shutil.rmtree(entry.path, ignore_errors=True)
+    return work
+
+
+def _linked(path: str, target: str) -> bool:
+    """Store ``path`` as ``target`` by a hard link, when storage is a local
+    folder on the same filesystem; False when it cannot."""
+    if not _local_storage():
+        return False
+    full = default_storage.path(target)
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    try:
+        os.link(path, full)
+    except OSError:  # another filesystem, or links not allowed: copy instead
+        return False
+    if default_storage.file_permissions_mode is not None:
+        os.chmod(full, default_storage.file_permissions_mode)
+    return True
+
+
 def _store(version: DatasetVersion, name: str, path: str) -> None:
     """Put a local file into storage under the version's folder, replacing
     what an earlier, killed attempt left there."""
     target = version.folder + name
     if default_storage.exists(target):
         default_storage.delete(target)
+    if _linked(path, target):
+        return
     with open(path, "rb") as fh:
         saved = default_storage.save(target, File(fh, name=os.path.basename(target)))
     if saved != target:
@@ -1210,7 +1254,7 @@ def export_run(ctx: JobContext) -> None:
         ctx.side.execute("SELECT pg_advisory_lock(%s, %s)", [SPLIT_LOCK, project.pk])
         locked = True
     try:
-        with tempfile.TemporaryDirectory(prefix="accord-export-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="accord-export-", dir=_work_dir()) as tmp:
             read, outs, manifest = _snapshot(ctx, version, project, fmt, tmp)
             _finish(ctx, version, project, fmt, tmp, read, outs, manifest)
     finally:

@@ -8,7 +8,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import time
 import zipfile
+from pathlib import Path
 
 import orjson
 import pyarrow.parquet as pq
@@ -452,6 +455,24 @@ def test_a_stored_manifest_that_lost_a_line_fails_the_job(project, lead, gold, s
     assert version.status == "failed"
     assert version.succeeded_at is None and version.sha256 == ""
     assert "The stored manifest.jsonl is not the file that was written" in version.job.error
+
+
+def test_the_work_folder_is_left_empty_and_a_killed_jobs_goes_after_a_day(
+    project, lead, gold, settings
+):
+    gold(project, "text", "pos")
+    work = Path(settings.MEDIA_ROOT) / "exports" / ".work"
+    killed = work / "accord-export-killed"
+    killed.mkdir(parents=True)
+    (killed / "all.jsonl").write_bytes(b"half a line")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(killed, (two_days_ago, two_days_ago))
+    running = work / "accord-export-running"
+    running.mkdir()
+    version = export_now(project, lead)
+    assert version.status == "succeeded", version.job.error
+    assert [p.name for p in work.iterdir()] == ["accord-export-running"]
+    assert jsonl(version)[0]["text"] == "text"
 
 
 def test_management_command(project, lead, gold, tmp_path, capsys):
