@@ -1080,14 +1080,20 @@ def _plain(stored) -> BinaryIO:
     return getattr(stored, "file", stored)
 
 
+def _size_and_sha256(fh: BinaryIO) -> tuple[int, str]:
+    """The bytes left in ``fh``: how many, and their sha256."""
+    digest, size = hashlib.sha256(), 0
+    while chunk := fh.read(1 << 20):
+        digest.update(chunk)
+        size += len(chunk)
+    return size, digest.hexdigest()
+
+
 def _stored_as_written(version: DatasetVersion, out: _Out) -> None:
     """The stored copy of ``out`` has the size and sha256 of what was written."""
-    digest, size = hashlib.sha256(), 0
     with default_storage.open(version.folder + out.name, "rb") as stored:
-        while chunk := stored.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    if size != out.raw.size or digest.hexdigest() != out.raw.sha.hexdigest():
+        size, sha = _size_and_sha256(stored)
+    if size != out.raw.size or sha != out.raw.sha.hexdigest():
         raise JobFailed(f"The stored {out.name} is not the file that was written.")
 
 
@@ -1265,11 +1271,9 @@ def export_run(ctx: JobContext) -> None:
 def _bundle(tmp: str, members: list[tuple[str, str]]) -> tuple[str, int, str]:
     """The zip, its size and its sha256."""
     bundle = _zip(tmp, members)
-    digest = hashlib.sha256()
     with open(bundle, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return bundle, os.path.getsize(bundle), digest.hexdigest()
+        size, sha = _size_and_sha256(fh)
+    return bundle, size, sha
 
 
 def _finish(ctx, version, project, fmt, tmp, read, outs, manifest) -> None:
