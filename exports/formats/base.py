@@ -9,11 +9,16 @@ over the data files identifies the dataset version.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+import sys
+from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, ClassVar
 
 import orjson
+import pyarrow as pa
+import pyarrow.json as pa_json
 
 from annotation.tasktypes.base import ExportNotSupported, TaskType
 
@@ -21,6 +26,11 @@ from annotation.tasktypes.base import ExportNotSupported, TaskType
 JSON_LINE = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 # Rows are buffered and written in chunks: one out.write per chunk, not per row.
 FLUSH_ROWS = 4096
+# Arrow's JSON reader parses blocks of this many bytes on its threads; a line
+# longer than a block makes it give up (the file is then read line by line).
+# It keeps dozens of blocks in flight: 1 MB blocks cost about 60 MB, 8 MB
+# blocks 350 MB, for no more speed.
+JSON_ID_BLOCK = 1 << 20
 # The columns every flat row carries besides the task type's export_record
 # fields: before them, and after them (then "provenance" when asked).
 LEAD_COLUMNS = ("item_id", "external_id", "split")
@@ -89,8 +99,57 @@ class Format:
 
     def read_ids(self, fp: BinaryIO) -> Iterator[int] | None:
         """The item ids of a written data file, in order; None when the
-        format carries no ids (the exporter then checks counts)."""
+        format carries no ids (the exporter then checks the bytes)."""
         return None
+
+    def ids_digest(self, fp: BinaryIO) -> tuple[int, str] | None:
+        """How many ids ``read_ids`` gives and their ``IdDigest``: what
+        reconciliation compares with the ids the writer was given. Formats
+        that can read the ids faster than one by one override it."""
+        ids = self.read_ids(fp)
+        return None if ids is None else IdDigest.of(ids)
+
+
+class IdDigest:
+    """The sha256 of a sequence of item ids as 64-bit integers in the
+    machine's order, and how many there were. The exporter keeps one per
+    split as it writes; reading the stored file back must give the same."""
+
+    BATCH = 4096
+
+    def __init__(self) -> None:
+        self.sha = hashlib.sha256()
+        self.count = 0
+
+    def update(self, ids: array) -> None:
+        self.sha.update(ids.tobytes())
+        self.count += len(ids)
+
+    def update_arrow(self, column: pa.Array) -> None:
+        """Add an Arrow column of ids without making a Python int of each."""
+        if column.null_count:
+            raise ValueError("a record of the file has no item_id")
+        column = column.cast(pa.int64())
+        start = column.offset * 8
+        ids = array("q")
+        ids.frombytes(memoryview(column.buffers()[1])[start : start + len(column) * 8])
+        if sys.byteorder == "big":  # Arrow's buffers are little-endian
+            ids.byteswap()
+        self.update(ids)
+
+    def result(self) -> tuple[int, str]:
+        return self.count, self.sha.hexdigest()
+
+    @classmethod
+    def of(cls, ids: Iterable[int]) -> tuple[int, str]:
+        digest, batch = cls(), array("q")
+        for item_id in ids:
+            batch.append(item_id)
+            if len(batch) == cls.BATCH:
+                digest.update(batch)
+                del batch[:]
+        digest.update(batch)
+        return digest.result()
 
 
 class LineWriter(Writer):
@@ -150,6 +209,34 @@ def read_json_ids(fp: BinaryIO) -> Iterator[int]:
     for line in fp:
         if line.strip():
             yield loads(line)["item_id"]
+
+
+_ITEM_ID_ONLY = pa_json.ParseOptions(
+    explicit_schema=pa.schema([("item_id", pa.int64())]), unexpected_field_behavior="ignore"
+)
+
+
+def json_ids_digest(fp: BinaryIO) -> tuple[int, str]:
+    """``IdDigest`` of a JSON-lines file's item_ids. Arrow's reader parses
+    the blocks on its own threads without the GIL: a 500 MB file in about
+    half the time of a loop over the lines, while the exporter zips. A file
+    Arrow refuses — a line longer than a block, an empty file, a line that
+    does not parse — is read line by line, which gives the answer or the
+    exact error."""
+    start = fp.tell()
+    digest = IdDigest()
+    try:
+        reader = pa_json.open_json(
+            fp,
+            read_options=pa_json.ReadOptions(block_size=JSON_ID_BLOCK),
+            parse_options=_ITEM_ID_ONLY,
+        )
+        for batch in reader:
+            digest.update_arrow(batch.column(0))
+    except (pa.ArrowException, ValueError):
+        fp.seek(start)
+        return IdDigest.of(read_json_ids(fp))
+    return digest.result()
 
 
 def implements(task_type: TaskType, method: str, *args: Any, **kwargs: Any) -> bool:

@@ -21,6 +21,7 @@ from .base import (
     LineWriter,
     Writer,
     flat_record,
+    json_ids_digest,
     read_json_ids,
 )
 
@@ -52,3 +53,6 @@ class Jsonl(Format):
 
     def read_ids(self, fp: BinaryIO) -> Iterator[int]:
         return read_json_ids(fp)
+
+    def ids_digest(self, fp: BinaryIO) -> tuple[int, str]:
+        return json_ids_digest(fp)

@@ -55,7 +55,7 @@ import pyarrow.parquet as pq
 
 from annotation.tasktypes.base import TaskType
 
-from .base import ExportOptions, Format, GoldRow, Writer, flat_record
+from .base import ExportOptions, Format, GoldRow, IdDigest, Writer, flat_record
 from .csv import csv_columns
 
 BATCH_ROWS = 50_000
@@ -415,9 +415,21 @@ class ParquetRowWriter(Writer):
         pq.ParquetWriter(Sink(self.out), schema, **WRITER_SETTINGS).close()
 
 
-def read_parquet_ids(fp: BinaryIO) -> Iterator[int]:
+def _id_batches(fp: BinaryIO) -> Iterator[pa.Array]:
     for batch in pq.ParquetFile(fp).iter_batches(batch_size=65_536, columns=["item_id"]):
-        yield from batch.column(0).to_pylist()
+        yield batch.column(0)
+
+
+def read_parquet_ids(fp: BinaryIO) -> Iterator[int]:
+    for column in _id_batches(fp):
+        yield from column.to_pylist()
+
+
+def parquet_ids_digest(fp: BinaryIO) -> tuple[int, str]:
+    digest = IdDigest()
+    for column in _id_batches(fp):
+        digest.update_arrow(column)
+    return digest.result()
 
 
 class Parquet(Format):
@@ -433,3 +445,6 @@ class Parquet(Format):
 
     def read_ids(self, fp: BinaryIO) -> Iterator[int]:
         return read_parquet_ids(fp)
+
+    def ids_digest(self, fp: BinaryIO) -> tuple[int, str]:
+        return parquet_ids_digest(fp)

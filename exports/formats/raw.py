@@ -16,7 +16,15 @@ from typing import Any, BinaryIO
 
 from annotation.tasktypes.base import TaskType
 
-from .base import ExportOptions, Format, GoldRow, LineWriter, Writer, read_json_ids
+from .base import (
+    ExportOptions,
+    Format,
+    GoldRow,
+    LineWriter,
+    Writer,
+    json_ids_digest,
+    read_json_ids,
+)
 
 
 def gold_of(row: GoldRow) -> dict | None:
@@ -65,3 +73,6 @@ class Raw(Format):
 
     def read_ids(self, fp: BinaryIO) -> Iterator[int]:
         return read_json_ids(fp)
+
+    def ids_digest(self, fp: BinaryIO) -> tuple[int, str]:
+        return json_ids_digest(fp)

@@ -4,8 +4,10 @@ the rows given; provenance only on request; read_ids gives the ids back."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+from array import array
 
 import orjson
 import pyarrow.parquet as pq
@@ -13,6 +15,7 @@ import pytest
 
 from exports import formats
 from exports.formats import ExportOptions
+from exports.formats.base import JSON_ID_BLOCK, IdDigest
 
 from .helpers import (
     CLASSIFICATION,
@@ -246,6 +249,52 @@ def test_read_ids_gives_the_ids_in_order(key: str) -> None:
 def test_read_ids_of_an_empty_file(key: str) -> None:
     data = write(key, [])
     assert list(formats.get(key).read_ids(io.BytesIO(data))) == []
+
+
+def expected_digest(ids: list[int]) -> tuple[int, str]:
+    return len(ids), hashlib.sha256(array("q", ids).tobytes()).hexdigest()
+
+
+@pytest.mark.parametrize("key", ["jsonl", "csv", "parquet", "hf", "raw"])
+def test_ids_digest_hashes_the_ids_in_order(key: str) -> None:
+    rows = single_rows()[::-1]
+    fp = io.BytesIO(write(key, rows))
+    assert formats.get(key).ids_digest(fp) == expected_digest([7, 3, 2, 1])
+    assert not fp.closed
+    swapped = io.BytesIO(write(key, [rows[1], rows[0], *rows[2:]]))
+    assert formats.get(key).ids_digest(swapped) != expected_digest([7, 3, 2, 1])
+
+
+@pytest.mark.parametrize("key", ["jsonl", "csv", "parquet", "hf", "raw"])
+def test_ids_digest_of_an_empty_file(key: str) -> None:
+    assert formats.get(key).ids_digest(io.BytesIO(write(key, []))) == expected_digest([])
+
+
+@pytest.mark.parametrize("key", ["jsonl", "raw"])
+def test_ids_digest_reads_a_line_longer_than_arrows_block(key: str) -> None:
+    # Arrow's reader gives up on a line longer than its block; the line by
+    # line reader then answers, from the start of the file.
+    rows = single_rows()
+    rows[1].data["text"] = "x" * (JSON_ID_BLOCK + 10)
+    data = write(key, rows)
+    assert max(len(line) for line in data.splitlines()) > JSON_ID_BLOCK
+    fp = io.BytesIO(b"preamble" + data)
+    fp.seek(len(b"preamble"))
+    assert formats.get(key).ids_digest(fp) == expected_digest([r.item_id for r in rows])
+
+
+def test_ids_digest_refuses_a_line_without_item_id() -> None:
+    data = write("jsonl", single_rows()) + b'{"text": "no id"}\n'
+    with pytest.raises(KeyError):
+        formats.get("jsonl").ids_digest(io.BytesIO(data))
+
+
+def test_id_digest_in_batches_equals_one_pass() -> None:
+    ids = list(range(10_000, 0, -3))
+    digest = IdDigest()
+    for start in range(0, len(ids), 999):
+        digest.update(array("q", ids[start : start + 999]))
+    assert digest.result() == IdDigest.of(ids) == expected_digest(ids)
 
 
 @pytest.mark.parametrize("key", ["chat", "preference"])
