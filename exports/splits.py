@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models.fields.json import compile_json_path
@@ -147,19 +148,6 @@ def _binary() -> str:
     return ' COLLATE "C"' if connection.vendor == "postgresql" else ""
 
 
-def _groups_sql(*, grouped: bool) -> str:
-    """CTE ``groups``: the new groups, each with the bucket and hash of its
-    first item. An ungrouped item is its own group (its content hash is
-    unique in the project)."""
-    if not grouped:
-        return "groups AS (SELECT item_id, bucket, h FROM need)"
-    return (
-        "groups AS (SELECT gkey, bucket, h FROM (SELECT n.gkey, n.bucket, n.h, row_number() "
-        "OVER (PARTITION BY n.gkey ORDER BY n.item_id) AS k FROM need n WHERE NOT EXISTS "
-        "(SELECT 1 FROM taken t WHERE t.gkey = n.gkey)) x WHERE k = 1)"
-    )
-
-
 def _taken_sql(
     project: Project, key: str, key_params: list, meta: str, meta_params: list
 ) -> tuple[str, list]:
@@ -169,8 +157,102 @@ def _taken_sql(
         f"taken AS (SELECT gkey, split FROM (SELECT t.gkey, t.split, row_number() OVER "  # noqa: S608
         f"(PARTITION BY t.gkey ORDER BY t.id) AS k FROM (SELECT i.id, {key} AS gkey, s.split "
         f"FROM {ITEM} i JOIN {SPLIT} s ON s.item_id = i.id WHERE i.project_id = %s "
-        f"AND {meta} IS NOT NULL) t) x WHERE k = 1),"
+        f"AND {meta} IS NOT NULL) t) x WHERE k = 1)"
     ), [*key_params, project.pk, *meta_params]
+
+
+@dataclass(frozen=True)
+class _Query:
+    """The parts of the assignment that depend on the export."""
+
+    selection: str  # FROM … WHERE … of the export's rows, the item aliased i
+    params: list
+    bucket: str  # the label bucket of a row of the selection
+    salt: str
+    fresh: bool  # no item of the selection has a split yet
+
+    def rows(self, columns: str, column_params: list, *, assigned: bool | None) -> tuple[str, list]:
+        """SELECT ``columns`` over the selection's items: all, those with a
+        split (assigned) or those without (not assigned)."""
+        sql = f"SELECT {columns} {self.selection}"
+        if assigned is not None:
+            exists = f"EXISTS (SELECT 1 FROM {SPLIT} s WHERE s.item_id = i.id)"  # noqa: S608
+            sql += f" AND {'' if assigned else 'NOT '}{exists}"
+        return sql, [*column_params, *self.params]
+
+    def base(self) -> tuple[str, str, list]:
+        """A join that gives each bucket its count of items already assigned
+        (``b.n``), so that positions go on from there; nothing when fresh."""
+        if self.fresh:
+            return "", "0", []
+        sql, params = self.rows(f"{self.bucket} AS bucket, count(*) AS n", [], assigned=True)
+        return f"LEFT JOIN ({sql} GROUP BY 1) b ON b.bucket = r.bucket", "COALESCE(b.n, 0)", params
+
+
+def _ranked_sql(query: _Query, unit: str, tie: str, source: tuple[str, list]) -> tuple[str, list]:
+    """(unit, pos) for the new groups of ``source`` (columns unit, bucket,
+    h): each bucket's groups in hash order, their positions counted on from
+    the bucket's assigned items."""
+    c = _binary()
+    join, base, base_params = query.base()
+    sql = (
+        f"SELECT r.{unit}, {base} + row_number() OVER (PARTITION BY r.bucket{c} "  # noqa: S608
+        f"ORDER BY r.h{c}, r.{tie}) AS pos FROM ({source[0]}) r {join}"
+    )
+    return sql, [*source[1], *base_params]
+
+
+def _picked_sql(ranked: tuple[str, list], unit: str, spec: dict[str, float]) -> tuple[str, list]:
+    """(unit, split): each position's split from the low-discrepancy sequence."""
+    choose, choose_params = _choose_sql(spec)
+    return (
+        f"SELECT r.{unit}, {choose} AS split FROM (SELECT {unit}, "  # noqa: S608
+        f"(pos * %s) - floor(pos * %s) AS u FROM ({ranked[0]}) p) r",
+        [*choose_params, PHI, PHI, *ranked[1]],
+    )
+
+
+def _ungrouped_sql(query: _Query, spec: dict[str, float]) -> tuple[str, list]:
+    """Every item its own group, keyed by its content hash (unique in the
+    project); one pass over the selection when none of it is assigned."""
+    need = query.rows(
+        f"i.id AS item_id, {query.bucket} AS bucket, md5(%s || ':' || i.content_hash) AS h",
+        [query.salt],
+        assigned=None if query.fresh else False,
+    )
+    picked, params = _picked_sql(_ranked_sql(query, "item_id", "item_id", need), "item_id", spec)
+    return f"{picked} ORDER BY 1", params
+
+
+def _grouped_sql(query: _Query, project: Project, group_by: str, spec) -> tuple[str, list]:
+    """Groups by ``meta[group_by]`` (else the content hash): a group that has
+    a split anywhere keeps it; a new group is ranked by its first item."""
+    meta, meta_params = _meta_sql(group_by)
+    key = f"COALESCE({meta}, i.content_hash)"
+    need, need_params = query.rows(
+        f"i.id AS item_id, {query.bucket} AS bucket, {key} AS gkey",
+        meta_params,
+        assigned=None if query.fresh else False,
+    )
+    taken, taken_params = _taken_sql(project, key, meta_params, meta, meta_params)
+    # A new group's bucket is its first item's; its hash is of its key.
+    groups = (
+        "SELECT gkey, bucket, md5(%s || ':' || gkey) AS h FROM (SELECT n.gkey, n.bucket, "
+        "row_number() OVER (PARTITION BY n.gkey ORDER BY n.item_id) AS k FROM need n "
+        # NOT IN over the (never null) keys is a hashed lookup whatever the
+        # planner thinks ``need`` holds: an anti join it believed small went
+        # through every pair.
+        "WHERE n.gkey NOT IN (SELECT gkey FROM taken)) x WHERE k = 1",
+        [query.salt],
+    )
+    ranked = _ranked_sql(query, "gkey", f"gkey{_binary()}", groups)
+    picked, picked_params = _picked_sql(ranked, "gkey", spec)
+    sql = (
+        f"WITH need AS ({need}), {taken}, picked AS ({picked}) "  # noqa: S608
+        "SELECT n.item_id, c.split FROM need n JOIN (SELECT gkey, split FROM picked "
+        "UNION ALL SELECT gkey, split FROM taken) c ON c.gkey = n.gkey ORDER BY 1"
+    )
+    return sql, [*need_params, *taken_params, *picked_params]
 
 
 def splits_assign(
@@ -195,60 +277,21 @@ def splits_assign(
     records, missing = _count(selection, selection_params)
     if not missing:
         return records, 0
-    grouped = group_by is not None
-    c = _binary()
-    if grouped:
-        meta, meta_params = _meta_sql(group_by)
-        key, key_params = f"COALESCE({meta}, i.content_hash)", meta_params
-        taken, taken_params = _taken_sql(project, key, key_params, meta, meta_params)
-        # Ties of the hash (never seen) by the group key.
-        unit, tie = "gkey", f"g.gkey{c}"
-        final = (
-            "SELECT n.item_id, c.split FROM need n JOIN (SELECT gkey, split FROM picked "
-            "UNION ALL SELECT gkey, split FROM taken) c ON c.gkey = n.gkey"
-        )
+    query = _Query(
+        selection=selection,
+        params=selection_params,
+        bucket=bucket_sql,
+        salt=project.split_salt,
+        fresh=missing == records,
+    )
+    if group_by is None:
+        select, params = _ungrouped_sql(query, spec)
     else:
-        key, key_params, taken, taken_params = "i.content_hash", [], "", []
-        unit, tie = "item_id", "g.item_id"
-        final = "SELECT item_id, split FROM picked"
-    gkey = "gkey, " if grouped else ""  # ungrouped, the hash is all the ranking needs
-    choose, choose_params = _choose_sql(spec)
+        select, params = _grouped_sql(query, project, group_by, spec)
     # The rows go in in item order: the primary key's index then grows at
     # its right edge instead of taking a million inserts at random places.
-    sql = f"""
-    INSERT INTO {SPLIT} (item_id, split)
-    WITH items AS (
-        SELECT x.item_id, x.bucket, {"x.gkey, " if grouped else ""}md5(%s || ':' || x.gkey) AS h,
-            s.split
-        FROM (SELECT i.id AS item_id, {bucket_sql} AS bucket, {key} AS gkey {selection}) x
-        LEFT JOIN {SPLIT} s ON s.item_id = x.item_id
-    ),
-    {taken}
-    need AS (SELECT item_id, bucket, {gkey}h FROM items WHERE split IS NULL),
-    base AS (SELECT bucket, count(*) AS n FROM items WHERE split IS NOT NULL GROUP BY bucket),
-    {_groups_sql(grouped=grouped)},
-    ranked AS (
-        SELECT g.{unit}, COALESCE(b.n, 0) + row_number() OVER (
-            PARTITION BY g.bucket{c} ORDER BY g.h{c}, {tie}) AS pos
-        FROM groups g LEFT JOIN base b ON b.bucket = g.bucket
-    ),
-    picked AS (
-        SELECT r.{unit}, {choose} AS split
-        FROM (SELECT {unit}, (pos * %s) - floor(pos * %s) AS u FROM ranked) r
-    )
-    {final} ORDER BY 1
-    """  # noqa: S608 - table names, CTE names and CASE are ours; values are parameters
-    params = [
-        project.split_salt,
-        *key_params,
-        *selection_params,
-        *taken_params,
-        *choose_params,
-        PHI,
-        PHI,
-    ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(f"INSERT INTO {SPLIT} (item_id, split) {select}", params)  # noqa: S608
         return records, cursor.rowcount
 
 
