@@ -263,18 +263,22 @@ def splits_assign(
     selection: str,
     selection_params: list,
     bucket_sql: str,
+    selected_ids: str | None = None,
 ) -> tuple[int, int]:
     """Give every item of the selection that has no split one, in one
     ``INSERT … SELECT`` (see the module docstring). ``selection`` is the
     export's ``FROM … WHERE …`` (the item aliased ``i``) and ``bucket_sql``
-    the label bucket of a row of it. Returns how many rows the selection
-    holds and how many splits were set.
+    the label bucket of a row of it; ``selected_ids``, when given, a cheaper
+    SELECT of the same rows' item ids (as ``item_id``) to count them with.
+    Returns how many rows the selection holds and how many splits were set.
 
     The caller serialises assignments per project (two exports assigning
     the same items at once would race; the primary key would refuse the
     second) and runs this in the export's snapshot transaction, so the
     snapshot sees the splits it set."""
-    records, missing = _count(selection, selection_params)
+    records, missing = _count(
+        selected_ids or f"SELECT i.id AS item_id {selection}", selection_params
+    )
     if not missing:
         return records, 0
     query = _Query(
@@ -295,15 +299,15 @@ def splits_assign(
         return records, cursor.rowcount
 
 
-def _count(selection: str, selection_params: list) -> tuple[int, int]:
+def _count(selected_ids: str, params: list) -> tuple[int, int]:
     """The selection's rows and how many of their items have no split, in
     one scan. Every export after an item's first finds none missing and
     skips the ranking; the export needs the count anyway."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT count(*), count(*) - count(s.item_id) FROM (SELECT i.id AS item_id "  # noqa: S608
-            f"{selection}) sel LEFT JOIN {SPLIT} s ON s.item_id = sel.item_id",
-            selection_params,
+            f"SELECT count(*), count(*) - count(s.item_id) FROM ({selected_ids}) sel "  # noqa: S608
+            f"LEFT JOIN {SPLIT} s ON s.item_id = sel.item_id",
+            params,
         )
         records, missing = cursor.fetchone()
         return records, missing
