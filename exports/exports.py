@@ -1121,15 +1121,7 @@ def _reconcile(version: DatasetVersion, fmt, outs: dict[str, _Out], manifest: _O
     _stored_as_written(version, manifest)
     for out in outs.values():
         with default_storage.open(version.folder + out.name, "rb") as stored:
-            read_back = (
-                fmt.ids_digest(_plain(stored))
-                if not os.environ.get("XOLD")
-                else (
-                    IdDigest.of(fmt.read_ids(_plain(stored)))
-                    if fmt.read_ids(io.BytesIO()) is not None
-                    else None
-                )
-            )
+            read_back = fmt.ids_digest(_plain(stored))
         if read_back is None:
             _stored_as_written(version, out)
             continue
