@@ -6,6 +6,7 @@ failures fail the job (SECURITY.md E5, E9, F6)."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -185,6 +186,30 @@ def test_hf_folder_files_exist(project, lead, mixed):
     assert {"data/train.parquet", "data/test.parquet", "README.md", "datasheet.json"} <= names
     with zipfile.ZipFile(exports.open_version_file(version, exports.BUNDLE)) as archive:
         assert {"data/train.parquet", "data/test.parquet", "README.md"} <= set(archive.namelist())
+
+
+def test_the_bundle_holds_every_file_as_stored(project, lead):
+    """The bundle is assembled from streams deflated while the files were
+    written: each member inflates, with its crc checked, to the stored file's
+    bytes; names are sorted and dates fixed. Enough records that the data
+    files cross many write chunks."""
+    bulk_gold(project, [f"label{n % 3}" for n in range(30_000)])
+    version = export_now(project, lead, splits={"train": 0.8, "test": 0.2})
+    assert version.status == "succeeded", version.job.error
+    stored = {f["name"]: f for f in version.files if f["name"] != exports.BUNDLE}
+    bundle = next(f for f in version.files if f["name"] == exports.BUNDLE)
+    with exports.open_version_file(version, exports.BUNDLE) as fh:
+        body = fh.read()
+    assert (len(body), hashlib.sha256(body).hexdigest()) == (bundle["size"], bundle["sha256"])
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert archive.testzip() is None
+        assert archive.namelist() == sorted(stored)
+        for info in archive.infolist():
+            assert info.date_time == exports.ZIP_DATE
+            assert info.compress_type == zipfile.ZIP_DEFLATED
+            with exports.open_version_file(version, info.filename) as fh:
+                assert archive.read(info) == fh.read(), info.filename
+    assert max(f["size"] for f in stored.values()) > 2 << 20
 
 
 def test_raw_holds_every_annotated_item(project, lead, mixed):
