@@ -654,21 +654,28 @@ def label_of(value: Any) -> str | None:
 
 
 @dataclass(frozen=True)
-class _Deflated:
-    """A member of the bundle, deflated ahead: its raw deflate stream (in a
-    local file, or in memory), the crc32 and size of what it inflates to."""
+class _Member:
+    """A member of the bundle as the zip holds it: its bytes (a local file,
+    or in memory), deflated or stored, and the crc32 and size of the file."""
 
     crc: int
     size: int
+    method: int  # zipfile.ZIP_DEFLATED or zipfile.ZIP_STORED
     path: str | None = None
     body: bytes | None = None
 
     @classmethod
-    def of(cls, body: bytes) -> _Deflated:
+    def deflated(cls, body: bytes) -> _Member:
         squeeze = _deflater()
         return cls(
-            crc=zlib.crc32(body), size=len(body), body=squeeze.compress(body) + squeeze.flush()
+            crc=zlib.crc32(body),
+            size=len(body),
+            method=zipfile.ZIP_DEFLATED,
+            body=squeeze.compress(body) + squeeze.flush(),
         )
+
+    def packed_size(self) -> int:
+        return len(self.body) if self.body is not None else os.path.getsize(self.path)
 
 
 def _deflater():
@@ -677,21 +684,20 @@ def _deflater():
 
 
 class _HashingFile(io.FileIO):
-    """A local file that hashes what is written to it, in order, and deflates
-    it beside it for the bundle. The writing, hashing and deflating happen on
-    a thread of the file's own (all release the GIL), so the export's thread
-    goes on making the next rows meanwhile and the bundle is assembled at the
-    end from streams already deflated; ``close`` waits for them and raises
-    what failed."""
+    """A local file that hashes what is written to it, in order, and (with
+    ``deflate``) deflates it beside it for the bundle. The writing, hashing
+    and deflating happen on a thread of the file's own (all release the
+    GIL), so the export's thread goes on making the next rows meanwhile and
+    the bundle is assembled at the end from what is ready; ``close`` waits
+    for them and raises what failed."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, deflate: bool = True) -> None:
         super().__init__(path, "wb")
         self.sha = hashlib.sha256()
         self.size = 0
         self.crc = 0
-        self.deflated_path = path + ".deflate"
-        self._deflated = open(self.deflated_path, "wb")  # closed by the thread
-        self._squeeze = _deflater()
+        self._deflated = open(path + ".deflate", "wb") if deflate else None
+        self._squeeze = _deflater() if deflate else None
         self._pending: queue.Queue = queue.Queue(maxsize=8)  # at most 8 chunks in flight
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._drain, name="export-hash", daemon=True)
@@ -707,15 +713,17 @@ class _HashingFile(io.FileIO):
                     view = view[super().write(view) :]
                 self.sha.update(data)
                 self.crc = zlib.crc32(data, self.crc)
-                self._deflated.write(self._squeeze.compress(data))
+                if self._deflated is not None:
+                    self._deflated.write(self._squeeze.compress(data))
             except BaseException as exc:  # raised by close()
                 self._error = exc
-        try:
-            with self._deflated:
-                if self._error is None:
-                    self._deflated.write(self._squeeze.flush())
-        except BaseException as exc:
-            self._error = self._error or exc
+        if self._deflated is not None:
+            try:
+                with self._deflated:
+                    if self._error is None:
+                        self._deflated.write(self._squeeze.flush())
+            except BaseException as exc:
+                self._error = self._error or exc
 
     def write(self, data) -> int:
         if self._error is not None:
@@ -733,8 +741,11 @@ class _HashingFile(io.FileIO):
         if self._error is not None:
             raise self._error
 
-    def deflated(self) -> _Deflated:
-        return _Deflated(crc=self.crc, size=self.size, path=self.deflated_path)
+    def member(self) -> _Member:
+        """The bundle's member for this file, once it is closed."""
+        if self._deflated is None:
+            return _Member(self.crc, self.size, zipfile.ZIP_STORED, path=self.name)
+        return _Member(self.crc, self.size, zipfile.ZIP_DEFLATED, path=self._deflated.name)
 
 
 @dataclass
@@ -763,9 +774,9 @@ class _Out:
         self.stream.close()
 
 
-def _open(tmp: str, name: str, *, split: str | None = None) -> _Out:
+def _open(tmp: str, name: str, *, split: str | None = None, deflate: bool = True) -> _Out:
     path = os.path.join(tmp, name.replace("/", "__"))
-    raw = _HashingFile(path)
+    raw = _HashingFile(path, deflate=deflate)
     return _Out(name=name, path=path, raw=raw, stream=io.BufferedWriter(raw, 1 << 20), split=split)
 
 
@@ -962,7 +973,7 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
             read.annotators = [row[0] for row in cursor.fetchall()]
     ctx.progress(0, read.total, force=True)
     for name in sorted(spec or [UNSPLIT]):
-        out = outs[name] = _open(tmp, _data_name(fmt, name), split=name)
+        out = outs[name] = _open(tmp, _data_name(fmt, name), split=name, deflate=not fmt.compressed)
         out.writer = fmt.writer(
             out.stream, task_type=task_type, config=config.config, options=options
         )
@@ -1243,25 +1254,23 @@ def datasheet_build(version: DatasetVersion, project: Project, read: _Read) -> d
     }
 
 
-def _zip(tmp: str, members: list[tuple[str, _Deflated]]) -> str:
-    """A canonical zip: sorted names, fixed dates and permissions, deflated.
+def _zip(tmp: str, members: list[tuple[str, _Member]]) -> str:
+    """A canonical zip: sorted names, fixed dates and permissions.
 
-    The members come deflated already (the data files and the manifest while
-    they were written), so the zip is headers around copied bytes. zipfile
-    cannot take a member's compressed bytes, so each local header is written
-    here and the member handed to the archive, whose close writes the central
-    directory (with Zip64 records where sizes need them)."""
+    The members come ready (deflated while they were written, or stored when
+    the format compressed them itself), so the zip is headers around copied
+    bytes. zipfile cannot take a member's packed bytes, so each local header
+    is written here and the member handed to the archive, whose close writes
+    the central directory (with Zip64 records where sizes need them)."""
     path = os.path.join(tmp, BUNDLE)
     with zipfile.ZipFile(path, "w") as archive:
         for name, member in sorted(members, key=lambda m: m[0]):
             info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = member.method
             info.external_attr = 0o644 << 16
             info.create_system = 3
             info.CRC, info.file_size = member.crc, member.size
-            info.compress_size = (
-                len(member.body) if member.body is not None else os.path.getsize(member.path)
-            )
+            info.compress_size = member.packed_size()
             info.header_offset = archive.fp.tell()
             archive.fp.write(info.FileHeader())
             if member.body is not None:
@@ -1329,7 +1338,7 @@ def export_run(ctx: JobContext) -> None:
             ctx.side.execute("SELECT pg_advisory_unlock(%s, %s)", [SPLIT_LOCK, project.pk])
 
 
-def _bundle(tmp: str, members: list[tuple[str, _Deflated]]) -> tuple[str, int, str]:
+def _bundle(tmp: str, members: list[tuple[str, _Member]]) -> tuple[str, int, str]:
     """The zip, its size and its sha256."""
     bundle = _zip(tmp, members)
     with open(bundle, "rb") as fh:
@@ -1342,18 +1351,18 @@ def _finish(ctx, version, project, fmt, tmp, read, outs, manifest) -> None:
     data_files = [_file_entry(out, fmt) for out in outs.values()]
     datasheet = datasheet_build(version, project, read)
     datasheet_bytes = orjson.dumps(datasheet, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
-    members = [(out.name, out.raw.deflated()) for out in outs.values()]
+    members = [(out.name, out.raw.member()) for out in outs.values()]
     extras = []
     for name, body in sorted(fmt.extra_files(datasheet=datasheet, splits=sorted(outs)).items()):
         path = os.path.join(tmp, "extra__" + name.replace("/", "__"))
         with open(path, "wb") as fh:
             fh.write(body)
-        members.append((name, _Deflated.of(body)))
+        members.append((name, _Member.deflated(body)))
         extras.append((name, path, body))
     sheet_path = os.path.join(tmp, DATASHEET)
     with open(sheet_path, "wb") as fh:
         fh.write(datasheet_bytes)
-    members += [(DATASHEET, _Deflated.of(datasheet_bytes)), (MANIFEST, manifest.raw.deflated())]
+    members += [(DATASHEET, _Member.deflated(datasheet_bytes)), (MANIFEST, manifest.raw.member())]
     # The bundle is assembled from the deflated streams while the files are
     # stored and reconciled (file I/O releases the GIL).
     zipping = _Background(lambda: _bundle(tmp, members))

@@ -84,6 +84,9 @@ class Format:
     # True: the exporter streams every item with submitted annotations, gold
     # or not, with GoldRow.history filled.
     raw: ClassVar[bool] = False
+    # True: the data files are compressed already (Parquet's zstd), so the
+    # bundle stores them as they are instead of deflating them again.
+    compressed: ClassVar[bool] = False
 
     def supports(self, task_type: TaskType) -> bool:
         return True

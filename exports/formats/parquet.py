@@ -436,6 +436,7 @@ class Parquet(Format):
     key = "parquet"
     name = "Parquet"
     extension = ".parquet"
+    compressed = True
     content_type = "application/vnd.apache.parquet"
 
     def writer(
