@@ -1363,8 +1363,9 @@ def _finish(ctx, version, project, fmt, tmp, read, outs, manifest) -> None:
     with open(sheet_path, "wb") as fh:
         fh.write(datasheet_bytes)
     members += [(DATASHEET, _Member.deflated(datasheet_bytes)), (MANIFEST, manifest.raw.member())]
-    # The bundle is assembled from the deflated streams while the files are
-    # stored and reconciled (file I/O releases the GIL).
+    # The bundle is assembled from the members made while the files were
+    # written, on a thread while they are stored and reconciled (file I/O
+    # releases the GIL).
     zipping = _Background(lambda: _bundle(tmp, members))
     try:
         for out in [*outs.values(), manifest]:
