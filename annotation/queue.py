@@ -189,19 +189,50 @@ def _today_key(project: Project, user_id: int, now) -> str:
 def _excluded_sql(alias: str = "i") -> str:
     """The caller has not done, skipped, deferred or leased the item.
 
-    On PostgreSQL, OFFSET 0 keeps the planner from turning this into an
-    anti-join (or a hashed subplan): the walk then probes the (item,
-    annotator) index once per candidate, in queue order, and stops at the
-    LIMIT. As an anti-join, once the planner expects a single row out it
-    prefers hashing every assignment of the annotator and scanning every
-    item: 200,000 rows read per claim for an annotator 100,000 items ahead
-    (tests/queue/test_claim_rows_examined.py)."""
+    A probe of the item's own assignments, whatever the statistics say
+    (tests/queue/test_queue_plans_without_statistics.py). OFFSET 0 keeps it
+    a correlated subquery run per candidate in queue order, never an
+    anti-join: as one, once the planner expects a single row out it prefers
+    hashing every assignment of the annotator and scanning every item
+    (200,000 rows read per claim for an annotator 100,000 items ahead,
+    tests/queue/test_claim_rows_examined.py). ``+ 0`` keeps the annotator
+    column out of the index choice: the probe can only start from the item,
+    which has a few assignments, not from the annotator, who may have
+    100,000 (with no statistics the two look alike to the planner, and it
+    took the annotator's index on a fresh database)."""
     states = ", ".join(f"'{s.value}'" for s in EXCLUDES)
-    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
     return (
         f"NOT EXISTS (SELECT 1 FROM {ASSIGNMENT} a WHERE a.item_id = {alias}.id "  # noqa: S608
-        f"AND a.annotator_id = %(me)s AND a.state IN ({states}){fence})"
+        f"AND a.annotator_id + 0 = %(me)s AND a.state IN ({states}){_fence()})"
     )
+
+
+def _fence() -> str:
+    """Keeps a subquery a subquery: PostgreSQL does not pull a subquery with
+    OFFSET into the query around it, so the planner cannot reorder it."""
+    return " OFFSET 0" if connection.vendor == "postgresql" else ""
+
+
+# An item open with a free slot, written so that it does not match the
+# predicate of the queue's partial index (``+ 0``): an item found by its id
+# (see _among) is then read through the primary key, never through a scan
+# of that whole index, which the planner took when it believed it small.
+OPEN_BY_KEY = "i.state = 'open' AND i.free_slots + 0 > 0"
+
+
+def _among(ids_sql: str) -> str:
+    """``IN (ids_sql)`` driven from the subquery's rows. On PostgreSQL,
+    ``= ANY(ARRAY(…))`` runs the subquery once, first, and probes the
+    primary key for each id it gives; as ``IN`` the planner may instead
+    scan the other side and probe the subquery per row, which it did from
+    every open item of every project when it believed the tables small.
+    The ids fix the project: a condition on the item's project beside them
+    would let the planner walk the project's queue index instead, filtering
+    on the ids (it did, believing the project small); and so would
+    conditions that match that index's predicate (OPEN_BY_KEY)."""
+    if connection.vendor == "postgresql":
+        return f"= ANY(ARRAY({ids_sql}))"
+    return f"IN ({ids_sql})"
 
 
 def _fetch_one(sql: str, params: dict) -> tuple | None:
@@ -318,9 +349,9 @@ def _start_sql() -> str:
         "AND a.annotator_id = %(me)s AND a.state = 'active' AND a.expires_at > %(now)s"
     )
     return (
-        f"WITH reopened AS (SELECT i.id FROM {REOPENED} r JOIN {ITEM} i ON i.id = r.item_id "  # noqa: S608
-        "WHERE r.project_id = %(p)s AND i.state = 'open' AND i.free_slots > 0 "
-        f"AND {_excluded_sql()} AND NOT EXISTS ({live}) "
+        f"WITH reopened AS (SELECT i.id FROM {ITEM} i WHERE i.id {_returned_ids()} "  # noqa: S608
+        f"AND {OPEN_BY_KEY} "
+        f"AND {_excluded_sql()} AND NOT EXISTS ({live}{_fence()}) "
         f"ORDER BY i.rank, i.id LIMIT 1{_skip_locked()}) "
         "SELECT (SELECT c.rank FROM "
         f"{CURSOR} c WHERE c.project_id = %(p)s AND c.annotator_id = %(me)s), "
@@ -330,6 +361,12 @@ def _start_sql() -> str:
         "AND a.state = 'active'), "
         "(SELECT id FROM reopened)"
     )
+
+
+def _returned_ids() -> str:
+    """Items of project %(p)s with a returned slot, driven from the
+    returned-slot rows (a handful, or none) rather than from the items."""
+    return _among(f"SELECT r.item_id FROM {REOPENED} r WHERE r.project_id = %(p)s")  # noqa: S608
 
 
 def _resume(project: Project, start: _Start, now) -> Assignment | None:
@@ -418,11 +455,17 @@ def _cursor_set(project_id: int, user_id: int, position: tuple[float, int]) -> N
 
 
 def _from_deferred(project: Project, user) -> int | None:
+    # Driven from the annotator's deferred assignments, each item probed by
+    # its key: never from the queue's items (see _among).
+    deferred = (
+        f"SELECT a.item_id FROM {ASSIGNMENT} a WHERE a.project_id = %(p)s "  # noqa: S608
+        "AND a.annotator_id = %(me)s AND a.state = 'deferred'"
+    )
     row = _fetch_one(
-        f"SELECT i.id FROM {ASSIGNMENT} a JOIN {ITEM} i ON i.id = a.item_id "  # noqa: S608
-        "WHERE a.project_id = %(p)s AND a.annotator_id = %(me)s AND a.state = 'deferred' "
-        "AND i.state = 'open' AND i.free_slots > 0 "
-        f"ORDER BY a.finished_at, i.id LIMIT 1{_skip_locked()}",
+        f"SELECT i.id FROM {ITEM} i WHERE i.id {_among(deferred)} "  # noqa: S608
+        f"AND {OPEN_BY_KEY} "
+        f"ORDER BY (SELECT a.finished_at FROM {ASSIGNMENT} a WHERE a.item_id = i.id "
+        f"AND a.annotator_id + 0 = %(me)s), i.id LIMIT 1{_skip_locked()}",
         {"p": project.pk, "me": user.pk},
     )
     return row[0] if row else None
@@ -558,13 +601,15 @@ def _nothing_left(project: Project, user, now) -> NothingLeft:
     the two (a skip, a release, an expiry) is no longer a lease but a
     returned slot: that is "try again now", not "done" — else the annotator
     would stop with an item still open to them."""
+    # Both driven from rows few by design (the project's active leases, its
+    # returned slots), each item probed by its key.
     soonest, returned = _fetch_one(
         f"SELECT (SELECT MIN(a2.expires_at) FROM {ASSIGNMENT} a2 "  # noqa: S608
-        f"JOIN {ITEM} i ON i.id = a2.item_id WHERE a2.project_id = %(p)s "
-        "AND a2.state = 'active' AND a2.annotator_id <> %(me)s "
-        f"AND i.state = 'open' AND {_excluded_sql()}), "
-        f"EXISTS (SELECT 1 FROM {REOPENED} r JOIN {ITEM} i ON i.id = r.item_id "
-        "WHERE r.project_id = %(p)s AND i.state = 'open' AND i.free_slots > 0 "
+        "WHERE a2.project_id = %(p)s AND a2.state = 'active' AND a2.annotator_id <> %(me)s "
+        f"AND EXISTS (SELECT 1 FROM {ITEM} i WHERE i.id = a2.item_id AND i.state = 'open' "
+        f"AND {_excluded_sql()}{_fence()})), "
+        f"EXISTS (SELECT 1 FROM {ITEM} i WHERE i.id {_returned_ids()} "
+        f"AND {OPEN_BY_KEY} "
         f"AND {_excluded_sql()})",
         {"p": project.pk, "me": user.pk},
     )

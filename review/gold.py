@@ -107,8 +107,12 @@ def submissions(item_id: int) -> list[Submission]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT n.id, n.annotator_id, n.value, n.config_version, n.guideline_version "  # noqa: S608
-            f"FROM {Annotation._meta.db_table} n JOIN {Assignment._meta.db_table} a "
-            "ON a.id = n.assignment_id WHERE n.item_id = %s AND a.state = 'submitted' "
+            f"FROM {Annotation._meta.db_table} n WHERE n.item_id = %s "
+            # From the item's few annotations, each assignment probed by its
+            # key: never from the project's submitted assignments, which
+            # the planner chose on tables it had no statistics for.
+            f"AND EXISTS (SELECT 1 FROM {Assignment._meta.db_table} a WHERE a.id = n.assignment_id "
+            f"AND a.state = 'submitted'{' OFFSET 0' if connection.vendor == 'postgresql' else ''}) "
             "ORDER BY n.id",
             [item_id],
         )

@@ -27,6 +27,7 @@ from annotation import queue
 from annotation.models import Annotation, Item, ItemState
 from annotation.queue import NothingLeft
 from annotation.tasktypes.base import TaskTypeError
+from projects.access import model_columns, model_from_row
 from projects.models import Project
 
 from .gold import _task, current_guideline_version
@@ -49,10 +50,32 @@ class ReviewClaim:
 def reviews_expire(*, project_id: int | None = None, now=None) -> int:
     """End review leases past their time (the beat task, and each claim)."""
     now = now or timezone.now()
-    rows = Review.objects.filter(state=ReviewState.ACTIVE, expires_at__lt=now)
+    where, params = "", [now, now]
     if project_id is not None:
-        rows = rows.filter(project_id=project_id)
-    return rows.update(state=ReviewState.EXPIRED, finished_at=now)
+        where, params = "project_id = %s AND ", [now, project_id, now]
+    with connection.cursor() as cursor:
+        # 'active' is written into the statement, not bound: only then can a
+        # prepared statement's generic plan use the partial index of active
+        # leases (a bound state led it to read every review of the project).
+        cursor.execute(
+            f"UPDATE {REVIEW} SET state = 'expired', finished_at = %s "  # noqa: S608
+            f"WHERE {where}state = 'active' AND expires_at < %s",
+            params,
+        )
+        return cursor.rowcount
+
+
+def _active_review(project: Project, user) -> Review | None:
+    """The reviewer's live lease in the project (the partial unique index of
+    active leases, its state written into the statement: see reviews_expire)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {model_columns(Review, 'r')} FROM {REVIEW} r "  # noqa: S608
+            "WHERE r.project_id = %s AND r.reviewer_id = %s AND r.state = 'active'",
+            [project.pk, user.pk],
+        )
+        row = cursor.fetchone()
+    return model_from_row(Review, row) if row else None
 
 
 def _skip_locked() -> str:
@@ -67,9 +90,15 @@ def _next_item(project: Project, user) -> int | None:
 
 
 def _first_item(project: Project, user, *, fresh: bool) -> int | None:
+    # The walk goes down the review queue's index in order; each probe is a
+    # correlated subquery on the item's own rows (queue._fence), and the
+    # reviewer's column is kept out of the index choice (``+ 0``): a
+    # reviewer who also annotated 100,000 items must not have their
+    # annotations read per claim (see queue._excluded_sql).
+    fence = queue._fence()
     given_back = (
         f"AND NOT EXISTS (SELECT 1 FROM {REVIEW} g WHERE g.item_id = i.id "  # noqa: S608
-        "AND g.reviewer_id = %(me)s AND g.state = 'released') "
+        f"AND g.reviewer_id + 0 = %(me)s AND g.state = 'released'{fence}) "
         if fresh
         else ""
     )
@@ -77,9 +106,9 @@ def _first_item(project: Project, user, *, fresh: bool) -> int | None:
         cursor.execute(
             f"SELECT i.id FROM {ITEM} i WHERE i.project_id = %(p)s AND i.state = 'review' "  # noqa: S608
             f"AND NOT EXISTS (SELECT 1 FROM {ANNOTATION} n "
-            "WHERE n.item_id = i.id AND n.annotator_id = %(me)s) "
+            f"WHERE n.item_id = i.id AND n.annotator_id + 0 = %(me)s{fence}) "
             f"AND NOT EXISTS (SELECT 1 FROM {REVIEW} r "
-            f"WHERE r.item_id = i.id AND r.state = 'active') {given_back}"
+            f"WHERE r.item_id = i.id AND r.state = 'active'{fence}) {given_back}"
             "ORDER BY i.priority DESC, i.compared_at, i.id LIMIT 1" + _skip_locked(),
             {"p": project.pk, "me": user.pk},
         )
@@ -90,16 +119,23 @@ def _first_item(project: Project, user, *, fresh: bool) -> int | None:
 def _nothing_left(project: Project, user, now) -> NothingLeft:
     """ "leased" when items this reviewer could take are held by others now,
     with the seconds until the first of those leases ends; else "done"."""
-    held = (
-        Review.objects.filter(project=project, state=ReviewState.ACTIVE, item__state="review")
-        .exclude(reviewer=user)
-        .exclude(item__annotations__annotator=user)
-        .order_by("expires_at")
-        .values_list("expires_at", flat=True)
-        .first()
-    )
-    if held is None:
+    fence = queue._fence()
+    # From the project's active leases (few), each item probed by its key.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {model_columns(Review, 'r')} FROM {REVIEW} r "  # noqa: S608
+            "WHERE r.project_id = %(p)s AND r.state = 'active' AND r.reviewer_id <> %(me)s "
+            f"AND EXISTS (SELECT 1 FROM {ITEM} i WHERE i.id = r.item_id "
+            f"AND i.state = 'review'{fence}) "
+            f"AND NOT EXISTS (SELECT 1 FROM {ANNOTATION} n WHERE n.item_id = r.item_id "
+            f"AND n.annotator_id + 0 = %(me)s{fence}) "
+            "ORDER BY r.expires_at LIMIT 1",
+            {"p": project.pk, "me": user.pk},
+        )
+        row = cursor.fetchone()
+    if row is None:
         return NothingLeft("done")
+    held = model_from_row(Review, row).expires_at
     return NothingLeft("leased", retry_after=max(1, int((held - now).total_seconds()) + 1))
 
 
@@ -110,12 +146,10 @@ def review_claim(*, project: Project, user) -> ReviewClaim:
     with transaction.atomic():
         queue._lock_member(project.pk, user.pk)
         reviews_expire(project_id=project.pk, now=now)
-        mine = Review.objects.filter(
-            project=project, reviewer=user, state=ReviewState.ACTIVE
-        ).first()
+        mine = _active_review(project, user)
         if mine is not None:
-            Review.objects.filter(pk=mine.pk).update(expires_at=_lease_end(project, now))
-            mine.refresh_from_db()
+            mine.expires_at = _lease_end(project, now)
+            Review.objects.filter(pk=mine.pk).update(expires_at=mine.expires_at)
             return ReviewClaim(mine, resumed=True)
         for _ in range(CLAIM_ATTEMPTS):
             item_id = _next_item(project, user)
