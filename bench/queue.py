@@ -19,6 +19,15 @@ and keep-alive connections, from a load generator pinned to its own core:
   than ``overlap`` annotations (over-assignment), an annotator twice on one
   item (repeat), and any error answer.
 
+The "fresh database" case repeats the steady load on a database whose
+tables were never analysed, as ``migrate`` and a bulk load leave them before
+autovacuum comes by: two more projects of 2,000 items share the tables, no
+ANALYZE or VACUUM runs (autovacuum is switched off on the queue's tables
+for the run, and the run checks that none was analysed), and the server
+runs with ACCORD_DB_PREPARED_STATEMENTS=false, so every statement is
+planned with its values (what a transaction-mode pooler gets). Saturation
+is not repeated there.
+
 Needs PostgreSQL (BENCH_DATABASE_URL; a database accord_bench_queue is
 dropped and created) and Redis (REDIS_URL, for the throttles' cache; database
 9 by default). Writes the results into docs/benchmarks.md.
@@ -78,13 +87,28 @@ SATURATION_ANNOTATORS = 50
 # rest of its minute; at saturation each keeps just under the limit, as a
 # client that honours it would.
 MIN_CLAIM_GAP = 60 / 570
+CASES = ["analysed", "fresh"]
 LABELS = ("pos", "neg")
 
 
 # --- child: build the data ------------------------------------------------------------
 
 
-def child_setup(n_items: int) -> dict:
+# The fresh case's other projects, and the tables that stay unanalysed.
+OTHER_PROJECTS = 2
+OTHER_ITEMS = 2_000
+QUEUE_TABLES = (
+    "annotation_item",
+    "annotation_assignment",
+    "annotation_annotation",
+    "annotation_annotationrevision",
+    "annotation_queuecursor",
+    "annotation_reopenedslot",
+    "review_review",
+)
+
+
+def child_setup(n_items: int, fresh: bool = False) -> dict:
     import django
 
     django.setup()
@@ -95,6 +119,8 @@ def child_setup(n_items: int) -> dict:
 
     User = get_user_model()
     lead = User.objects.create_user("bench-lead", password=secrets.token_urlsafe())
+    if fresh:
+        _keep_autovacuum_off()
     project = services.project_create(
         user=lead,
         name=f"queue bench {n_items}",
@@ -108,13 +134,51 @@ def child_setup(n_items: int) -> dict:
         user = User.objects.create_user(f"{name}-{project.pk}", password=secrets.token_urlsafe())
         services.membership_set(project=project, user=user, roles=["annotator"])
         tokens[name] = token_issue(user=user, name="bench")[0]
-    _copy_items(project, n_items)
+    _copy_items(project, n_items, analyse=not fresh)
     ahead_by = min(AHEAD, n_items - 1000)
-    _give_work(project, User.objects.get(username=f"ahead-{project.pk}"), ahead_by)
+    _give_work(
+        project, User.objects.get(username=f"ahead-{project.pk}"), ahead_by, analyse=not fresh
+    )
+    if fresh:
+        for n in range(OTHER_PROJECTS):
+            other = services.project_create(
+                user=lead,
+                name=f"queue bench neighbour {n}",
+                task_type="classification",
+                config={"labels": [{"key": "pos", "name": "Pos"}, {"key": "neg", "name": "Neg"}]},
+            )
+            _copy_items(other, OTHER_ITEMS, analyse=False)
     return {"project": project.pk, "tokens": tokens, "ahead_by": ahead_by}
 
 
-def _copy_items(project, n: int) -> None:
+def _keep_autovacuum_off() -> None:
+    """Autovacuum would analyse the tables a minute after the load: the fresh
+    case measures before that."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for table in QUEUE_TABLES:
+            cursor.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+
+
+def child_analysed() -> list[str]:
+    """The queue tables that have been analysed, by anyone, ever."""
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(%s) "
+            "AND (last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL "
+            "OR analyze_count + autoanalyze_count > 0)",
+            [list(QUEUE_TABLES)],
+        )
+        return sorted(r[0] for r in cursor.fetchall())
+
+
+def _copy_items(project, n: int, *, analyse: bool = True) -> None:
     import hashlib
 
     from django.db import connection, transaction
@@ -137,11 +201,13 @@ def _copy_items(project, n: int) -> None:
                 )
         counter_add(project.pk, "items:total", n)
         counter_add(project.pk, "items:open", n)
+    if not analyse:
+        return
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE annotation_item")
 
 
-def _give_work(project, user, n: int) -> None:
+def _give_work(project, user, n: int, *, analyse: bool = True) -> None:
     """``user`` submitted the first ``n`` items (their partners have not):
     rows as the queue writes them, in bulk, and the cursor a claim leaves."""
     from django.db import connection, transaction
@@ -182,6 +248,8 @@ def _give_work(project, user, n: int) -> None:
             "VALUES (%s, %s, %s, %s)",
             [project.pk, user.pk, position[0], position[1]],
         )
+    if not analyse:
+        return
     # What autovacuum does some minutes after an import this size; done now
     # so that it does not run in the middle of the measurement instead.
     with connection.cursor() as cursor:
@@ -469,6 +537,45 @@ def clear_throttles(env: dict) -> None:
         client.delete(key)
 
 
+def run_fresh(n: int, args: argparse.Namespace, env: dict) -> dict:
+    """The steady load on a database never analysed, statements planned with
+    their values."""
+    env = {**env, "ACCORD_DB_PREPARED_STATEMENTS": "false"}
+    clear_throttles(env)
+    recreate_database(DATABASE)
+    migrate(env)
+    started = time.perf_counter()
+    setup = run_child(Path(__file__), ["setup", "--items", str(n), "--fresh"], env)
+    print(f"{n:,} items, fresh: data ready in {time.perf_counter() - started:.0f} s", flush=True)
+    setup_file = Path(f"/tmp/accord-bench-queue-fresh-{n}.json")  # noqa: S108 - scratch
+    setup_file.write_text(json.dumps(setup))
+    server = start_server(env)
+    try:
+        steady_result = run_child(
+            Path(__file__),
+            [
+                "load",
+                "--mode",
+                "steady",
+                "--setup",
+                str(setup_file),
+                "--seconds",
+                str(args.seconds),
+            ],
+            env,
+        )
+    finally:
+        stop_server(server)
+    analysed = run_child(Path(__file__), ["analysed"], env)
+    print(f"  fresh steady: {json.dumps(steady_result)}; analysed: {analysed}", flush=True)
+    return {
+        "items": n,
+        "ahead_by": setup["ahead_by"],
+        "steady": steady_result,
+        "analysed": analysed,
+    }
+
+
 def run_size(n: int, args: argparse.Namespace, env: dict) -> dict:
     clear_throttles(env)
     recreate_database(DATABASE)
@@ -527,7 +634,7 @@ def fmt(p: dict) -> str:
     return f"{p['p50']:.1f} / {p['p95']:.1f} / {p['p99']:.1f}"
 
 
-def report(results: list[dict], args: argparse.Namespace) -> str:
+def steady_rows(results: list[dict]) -> list[str]:
     rows = []
     for r in results:
         for kind in ("fresh", "ahead"):
@@ -537,6 +644,35 @@ def report(results: list[dict], args: argparse.Namespace) -> str:
                 f"| {r['items']:,} | {who} | {fmt(s['claim'])} | {fmt(s['submit'])} | "
                 f"{s['claim']['n']} | {s['errors']} |"
             )
+    return rows
+
+
+def report_fresh(results: list[dict], args: argparse.Namespace) -> str:
+    analysed = sorted({t for r in results for t in r["analysed"]}) or ["none"]
+    command = "python bench/queue.py --cases fresh"
+    if args.sizes != [10_000, 1_000_000]:
+        command += f" --sizes {' '.join(map(str, args.sizes))}"
+    return f"""
+Machine: {machine()}. The same server and load generator as "Task queue".
+Command: `{command}` (steady {args.seconds} s per size).
+
+The steady load of "Task queue" on a database whose tables were never analysed, as `migrate` and
+a bulk load leave them before autovacuum comes by: {OTHER_PROJECTS} more projects of
+{OTHER_ITEMS:,} items beside the measured one, no ANALYZE or VACUUM (autovacuum off on the
+queue's tables for the run), and the server with ACCORD_DB_PREPARED_STATEMENTS=false, so every
+statement is planned with its values (what a transaction-mode pooler gets). Queue tables analysed
+by the end of the run: {", ".join(analysed)}. Latency in ms, median / p95 / p99:
+
+| items | annotator | claim | submit | claims | errors |
+| ---: | --- | ---: | ---: | ---: | ---: |
+{chr(10).join(steady_rows(results))}
+
+Target (issue 17): claim p95 ≤ 25 ms at 10,000 and 1,000,000 items before any ANALYZE.
+"""
+
+
+def report(results: list[dict], args: argparse.Namespace) -> str:
+    rows = steady_rows(results)
     sat = []
     for r in results:
         s, c = r["saturation"], r["check"]
@@ -558,6 +694,7 @@ def report(results: list[dict], args: argparse.Namespace) -> str:
     command = "python bench/queue.py"
     if args.sizes != [10_000, 1_000_000]:
         command += f" --sizes {' '.join(map(str, args.sizes))}"
+    command += " --cases analysed"
     return f"""
 Machine: {machine()}. PostgreSQL and Redis on the same machine. gunicorn with {os.environ.get("BENCH_WORKERS", WORKERS)} workers ×
 {os.environ.get("BENCH_THREADS", THREADS)} threads (gthread);
@@ -594,20 +731,34 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--saturation-seconds", type=float, default=60)
+    parser.add_argument(
+        "--cases", nargs="+", choices=CASES, default=CASES, help="analysed tables, fresh database"
+    )
     parser.add_argument("--no-write", action="store_true", help="print, do not edit the docs")
     args = parser.parse_args()
     # The throttles stay at their defaults: they are part of the product.
     env = server_env(DATABASE)
-    results = [run_size(n, args, env) for n in args.sizes]
-    body = report(results, args)
-    print(body)
-    if not args.no_write:
-        write_section("Task queue", body)
+    results, fresh = [], []
+    for n in args.sizes:
+        if "analysed" in args.cases:
+            results.append(run_size(n, args, env))
+        if "fresh" in args.cases:
+            fresh.append(run_fresh(n, args, env))
+    sections = []
+    if results:
+        sections.append(("Task queue", report(results, args)))
+    if fresh:
+        sections.append(("Task queue on a fresh database", report_fresh(fresh, args)))
+    for title, body in sections:
+        print(f"## {title}\n{body}")
+        if not args.no_write:
+            write_section(title, body)
 
 
 def child_main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["setup", "load", "check"])
+    parser.add_argument("what", choices=["setup", "load", "check", "analysed"])
+    parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--items", type=int)
     parser.add_argument("--project", type=int)
     parser.add_argument("--mode", choices=["steady", "saturation"])
@@ -615,7 +766,9 @@ def child_main(argv: list[str]) -> None:
     parser.add_argument("--seconds", type=float)
     args = parser.parse_args(argv)
     if args.what == "setup":
-        print(json.dumps(child_setup(args.items)))
+        print(json.dumps(child_setup(args.items, fresh=args.fresh)))
+    elif args.what == "analysed":
+        print(json.dumps(child_analysed()))
     elif args.what == "load":
         print(json.dumps(child_load(args)))
     else:
