@@ -746,14 +746,15 @@ def annotation_submit(
     user,
     value: Any,
     active_ms: Any = None,
-    preannotation_shown: Any = False,
 ) -> Submitted:
     """Submit the value for an assignment. The same value again returns the
     same annotation (created=False); a different one after submission,
-    a skipped assignment, or an ended lease whose slot was taken: Conflict."""
+    a skipped assignment, or an ended lease whose slot was taken: Conflict.
+
+    Whether a pre-annotation was shown is the server's to record, never the
+    client's: no claim shows one yet (its ``preannotation`` is always null),
+    so every annotation records False."""
     active_ms = _clean_ms(active_ms, "active_ms")
-    if not isinstance(preannotation_shown, bool):
-        raise InvalidInput("must be true or false", field="preannotation_shown")
     now = timezone.now()
     with transaction.atomic():
         assignment = _own_assignment(assignment, user, lock_item=True)
@@ -782,7 +783,7 @@ def annotation_submit(
             item = _retake_slot(assignment, item)
         counts = CounterBatch(project.pk)
         annotation, submitted = _record_submission(
-            assignment, item, clean, now, counts, active_ms=active_ms, shown=preannotation_shown
+            assignment, item, clean, now, counts, active_ms=active_ms, shown=False
         )
         if submitted >= item.overlap:
             item_compare(item=item, now=now, project=project, counts=counts)

@@ -69,7 +69,11 @@ class AnnotationOutput(serializers.Serializer):
 class SubmitInput(serializers.Serializer):
     value = serializers.JSONField(help_text="the task type's value, e.g. a label key")
     active_ms = serializers.IntegerField(required=False, help_text="client's active time")
-    preannotation_shown = serializers.BooleanField(required=False)
+    preannotation_shown = serializers.BooleanField(
+        required=False,
+        help_text="ignored: the server records whether it showed a pre-annotation "
+        "(accepted so that older clients keep working)",
+    )
 
 
 class ValueInput(serializers.Serializer):
@@ -108,7 +112,7 @@ def assignment_payload(assignment: Assignment, *, resumed: bool | None = None) -
         "leased_until": _time(assignment.expires_at),
         "draft": assignment.draft,
         "draft_saved_at": _time(assignment.draft_saved_at),
-        "preannotation": None,  # model predictions arrive with the predictions import
+        "preannotation": None,  # reserved: no claim shows a pre-annotation yet
         "config_version": assignment.config_version,
         "guideline_version": assignment.guideline_version,
     }
@@ -166,12 +170,13 @@ class SubmitView(APIView):
     def post(self, request, assignment_id: int):
         assignment = access.access_assignment(request.user, assignment_id)
         data = _body(request, set(SubmitInput().fields), ("value",))
+        if not isinstance(data.get("preannotation_shown", False), bool):
+            raise InvalidInput("must be true or false", field="preannotation_shown")
         done = queue.annotation_submit(
             assignment=assignment,
             user=request.user,
             value=data["value"],
             active_ms=data.get("active_ms"),
-            preannotation_shown=data.get("preannotation_shown", False),
         )
         return Response(annotation_payload(done.annotation), status=201 if done.created else 200)
 

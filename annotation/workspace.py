@@ -312,7 +312,6 @@ def annotate_submit(request: HttpRequest, project_id: int, assignment_id: int) -
             user=user,
             value=value,
             active_ms=_active_ms(request.POST.get("active_ms")),
-            preannotation_shown=False,
         )
     except InvalidInput as exc:
         if assignment.state in DONE:

@@ -4,16 +4,18 @@ A task type knows, for its kind of data, everything the rest of the platform
 asks: which project config, item data and annotation values it accepts; when
 values agree and how they merge; what agreement coefficient fits; how its
 workspace and review partials look; how a gold record maps onto each export
-format. The protocol is written for all seven planned types:
+format. The protocol is written for all seven planned types (only
+classification is implemented; the agreement column names coefficients
+review/agreement.py has, not reports that exist for the planned types):
 
 ==================  ===============  ==========================================
 type                value            agreement
 ==================  ===============  ==========================================
 classification      "key"            nominal alpha / kappa
 (multi-label)       ["k1", "k2"]     alpha with MASI (or Jaccard) distance
-spans               [{start,end,l}]  span F1, token-level alpha
-pairwise            {choice,...}     nominal alpha with ties
-ranking             [ids in order]   alpha (ordinal) / Kendall's W
+spans               [{start,end,l}]  span precision / recall / F1
+pairwise            {choice,...}     nominal alpha, a tie its own category
+ranking             [ids in order]   ordinal alpha
 rating              {criterion: n}   ordinal or interval alpha per criterion
 instruction         {"response"}     none numeric: review policy "all"
 ==================  ===============  ==========================================

@@ -79,7 +79,10 @@ def test_the_server_stamps_versions_and_times(project, lead, annotator, api_for,
     assert (body["config_version"], body["guideline_version"]) == (1, 2)
     row = Annotation.objects.get()
     assert (row.config_version, row.guideline_version) == (1, 2)
-    assert row.active_ms == 2500 and row.preannotation_shown is True
+    # No claim showed a pre-annotation (the claim's is null): the client's
+    # word that one was shown is not taken.
+    assert lease["preannotation"] is None
+    assert row.active_ms == 2500 and row.preannotation_shown is False
     assert row.lease_to_submit_ms is not None and 0 <= row.lease_to_submit_ms < 60_000
     assert row.assignment_id == lease["id"]
 
