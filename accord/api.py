@@ -20,6 +20,12 @@ class CursorPagination(pagination.CursorPagination):
     max_page_size = 500
 
 
+class NewestFirstPagination(CursorPagination):
+    """The same cursor, newest first: histories people read from the top."""
+
+    ordering = "-id"
+
+
 def flatten_errors(detail, prefix: str = "") -> list[dict]:
     """Turn DRF's nested error detail into a flat list of {field, reason}."""
     if isinstance(detail, dict):

@@ -12,7 +12,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accord.api import CursorPagination
+from accord.api import NewestFirstPagination
 from accord.errors import InvalidInput
 from projects import access
 from projects.api import ProjectPermissionMixin
@@ -219,7 +219,7 @@ class MyAnnotationsView(ProjectPermissionMixin, APIView):
     @extend_schema(responses=AnnotationOutput(many=True))
     def get(self, request, project_id: int):
         rows = queue_selectors.own_annotations(project=self.project, user=request.user)
-        paginator = CursorPagination()
+        paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(AnnotationOutput(page, many=True).data)
 

@@ -98,3 +98,19 @@ def test_the_client_cannot_send_the_server_stamps(extra, project, annotator, api
     assert refused.status_code == 400
     assert refused.json()["errors"] == [{"field": next(iter(extra)), "reason": "unknown field"}]
     assert not Annotation.objects.exists()
+
+
+def test_my_annotations_list_newest_first_across_pages(project, annotator, api_for, add_items):
+    add_items(project, 3)
+    a = api_for(annotator)
+    for _ in range(3):
+        lease = claim(a, project).json()
+        assert submit(a, lease["id"], "pos").status_code == 201
+    mine = f"/api/v1/projects/{project.pk}/annotations/mine/"
+
+    first = a.get(mine, {"page_size": 2}).json()
+    second = a.get(first["next"]).json()
+
+    ids = [row["id"] for row in first["results"] + second["results"]]
+    assert ids == sorted(Annotation.objects.values_list("pk", flat=True), reverse=True)
+    assert second["next"] is None
