@@ -54,6 +54,7 @@ def project_payload(
         "created_at": project.created_at,
         "roles": roles,
         "counts": counts if counts is not None else selectors.project_item_counts(project),
+        "warnings": selectors.project_warnings(project),
     }
 
 

@@ -58,6 +58,32 @@ def project_item_counts(project: Project) -> dict[str, int]:
     return item_counts(counters_for([project.pk])[project.pk])
 
 
+class Warning(TypedDict):
+    field: str
+    code: str
+    message: str
+
+
+def project_warnings(project: Project) -> list[Warning]:
+    """Settings that are valid but will not work as the lead expects: said
+    where they are set (the settings page, the project API), not only on
+    the Queue tab."""
+    annotators = Membership.objects.filter(project=project, is_annotator=True).count()
+    if annotators >= project.overlap:
+        return []
+    return [
+        {
+            "field": "overlap",
+            "code": "overlap_above_annotators",
+            "message": (
+                f"Overlap is {project.overlap} but the project has {annotators} "
+                f"annotator{'s' if annotators != 1 else ''}: no item can get all its "
+                "annotations until you add annotators or lower the overlap."
+            ),
+        }
+    ]
+
+
 def members(project: Project) -> QuerySet[Membership]:
     return (
         Membership.objects.filter(project=project).select_related("user").order_by("user__username")

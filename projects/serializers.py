@@ -62,6 +62,12 @@ class ProjectPatchInput(serializers.Serializer):
     )
 
 
+class WarningOutput(serializers.Serializer):
+    field = serializers.CharField()
+    code = serializers.CharField(help_text="overlap_above_annotators")
+    message = serializers.CharField()
+
+
 class ProjectOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -84,6 +90,9 @@ class ProjectOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
     roles = serializers.ListField(child=serializers.CharField())
     counts = serializers.DictField(child=serializers.IntegerField())
+    warnings = WarningOutput(
+        many=True, help_text="settings that are saved but will not work as expected"
+    )
 
 
 class ConfigInput(serializers.Serializer):

@@ -164,10 +164,14 @@ def _done(
     page: Page,
     *,
     level: int = messages.SUCCESS,
+    warnings: list[str] = (),
 ) -> HttpResponse:
     """After a successful mutation: htmx gets the page's partial (and the
-    address bar the page's URL), everyone else a redirect."""
+    address bar the page's URL), everyone else a redirect. ``warnings``
+    follow the message: what was saved but will not work as expected."""
     messages.add_message(request, level, text)
+    for warning in warnings:
+        messages.warning(request, warning)
     url = reverse(url_name, args=[project.pk])
     if request.htmx:
         response = page(request, project)
@@ -288,6 +292,7 @@ def _settings_page(
         change=change,
         confirm_key=confirm_key,
         versions=selectors.config_versions(project),
+        warnings=selectors.project_warnings(project),
     )
     return render_page(request, "projects/settings.html", context, status=status)
 
@@ -318,7 +323,10 @@ def settings_update(request: HttpRequest, project_id: int) -> HttpResponse:
             if queue_before != [getattr(project, name) for name in services.REQUEUE_FIELDS]:
                 # project_update started the requeue job for exactly this change.
                 text += " The queue is re-ranked in the background."
-            return _done(request, project, text, "projects:settings", _settings_page)
+            warnings = [w["message"] for w in selectors.project_warnings(project)]
+            return _done(
+                request, project, text, "projects:settings", _settings_page, warnings=warnings
+            )
     messages.error(request, FIX_BELOW)
     return _settings_page(request, project, settings_form=form, status=400)
 

@@ -260,3 +260,24 @@ def test_patching_an_unchanged_value_needs_the_same_permission(api_for, project,
     api = api_for(request.getfixturevalue(role))
     response = api.patch(f"{URL}{project.pk}/", {"name": project.name}, format="json")
     assert response.status_code == 403
+
+
+def test_overlap_above_the_annotators_is_saved_with_a_warning(api_for, project, lead):
+    """The project has one annotator (the fixture's); overlap 3 is valid but
+    no item could finish: the answer says so where it is set."""
+    api = api_for(lead)
+    response = api.patch(f"{URL}{project.pk}/", {"overlap": 3}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["overlap"] == 3
+    [warning] = response.json()["warnings"]
+    assert warning["field"] == "overlap" and warning["code"] == "overlap_above_annotators"
+    assert "Overlap is 3 but the project has 1 annotator:" in warning["message"]
+
+    response = api.patch(f"{URL}{project.pk}/", {"overlap": 1}, format="json")
+    assert response.json()["warnings"] == []
+
+
+def test_creating_with_overlap_above_the_annotators_warns(api_for, lead):
+    body = create(api_for(lead), overlap=2).json()
+    assert [w["code"] for w in body["warnings"]] == ["overlap_above_annotators"]
+    assert "has 0 annotators" in body["warnings"][0]["message"]

@@ -298,3 +298,22 @@ def test_refused_write_on_archived_project_is_a_partial_for_htmx(web_for, pages,
     assert response.status_code == 409
     assert pages.is_partial(response)
     assert "Nothing was changed" in pages.text(response)
+
+
+def test_overlap_above_the_annotators_is_saved_with_a_warning(web_for, pages, project, lead):
+    client = web_for(lead)
+    response = client.post(
+        f"/projects/{project.pk}/settings/save/",
+        settings_form(overlap="3"),
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    shown = pages.messages(response)
+    assert "Settings saved." in shown
+    assert "Overlap is 3 but the project has 1 annotator" in shown
+    # The settings page keeps saying it until the team or the overlap changes.
+    page = client.get(f"/projects/{project.pk}/settings/")
+    assert "Overlap is 3 but the project has 1 annotator" in pages.text(page)
+    services.project_update(project=project, user=lead, overlap=1)
+    page = client.get(f"/projects/{project.pk}/settings/")
+    assert "Overlap is" not in pages.text(page)
