@@ -30,6 +30,11 @@ urlpatterns = [
         queue_api.MyAnnotationsView.as_view(),
         name="my-annotations",
     ),
+    path(
+        "projects/<int:project_id>/skips/mine/",
+        queue_api.MySkipsView.as_view(),
+        name="my-skips",
+    ),
     path("projects/<int:project_id>/leases/", queue_api.LeaseListView.as_view(), name="lease-list"),
     path(
         "projects/<int:project_id>/leases/<int:assignment_id>/release/",
@@ -65,6 +70,11 @@ urlpatterns = [
         "assignments/<int:assignment_id>/skip/",
         queue_api.SkipView.as_view(),
         name="assignment-skip",
+    ),
+    path(
+        "assignments/<int:assignment_id>/unskip/",
+        queue_api.UnskipView.as_view(),
+        name="assignment-unskip",
     ),
     path(
         "assignments/<int:assignment_id>/later/",

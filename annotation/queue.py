@@ -1048,6 +1048,63 @@ def assignment_skip(*, assignment: Assignment, user, reason: Any) -> Assignment:
         return assignment
 
 
+def assignment_unskip(*, assignment: Assignment, user) -> Assignment:
+    """Take back a skip: the item becomes the annotator's lease again (with
+    the config and guideline versions of now), taking one of its free slots,
+    and the lease they held instead goes back to the queue, as with undo.
+    Conflict when the assignment is not skipped, or when the item is no
+    longer open or others have taken every slot it had."""
+    now = timezone.now()
+    with transaction.atomic():
+        assignment = _own_assignment(assignment, user, lock_item=True)
+        project = assignment.project
+        _refuse_archived(project)
+        if assignment.state != AssignmentState.SKIPPED:
+            raise Conflict("You did not skip this item.", code="not_skipped")
+        item = assignment.item
+        if item.state != ItemState.OPEN or item.free_slots == 0:
+            raise Conflict(
+                "Others have given this item all the annotations it needs; "
+                "it cannot come back to you.",
+                code="no_free_slot",
+            )
+        _release(
+            "project_id = %s AND annotator_id = %s",
+            [project.pk, user.pk],
+            AssignmentState.EXPIRED,
+            now,
+        )
+        _retake_slot(assignment, item)
+        assignment.state, assignment.skip_reason = AssignmentState.ACTIVE, ""
+        assignment.leased_at, assignment.expires_at = now, _lease_end(project, now)
+        assignment.finished_at = None
+        assignment.config_version = project.config_version
+        assignment.guideline_version = (
+            GuidelineVersion.objects.filter(project_id=project.pk)
+            .order_by("-number")
+            .values_list("number", flat=True)
+            .first()
+        )
+        assignment.save(
+            update_fields=[
+                "state",
+                "skip_reason",
+                "slot",
+                "leased_at",
+                "expires_at",
+                "finished_at",
+                "config_version",
+                "guideline_version",
+            ]
+        )
+        counts = CounterBatch(project.pk)
+        counts.add(f"annotator:{user.pk}:skipped", -1)
+        counts.add(f"annotator:{user.pk}:pending", -1)
+        counts.add("skips:total", -1)
+        counts.flush()
+        return assignment
+
+
 def assignment_later(*, assignment: Assignment, user) -> Assignment:
     """Give the item back for now: the annotator gets it again after the
     rest of their queue."""

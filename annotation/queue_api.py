@@ -192,6 +192,33 @@ class SkipView(APIView):
         return Response(assignment_payload(skipped))
 
 
+class UnskipView(APIView):
+    @extend_schema(request=None, responses=AssignmentOutput)
+    def post(self, request, assignment_id: int):
+        assignment = access.access_assignment(request.user, assignment_id)
+        _body(request, set())
+        taken_back = queue.assignment_unskip(assignment=assignment, user=request.user)
+        return Response(assignment_payload(taken_back))
+
+
+class MySkipsView(ProjectPermissionMixin, APIView):
+    project_perm = access.ANNOTATE
+    project_write = False
+
+    @extend_schema(responses=AssignmentOutput(many=True))
+    def get(self, request, project_id: int):
+        rows = queue_selectors.own_skips(project=self.project, user=request.user)
+        paginator = NewestFirstPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(
+            [
+                assignment_payload(a)
+                | {"skip_reason": a.skip_reason, "skipped_at": _time(a.finished_at)}
+                for a in page
+            ]
+        )
+
+
 class LaterView(APIView):
     @extend_schema(request=None, responses=AssignmentOutput)
     def post(self, request, assignment_id: int):

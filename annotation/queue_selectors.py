@@ -33,6 +33,15 @@ def own_annotations(*, project: Project, user) -> QuerySet[Annotation]:
     )
 
 
+def own_skips(*, project: Project, user) -> QuerySet[Assignment]:
+    """The annotator's skipped items in the project, latest first."""
+    return (
+        Assignment.objects.filter(project=project, annotator=user, state=AssignmentState.SKIPPED)
+        .select_related("item")
+        .order_by("-finished_at", "-id")
+    )
+
+
 def assignment_for_history(user, assignment_id: Any) -> Assignment:
     """An assignment for its annotator or a lead of its project, else 404."""
     try:

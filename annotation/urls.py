@@ -34,6 +34,9 @@ urlpatterns = [
     ),
     path(f"{annotate}<int:assignment_id>/skip/", workspace.annotate_skip, name="annotate_skip"),
     path(f"{annotate}<int:assignment_id>/later/", workspace.annotate_later, name="annotate_later"),
+    path(
+        f"{annotate}<int:assignment_id>/unskip/", workspace.annotate_unskip, name="annotate_unskip"
+    ),
     path(f"{annotate}<int:assignment_id>/draft/", workspace.annotate_draft, name="annotate_draft"),
     path(f"{annotate}undo/<int:annotation_id>/", workspace.annotate_undo, name="annotate_undo"),
     path(f"{annotate}history/", workspace.annotate_history, name="annotate_history"),

@@ -53,6 +53,7 @@ PAGE = "annotation/workspace.html"
 HISTORY = "annotation/history.html"
 HISTORY_PAGE_SIZE = 25
 HISTORY_TEXT = 400  # characters of an item's text in the history
+SKIPS_SHOWN = 20  # the latest skips, above the annotations
 # How long the "all leased" state waits before it asks again when the
 # service gives no hint.
 DEFAULT_RETRY = 10
@@ -362,8 +363,30 @@ def annotate_skip(request: HttpRequest, project_id: int, assignment_id: int) -> 
         return _show(request, project, ws)
     except Conflict as exc:
         return _show(request, project, _conflict(project, user, exc, lost=False))
-    messages.success(request, f"Skipped {_item_label(assignment)}: you will not see it again.")
+    messages.success(
+        request,
+        f"Skipped {_item_label(assignment)}: you will not see it again, unless you take the "
+        "skip back from your annotations.",
+    )
     return _show(request, project, _next(project, user))
+
+
+@login_or_401
+@require_POST
+@_archived
+def annotate_unskip(request: HttpRequest, project_id: int, assignment_id: int) -> HttpResponse:
+    assignment = _own_assignment(request, project_id, assignment_id)
+    project, user = assignment.project, request.user
+    try:
+        assignment = queue.assignment_unskip(assignment=assignment, user=user)
+    except Conflict as exc:
+        messages.error(request, f"The skip stays. {exc.detail}")
+        return _history_page(request, project, status=409)
+    assignment = Assignment.objects.select_related("item").get(pk=assignment.pk)
+    messages.success(
+        request, f"You took back your skip of {_item_label(assignment)}; it is on screen."
+    )
+    return _show(request, project, Workspace("item", assignment, value=assignment.draft))
 
 
 @login_or_401
@@ -474,6 +497,26 @@ def _history_row(annotation: Annotation, configs: dict[int, ConfigVersion]) -> H
     )
 
 
+@dataclass
+class SkipRow:
+    assignment: Assignment
+    label: str
+    text: str
+    # The item can still come back: open, with a free slot.
+    can_take_back: bool
+
+
+def _skip_row(assignment: Assignment) -> SkipRow:
+    item = assignment.item
+    text = item.data.get("text", "") if isinstance(item.data, dict) else ""
+    return SkipRow(
+        assignment=assignment,
+        label=_item_label(assignment),
+        text=Truncator(text if isinstance(text, str) else "").chars(HISTORY_TEXT),
+        can_take_back=item.state == ItemState.OPEN and item.free_slots > 0,
+    )
+
+
 def _before(raw: str) -> int | None:
     if raw and raw.isascii() and raw.isdigit() and len(raw) < 19:
         return int(raw)
@@ -493,7 +536,10 @@ def _history_page(request: HttpRequest, project: Project, *, status: int = 200) 
     )
     configs: dict[int, ConfigVersion] = {}
     context = project_context(request, project, "annotate")
+    skips = list(queue_selectors.own_skips(project=project, user=request.user)[: SKIPS_SHOWN + 1])
     context.update(
+        skips=[_skip_row(a) for a in skips[:SKIPS_SHOWN]],
+        more_skips=len(skips) > SKIPS_SHOWN,
         rows=[_history_row(a, configs) for a in found[:HISTORY_PAGE_SIZE]],
         next_before=found[HISTORY_PAGE_SIZE - 1].pk if len(found) > HISTORY_PAGE_SIZE else None,
         before=before,

@@ -634,3 +634,37 @@ def test_pages_are_blind_to_other_annotators(make_project, lead, annotator, anno
     )
     Annotation.objects.filter(assignment=theirs).update(value=["b"])
     assert history() == before
+
+
+def test_a_skip_is_taken_back_from_the_history(project, annotator, web, items):
+    first = item_on_screen(claim_page(web, project))
+    web.post(url(project, f"{first}/skip/"), {"reason": "clicked too fast"}, **HX)
+    history = web.get(url(project, "history/"))
+    assert history.status_code == 200
+    assert "Items you skipped" in flat(history) and "clicked too fast" in flat(history)
+    action = url(project, f"{first}/unskip/")
+    assert f'action="{action}"' in text_of(history)
+
+    response = web.post(action)
+
+    assert response.status_code == 302 and response["Location"] == url(project)
+    page = web.get(url(project))
+    assert item_on_screen(page) == first
+    assert "You took back your skip" in flat(page)
+    assert Assignment.objects.get(pk=first).state == AssignmentState.ACTIVE
+    assert "Items you skipped" not in flat(web.get(url(project, "history/")))
+
+
+def test_a_skip_others_completed_says_so_and_stays(project, annotator, annotators, web, items):
+    first = item_on_screen(claim_page(web, project))
+    web.post(url(project, f"{first}/skip/"), {"reason": "not sure"}, **HX)
+    item = Assignment.objects.get(pk=first).item
+    Item.objects.filter(pk=item.pk).update(free_slots=0)  # others hold every slot
+
+    history = web.get(url(project, "history/"))
+    assert "Done by others" in flat(history)
+    assert url(project, f"{first}/unskip/") not in text_of(history)
+    refused = web.post(url(project, f"{first}/unskip/"))
+    assert refused.status_code == 409
+    assert "The skip stays." in flat(refused)
+    assert Assignment.objects.get(pk=first).state == AssignmentState.SKIPPED

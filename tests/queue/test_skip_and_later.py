@@ -166,3 +166,67 @@ def test_skip_after_submit_is_409(project, annotator, api_for, add_items):
     refused = skip(a, lease["id"])
     assert refused.status_code == 409
     assert Assignment.objects.get(pk=lease["id"]).state == "submitted"
+
+
+# --- taking a skip back -------------------------------------------------------------
+
+
+def unskip(client, assignment_id: int):
+    return client.post(f"/api/v1/assignments/{assignment_id}/unskip/", format="json")
+
+
+def test_a_skip_taken_back_is_the_annotators_lease_again(project, annotator, api_for, add_items):
+    add_items(project, 3)
+    a = api_for(annotator)
+    first = claim(a, project).json()
+    assert skip(a, first["id"], "misread it").status_code == 200
+    held = claim(a, project).json()  # the next item, leased meanwhile
+    listed = a.get(f"/api/v1/projects/{project.pk}/skips/mine/").json()["results"]
+    assert [(r["id"], r["skip_reason"]) for r in listed] == [(first["id"], "misread it")]
+
+    answer = unskip(a, first["id"])
+
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert (body["id"], body["state"], body["item"]["id"]) == (
+        first["id"],
+        "active",
+        first["item"]["id"],
+    )
+    # As with undo, the lease held instead goes back to the queue.
+    assert Assignment.objects.get(pk=held["id"]).state == "expired"
+    again = claim(a, project).json()
+    assert (again["id"], again["resumed"]) == (first["id"], True)
+    assert submit(a, first["id"], "pos").status_code == 201
+    assert a.get(f"/api/v1/projects/{project.pk}/skips/mine/").json()["results"] == []
+    [mine] = annotator_counts(project)
+    assert (mine["annotations"], mine["skips"]) == (1, 0)
+    assert queue_violations(project) == []
+
+
+def test_a_skip_cannot_be_taken_back_once_others_filled_the_item(
+    project, annotator, annotators, api_for, add_items
+):
+    add_items(project, 1)
+    a, b, c = api_for(annotator), api_for(annotators[0]), api_for(annotators[1])
+    mine = claim(a, project).json()
+    assert skip(a, mine["id"]).status_code == 200
+    for other in (b, c):
+        lease = claim(other, project).json()
+        assert submit(other, lease["id"], "neg").status_code == 201
+
+    refused = unskip(a, mine["id"])
+
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "no_free_slot"
+    assert Assignment.objects.get(pk=mine["id"]).state == "skipped"
+    assert queue_violations(project) == []
+
+
+def test_only_a_skip_can_be_taken_back(project, annotator, api_for, add_items):
+    add_items(project, 1)
+    a = api_for(annotator)
+    lease = claim(a, project).json()
+    refused = unskip(a, lease["id"])
+    assert refused.status_code == 409 and refused.json()["code"] == "not_skipped"
+    assert Assignment.objects.get(pk=lease["id"]).state == "active"

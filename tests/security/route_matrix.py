@@ -382,11 +382,14 @@ MATRIX: dict[str, dict[str, Case]] = {
     # (who are not annotators here) learn claiming is a permission matter.
     "api:claim": {"POST": Case(annotator_only(200))},
     "api:my-annotations": {"GET": Case(annotator_only(200))},
+    "api:my-skips": {"GET": Case(annotator_only(200))},
     # An assignment is its annotator's alone; nobody else learns it exists (A1, A7).
     "api:assignment-detail": {"GET": Case(owner_only(200))},
     "api:assignment-submit": {"POST": Case(owner_only(201), body={"value": "pos"})},
     "api:assignment-skip": {"POST": Case(owner_only(200), body={"reason": "not my field"})},
     "api:assignment-later": {"POST": Case(owner_only(200))},
+    # The world's assignment is a live lease, not a skip: its owner is told so.
+    "api:assignment-unskip": {"POST": Case(owner_only(409))},
     "api:assignment-draft": {"POST": Case(owner_only(200), body={"value": "neg"})},
     # Its history: its annotator and the project's leads.
     "api:assignment-revisions": {"GET": Case(roles(200, 200, 404, 404, 401))},
@@ -469,6 +472,7 @@ MATRIX: dict[str, dict[str, Case]] = {
     # The autosave that workspace.js calls: no content.
     "annotation:annotate_draft": {"POST": Case(page_annotator_only(204), body={"value": "neg"})},
     "annotation:annotate_undo": {"POST": Case(page_annotator_only(302))},
+    "annotation:annotate_unskip": {"POST": Case(page_annotator_only(409))},
     "annotation:annotate_history": {"GET": Case(page_annotator_only(200))},
     "annotation:annotate_edit": {"POST": Case(page_annotator_only(302), body={"value": "neg"})},
     # --- pages (annotation namespace: items and their imports, for leads)
