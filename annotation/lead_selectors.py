@@ -19,6 +19,7 @@ from projects.models import ConfigVersion, Project
 from projects.selectors import project_item_counts
 
 from . import queue_selectors, tasktypes
+from .labels import item_label
 from .models import Assignment, AssignmentState, Item, ItemState, RevisionKind
 
 # Leases listed at most: beyond it the page says the table is cut short.
@@ -73,12 +74,13 @@ def lease_brief(project: Project, assignment_id: int) -> dict[str, Any]:
     for an assignment of another project, like lease_release."""
     row = (
         Assignment.objects.filter(pk=assignment_id, project=project)
-        .values("item_id", "annotator__username")
+        .select_related("item", "annotator")
         .first()
     )
     if row is None:
         raise Http404
-    return {"item": row["item_id"], "username": row["annotator__username"]}
+    label = item_label(row.item, task_type_key=project.task_type)
+    return {"item": label, "username": row.annotator.username}
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,10 @@ class ItemHistory:
     @property
     def state_label(self) -> str:
         return ItemState(self.item.state).label
+
+    @property
+    def label(self) -> str:
+        return item_label(self.item)
 
 
 def item_history(project: Project, item_id: Any) -> ItemHistory:

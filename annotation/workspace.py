@@ -47,6 +47,7 @@ from projects.views import project_context, render_page, render_partial
 from review.selectors import unseen_feedback
 
 from . import queue, queue_selectors, tasktypes
+from .labels import item_label
 from .models import Annotation, Assignment, AssignmentState, ItemState
 
 PAGE = "annotation/workspace.html"
@@ -188,7 +189,8 @@ def _last_submission(project: Project, user) -> dict[str, Any] | None:
         return None
     config = queue_selectors.config_version(project.pk, last.config_version)
     shown = tasktypes.get(config.task_type).display_value(last.value, config.config)
-    return {"annotation": last, "display": shown}
+    label = item_label(last.item, task_type_key=config.task_type)
+    return {"annotation": last, "display": shown, "label": label}
 
 
 def _context(request: HttpRequest, project: Project, ws: Workspace) -> dict[str, Any]:
@@ -266,8 +268,7 @@ def _conflict(project: Project, user, exc: Conflict, *, lost: bool) -> Workspace
 
 
 def _item_label(assignment: Assignment) -> str:
-    item = assignment.item
-    return f"item {item.external_id}" if item.external_id else f"item {item.pk}"
+    return f"item {item_label(assignment.item, task_type_key=assignment.project.task_type)}"
 
 
 # --- the workspace ------------------------------------------------------------
@@ -454,6 +455,7 @@ def annotate_undo(request: HttpRequest, project_id: int, annotation_id: int) -> 
 @dataclass
 class HistoryRow:
     annotation: Annotation
+    label: str
     text: str
     more_text: bool
     display: str
@@ -486,6 +488,7 @@ def _history_row(annotation: Annotation, configs: dict[int, ConfigVersion]) -> H
     frozen = item.compared_at is not None or item.state != ItemState.OPEN
     return HistoryRow(
         annotation=annotation,
+        label=item_label(item, text=head),
         text=Truncator(head).chars(HISTORY_TEXT),
         more_text=len(head) > HISTORY_TEXT,
         display=task_type.display_value(annotation.value, config.config),
@@ -614,5 +617,6 @@ def annotate_edit(request: HttpRequest, project_id: int, annotation_id: int) -> 
         messages.error(request, f"Nothing was changed. {exc.detail}")
         return _history_row_answer(request, project, annotation, status=409)
     shown = task_type.display_value(edited.value, config.config)
-    messages.success(request, f"Your answer for item {annotation.item_id} is now: {shown}.")
+    label = item_label(annotation.item, task_type_key=config.task_type)
+    messages.success(request, f"Your answer for item {label} is now: {shown}.")
     return _history_row_answer(request, project, annotation, status=200)

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from accord.errors import Conflict, InvalidInput
 from annotation import tasktypes
+from annotation.labels import item_label
 from annotation.models import Annotation, Assignment, Item, ItemState
 from annotation.tasktypes.base import ConsensusRule, TaskType, TaskTypeError
 from projects.counters import CounterBatch
@@ -702,7 +703,8 @@ def gold_promote(*, gold: GoldRecord, user) -> str:
     task_type, config = _task(project.pk, gold.config_version)
     text = task_type.item_text(gold.item.data)
     answer = "excluded from gold" if gold.excluded else task_type.display_value(gold.value, config)
-    example = f"### Worked example (item {gold.item_id})\n\n{_quoted(text)}\n\n**Answer:** " + (
+    name = _MARKDOWN_SPECIAL.sub(r"\\\1", item_label(gold.item, task_type_key=task_type.key))
+    example = f"### Worked example (item {name})\n\n{_quoted(text)}\n\n**Answer:** " + (
         _MARKDOWN_SPECIAL.sub(r"\\\1", answer)
     )
     if gold.reason:

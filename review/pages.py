@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accord.errors import Conflict, InvalidInput
 from annotation import tasktypes
+from annotation.labels import item_label
 from annotation.queue_selectors import config_version
 from projects import access
 from projects.views import project_context, read_only_when_archived, render_page
@@ -140,6 +141,7 @@ def _detail_page(
     context.update(
         record=record,
         item=record.item,
+        item_label=item_label(record.item, task_type_key=task_type.key),
         text=task_type.item_text(record.item.data),
         history=history,
         labels=row.config.get("labels", []),

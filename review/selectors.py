@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count
 from django.utils import timezone
 
+from annotation.labels import item_label
 from annotation.models import Annotation, ItemState
 from annotation.queue_selectors import config_version
 from annotation.tasktypes import get as task_type_for
@@ -181,6 +182,7 @@ def unseen_feedback(project: Project, user) -> int:
 class FeedbackRow:
     id: int
     item_id: int
+    item_label: str
     text: str
     yours: str
     gold: str
@@ -208,6 +210,7 @@ def feedback_for(project: Project, user, *, limit: int = 200) -> list[FeedbackRo
             FeedbackRow(
                 id=fb.pk,
                 item_id=annotation.item_id,
+                item_label=item_label(annotation.item, task_type_key=project.task_type),
                 text=text[:ITEM_TEXT],
                 yours=task_type.display_value(annotation.value, config),
                 gold=task_type.display_value(gold.value, config),
@@ -218,7 +221,11 @@ def feedback_for(project: Project, user, *, limit: int = 200) -> list[FeedbackRo
                 payload={
                     "id": fb.pk,
                     "annotation": annotation.pk,
-                    "item": {"id": annotation.item_id, "text": text[:ITEM_TEXT]},
+                    "item": {
+                        "id": annotation.item_id,
+                        "external_id": annotation.item.external_id,
+                        "text": text[:ITEM_TEXT],
+                    },
                     "your_value": annotation.value,
                     "gold_value": gold.value,
                     "reason": gold.reason,

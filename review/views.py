@@ -32,6 +32,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accord.errors import Conflict, InvalidInput
 from annotation import queue_selectors, tasktypes
+from annotation.labels import item_label
 from annotation.models import ItemState
 from annotation.queue import NothingLeft
 from annotation.tasktypes.base import HOTKEY_RE, TaskType
@@ -76,7 +77,7 @@ class ReviewScreen:
     retry_after: int | None = None
     notice: str = ""
     status: int = 200
-    released_item: int | None = None
+    released_item: str = ""
 
 
 def _sentence(reason: str) -> str:
@@ -300,8 +301,7 @@ def _conflict(project: Project, user, exc: Conflict) -> ReviewScreen:
 
 
 def _item_label(review: Review) -> str:
-    item = review.item
-    return f"item {item.external_id}" if item.external_id else f"item {item.pk}"
+    return f"item {item_label(review.item, task_type_key=review.project.task_type)}"
 
 
 # --- the page and the claim ---------------------------------------------------
@@ -455,7 +455,7 @@ def review_release(request: HttpRequest, project_id: int, review_id: int) -> Htt
     else:
         messages.info(request, f"Your lease on {_item_label(review)} had already ended.")
     # Not the next claim at once: the queue would hand the same item back.
-    ws = ReviewScreen("released", released_item=review.item_id)
+    ws = ReviewScreen("released", released_item=_item_label(review))
     if not request.htmx:
         return redirect("review:review", project_id=project.pk)
     return _show(request, project, ws)

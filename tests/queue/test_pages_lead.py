@@ -148,7 +148,7 @@ def test_lead_releases_a_lease_and_the_slot_comes_back(
     assert Item.objects.get(pk=lease.item_id).free_slots == before + 1
     assert Assignment.objects.get(pk=lease.pk).state == "released"
     page = client.get(response["Location"])
-    assert f"Released annotator’s lease on item {lease.item_id}" in pages.messages(page)
+    assert "Released annotator’s lease on item “item 0”" in pages.messages(page)
     assert 'id="no-leases"' in pages.text(page)
 
 

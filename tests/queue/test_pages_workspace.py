@@ -668,3 +668,22 @@ def test_a_skip_others_completed_says_so_and_stays(project, annotator, annotator
     assert refused.status_code == 409
     assert "The skip stays." in flat(refused)
     assert Assignment.objects.get(pk=first).state == AssignmentState.SKIPPED
+
+
+def test_messages_and_cards_name_the_item_by_its_external_id(project, annotator, web):
+    rows = [ItemRow({"text": "first"}, external_id="T-1000"), ItemRow({"text": "second"})]
+    items_create(project=project, rows=rows, config=project_config(project).config)
+    first = item_on_screen(claim_page(web, project))
+    done = submit(web, project, first, "pos")
+    # The "take it back" card of the last answer, and the edit message.
+    assert "Item T-1000 : Positive" in flat(done)
+    annotation = Annotation.objects.get(assignment_id=first)
+    edited = web.post(url(project, f"history/{annotation.pk}/edit/"), {"value": "neg"}, **HX)
+    assert "Your answer for item T-1000 is now: Negative." in flat(edited)
+    assert f"item {annotation.item_id}" not in flat(edited)
+    # Without an external id, the head of its text.
+    second = item_on_screen(web.get(url(project)))
+    assert "Item “second”" in flat(web.get(url(project)))
+    skipped = web.post(url(project, f"{second}/skip/"), {"reason": "unsure"}, **HX)
+    assert "Skipped item “second”" in flat(skipped)
+    assert "Item “second” Take back the skip" in flat(web.get(url(project, "history/")))

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from annotation.models import Item
+
 from .helpers import claim, resolve
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +31,7 @@ def test_the_overruled_annotator_sees_gold_and_reason(overruled, annotator, api_
     assert body["unseen"] == 1
     (entry,) = body["results"]
     assert entry["your_value"] == "pos" and entry["gold_value"] == "neg"
+    assert entry["item"]["external_id"] is None
     assert entry["reason"] == "Sarcasm: see 3.2" and entry["reason_code"] == "guideline_gap"
     assert entry["seen"] is False
 
@@ -70,6 +73,11 @@ def test_the_workspace_shows_the_unseen_count_and_the_page_lists_it(
     html = feedback.content.decode()
     assert "Your answer" in html and "Positive" in html and "Negative" in html
     assert "Sarcasm: see 3.2" in html and "Guideline gap" in html
+    # The entry names the item by what a person knows (it has no external
+    # id: the head of its text), never by the database's id.
+    item = Item.objects.get(project=overruled)
+    assert 'Item <span dir="auto">“What a &lt;b&gt;great&lt;/b&gt; day, not.”</span>' in html
+    assert f"Item {item.pk}<" not in html
     # The item text is escaped, not rendered.
     assert "<b>great</b>" not in html and "&lt;b&gt;great&lt;/b&gt;" in html
     # Seen now: the count is gone.
