@@ -381,7 +381,18 @@ CELERY_TASK_TIME_LIMIT = 3 * 3600
 CELERY_TASK_SOFT_TIME_LIMIT = 3 * 3600 - 60
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A running job whose heartbeat is older than this, and whose worker no
+# longer holds its lock, is queued again (projects.jobs.jobs_recover, run by
+# beat every quarter of it; its heartbeat is refreshed every sixth).
+ACCORD_JOB_STALE_SECONDS = float(os.environ.get("ACCORD_JOB_STALE_SECONDS", 60))
 CELERY_BEAT_SCHEDULE = {
+    "recover-jobs": {
+        "task": "projects.tasks.recover_jobs",
+        "schedule": max(1.0, ACCORD_JOB_STALE_SECONDS / 4),
+        # A sweep that waited for a free worker longer than this is dropped:
+        # the next one is on its way.
+        "options": {"expires": max(1.0, ACCORD_JOB_STALE_SECONDS / 4)},
+    },
     "purge-expired-credentials": {
         "task": "accounts.tasks.purge_expired_credentials",
         "schedule": 3600.0,
