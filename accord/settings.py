@@ -393,6 +393,10 @@ CELERY_BEAT_SCHEDULE = {
         # the next one is on its way.
         "options": {"expires": max(1.0, ACCORD_JOB_STALE_SECONDS / 4)},
     },
+    "sweep-export-work-folders": {
+        "task": "exports.tasks.sweep_work_folders",
+        "schedule": 3600.0,
+    },
     "purge-expired-credentials": {
         "task": "accounts.tasks.purge_expired_credentials",
         "schedule": 3600.0,
