@@ -159,6 +159,9 @@ else:
             # must never touch the broker's queues.
             "LOCATION": os.environ.get("REDIS_CACHE_URL") or REDIS_URL,
             "KEY_PREFIX": "accord",
+            # A Redis that does not answer costs a request a second, not the
+            # system's TCP timeout (accord/ratelimit.py).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
     HTTPS = env_bool("ACCORD_HTTPS", True)
@@ -200,6 +203,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "accord.middleware.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "accord.urls"
@@ -335,6 +339,9 @@ ACCORD_RATES = {
     "claim": env_rate("ACCORD_CLAIM_RATE", "600/60"),
     "skip": env_rate("ACCORD_SKIP_RATE", "60/60"),
 }
+# How long the queue's limits let requests through uncounted when their
+# Redis does not answer; after that, 503 until it does (accord/ratelimit.py).
+ACCORD_RATE_FAIL_OPEN_SECONDS = int(os.environ.get("ACCORD_RATE_FAIL_OPEN_SECONDS", 30))
 ACCORD_TOKEN_TTL_SECONDS = int(os.environ.get("ACCORD_TOKEN_TTL_SECONDS", 30 * 24 * 3600))
 ACCORD_INVITE_TTL_SECONDS = int(os.environ.get("ACCORD_INVITE_TTL_SECONDS", 7 * 24 * 3600))
 
