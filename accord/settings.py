@@ -99,7 +99,9 @@ if EMBEDDED:
     BROKER_DIR = DATA_DIR / "broker"
     for sub in ("messages", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://localhost/"
+    # kombu's filesystem transport, with whole-file writes and reads that
+    # skip a broken message file instead of stopping the worker (accord/broker.py).
+    CELERY_BROKER_URL = "accordfs://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # One folder for both directions: the worker consumes what the web
         # process and beat write.
