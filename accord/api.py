@@ -8,7 +8,7 @@ from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .errors import Conflict, InvalidInput
+from .errors import Conflict, InvalidInput, ServiceUnavailable
 
 
 class CursorPagination(pagination.CursorPagination):
@@ -64,6 +64,12 @@ def exception_handler(exc, context):
 
     if isinstance(exc, RateLimited):
         response = Response({"detail": str(exc)}, status=429)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    if isinstance(exc, ServiceUnavailable):
+        response = Response(
+            {"detail": f"{exc.detail} Try again in {exc.retry_after} seconds."}, status=503
+        )
         response["Retry-After"] = str(exc.retry_after)
         return response
     if isinstance(exc, Conflict):

@@ -25,3 +25,13 @@ class Conflict(Exception):
         self.detail = detail
         self.extra = extra
         super().__init__(detail)
+
+
+class ServiceUnavailable(Exception):
+    """A service the request cannot do without (Redis, for the login
+    throttle) is down. Answered with 503 and Retry-After, never 500."""
+
+    def __init__(self, detail: str, retry_after: int = 5):
+        self.detail = detail
+        self.retry_after = retry_after
+        super().__init__(detail)

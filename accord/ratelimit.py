@@ -3,12 +3,35 @@
 Add-then-increment (Redis INCR in server mode) so parallel requests each see
 their own count and at most the limit pass; a read-then-write counter lets a
 burst through together (SECURITY.md D6).
+
+When the counters' Redis does not answer, ``hit`` raises ServiceUnavailable
+(503 with Retry-After), never a 500. The queue's limits (``check_rate``)
+fail open instead for the first ``ACCORD_RATE_FAIL_OPEN_SECONDS`` of an
+outage, so a Redis restart does not stop annotators; a longer outage gets
+503s until Redis is back. The login throttle never fails open: a password
+guess is never left uncounted. After a failure each process leaves Redis
+alone for a second, so an outage does not cost every request a connection
+attempt.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+
 from django.conf import settings
 from django.core.cache import cache, caches
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from redis.exceptions import RedisError
+
+from .errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+# Seconds after a failure during which Redis is not asked again.
+REST_SECONDS = 1.0
+RETRY_AFTER_SECONDS = 5
 
 
 class RateLimited(Exception):
@@ -49,10 +72,60 @@ def _redis_counter():
     return _counter[0]
 
 
-def hit(key: str, window: int) -> int:
-    """Count one event in the window that starts with the key's first event.
+@receiver(setting_changed)
+def _forget_counter(setting: str, **kwargs) -> None:
+    # The script is bound to the cache's client: a new cache, a new script.
+    if setting == "CACHES":
+        _counter.clear()
 
-    On Redis, one script: INCR, and EXPIRE on the window's first event.
+
+class _Outage:
+    """When this process's counters last failed, and since when they fail.
+    Shared by the threads of a process; their races only move the times by
+    a request or two."""
+
+    since: float | None = None
+    last: float = 0.0
+
+    def resting(self) -> bool:
+        return self.since is not None and time.monotonic() - self.last < REST_SECONDS
+
+    def failed(self) -> None:
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+        self.last = now
+
+    def recovered(self) -> None:
+        if self.since is not None:
+            log.warning("rate limits: Redis answers again")
+        self.since = None
+
+    def lasted(self) -> float:
+        return 0.0 if self.since is None else time.monotonic() - self.since
+
+
+_outage = _Outage()
+
+
+def hit(key: str, window: int) -> int:
+    """Count one event in the window that starts with the key's first event;
+    ServiceUnavailable if the counters cannot be reached."""
+    if _outage.resting():
+        raise ServiceUnavailable("The rate limiter is unavailable.", RETRY_AFTER_SECONDS)
+    try:
+        count = _hit(key, window)
+    except (RedisError, OSError) as exc:
+        if _outage.since is None:
+            log.warning("rate limits: Redis does not answer (%s)", exc)
+        _outage.failed()
+        raise ServiceUnavailable("The rate limiter is unavailable.", RETRY_AFTER_SECONDS) from exc
+    _outage.recovered()
+    return count
+
+
+def _hit(key: str, window: int) -> int:
+    """On Redis, one script: INCR, and EXPIRE on the window's first event.
     Elsewhere, one round trip when the window is open (INCR keeps the key's
     expiry); the first event of a window adds the key with its timeout."""
     counter = _redis_counter()
@@ -71,7 +144,15 @@ def hit(key: str, window: int) -> int:
 
 def check_rate(scope: str, user_id: int) -> None:
     """Raise RateLimited when ``user_id`` is over the limit of ``scope``
-    (settings.ACCORD_RATES: scope → (requests, window seconds))."""
+    (settings.ACCORD_RATES: scope → (requests, window seconds)), and
+    ServiceUnavailable when the counters have been unreachable for longer
+    than ACCORD_RATE_FAIL_OPEN_SECONDS."""
     limit, window = settings.ACCORD_RATES[scope]
-    if hit(f"accord:rate:{scope}:{user_id}", window) > limit:
+    try:
+        count = hit(f"accord:rate:{scope}:{user_id}", window)
+    except ServiceUnavailable:
+        if _outage.lasted() < settings.ACCORD_RATE_FAIL_OPEN_SECONDS:
+            return  # uncounted: a short outage must not stop the annotators
+        raise
+    if count > limit:
         raise RateLimited(window)

@@ -99,7 +99,9 @@ if EMBEDDED:
     BROKER_DIR = DATA_DIR / "broker"
     for sub in ("messages", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://localhost/"
+    # kombu's filesystem transport, with whole-file writes and reads that
+    # skip a broken message file instead of stopping the worker (accord/broker.py).
+    CELERY_BROKER_URL = "accordfs://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # One folder for both directions: the worker consumes what the web
         # process and beat write.
@@ -159,6 +161,9 @@ else:
             # must never touch the broker's queues.
             "LOCATION": os.environ.get("REDIS_CACHE_URL") or REDIS_URL,
             "KEY_PREFIX": "accord",
+            # A Redis that does not answer costs a request a second, not the
+            # system's TCP timeout (accord/ratelimit.py).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
     HTTPS = env_bool("ACCORD_HTTPS", True)
@@ -200,6 +205,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "accord.middleware.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "accord.urls"
@@ -335,6 +341,9 @@ ACCORD_RATES = {
     "claim": env_rate("ACCORD_CLAIM_RATE", "600/60"),
     "skip": env_rate("ACCORD_SKIP_RATE", "60/60"),
 }
+# How long the queue's limits let requests through uncounted when their
+# Redis does not answer; after that, 503 until it does (accord/ratelimit.py).
+ACCORD_RATE_FAIL_OPEN_SECONDS = int(os.environ.get("ACCORD_RATE_FAIL_OPEN_SECONDS", 30))
 ACCORD_TOKEN_TTL_SECONDS = int(os.environ.get("ACCORD_TOKEN_TTL_SECONDS", 30 * 24 * 3600))
 ACCORD_INVITE_TTL_SECONDS = int(os.environ.get("ACCORD_INVITE_TTL_SECONDS", 7 * 24 * 3600))
 
@@ -381,7 +390,22 @@ CELERY_TASK_TIME_LIMIT = 3 * 3600
 CELERY_TASK_SOFT_TIME_LIMIT = 3 * 3600 - 60
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A running job whose heartbeat is older than this, and whose worker no
+# longer holds its lock, is queued again (projects.jobs.jobs_recover, run by
+# beat every quarter of it; its heartbeat is refreshed every sixth).
+ACCORD_JOB_STALE_SECONDS = float(os.environ.get("ACCORD_JOB_STALE_SECONDS", 60))
 CELERY_BEAT_SCHEDULE = {
+    "recover-jobs": {
+        "task": "projects.tasks.recover_jobs",
+        "schedule": max(1.0, ACCORD_JOB_STALE_SECONDS / 4),
+        # A sweep that waited for a free worker longer than this is dropped:
+        # the next one is on its way.
+        "options": {"expires": max(1.0, ACCORD_JOB_STALE_SECONDS / 4)},
+    },
+    "sweep-export-work-folders": {
+        "task": "exports.tasks.sweep_work_folders",
+        "schedule": 3600.0,
+    },
     "purge-expired-credentials": {
         "task": "accounts.tasks.purge_expired_credentials",
         "schedule": 3600.0,

@@ -5,17 +5,26 @@ add-then-increment on the cache (Redis INCR in server mode), so a hundred
 parallel attempts see a hundred distinct counts and at most the limit get
 through. DRF's and django-axes' read-then-write counters let parallel requests
 pass together (SECURITY.md D6), which is why this is not one of them.
+
+When Redis does not answer, an attempt cannot be counted and is refused with
+503 and Retry-After (``ServiceUnavailable`` from ``accord.ratelimit.hit``):
+the throttle fails closed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
 
+from accord.errors import ServiceUnavailable
 from accord.ratelimit import hit as _hit
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,8 +39,13 @@ def _key(kind: str, value: str) -> str:
 
 def login_attempt(*, username: str, ip: str) -> ThrottleVerdict:
     window = settings.ACCORD_LOGIN_WINDOW_SECONDS
-    per_user = _hit(_key("user", username.strip().lower()), window)
-    per_ip = _hit(_key("ip", ip or "unknown"), window)
+    try:
+        per_user = _hit(_key("user", username.strip().lower()), window)
+        per_ip = _hit(_key("ip", ip or "unknown"), window)
+    except ServiceUnavailable as down:
+        raise ServiceUnavailable(
+            "Signing in is unavailable for a moment.", down.retry_after
+        ) from down
     allowed = (
         per_user <= settings.ACCORD_LOGIN_ATTEMPTS_PER_USER
         and per_ip <= settings.ACCORD_LOGIN_ATTEMPTS_PER_IP
@@ -40,7 +54,11 @@ def login_attempt(*, username: str, ip: str) -> ThrottleVerdict:
 
 
 def login_succeeded(*, username: str) -> None:
-    cache.delete(_key("user", username.strip().lower()))
+    try:
+        cache.delete(_key("user", username.strip().lower()))
+    except (RedisError, OSError) as exc:
+        # The sign-in is done; its failed attempts count until their window ends.
+        log.warning("login throttle: could not reset a counter: %s", exc)
 
 
 def client_ip(request) -> str:

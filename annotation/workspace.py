@@ -38,7 +38,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
 
-from accord.errors import Conflict, InvalidInput
+from accord.errors import Conflict, InvalidInput, ServiceUnavailable
 from accord.ratelimit import RateLimited
 from projects import access
 from projects.markdown import render_markdown
@@ -150,7 +150,8 @@ def _active_ms(raw: str | None) -> int | None:
 class Workspace:
     """``state``: "item" (an assignment on screen), "start" (no lease yet:
     the page claims one), "done" (nothing left), "leased" (all left is
-    leased to others), "slow" (claims throttled), "archived"."""
+    leased to others), "slow" (claims throttled), "unavailable" (claims
+    cannot be counted: Redis is down), "archived"."""
 
     state: str
     assignment: Assignment | None = None
@@ -174,6 +175,10 @@ def _next(project: Project, user) -> Workspace:
         return Workspace("leased", retry_after=empty.retry_after or DEFAULT_RETRY)
     except RateLimited as limited:
         return Workspace("slow", retry_after=limited.retry_after)
+    except ServiceUnavailable as down:
+        # After a submit, skip or later, that action is done and the page
+        # must say so; the next item comes when the page asks again.
+        return Workspace("unavailable", retry_after=down.retry_after)
     return Workspace("item", claim.assignment, value=claim.assignment.draft)
 
 

@@ -13,3 +13,14 @@ class DatasetsConfig(AppConfig):
         from .sqlite import functions_register
 
         connection_created.connect(functions_register, dispatch_uid="exports.sqlite")
+
+        from projects.jobs import job_leftovers_register
+
+        def remove_work_folder(job_id: int) -> None:
+            # Imported when needed: the export module loads the formats'
+            # libraries, which a web process may never need.
+            from .exports import work_folder_remove
+
+            work_folder_remove(job_id)
+
+        job_leftovers_register("export", remove_work_folder)

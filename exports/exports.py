@@ -58,7 +58,7 @@ from accord.errors import InvalidInput
 from annotation import tasktypes
 from annotation.models import Annotation, Assignment, Item
 from projects.jobs import JobContext, JobFailed, job_create, job_enqueue
-from projects.models import JobStatus, Project
+from projects.models import Job, JobStatus, Project
 from projects.services import project_config
 from review.models import GoldRecord, GoldRevision, GoldSource
 
@@ -89,8 +89,10 @@ ZIP_LEVEL = 1
 MANIFEST = "manifest.jsonl"
 DATASHEET = "datasheet.json"
 BUNDLE = "bundle.zip"
-# The jobs' working folders, in a local storage's folder (see _work_dir).
+# The jobs' working folders, in a local storage's folder (see _work_root),
+# one per job: <WORK_PREFIX><job id>.
 WORK_DIR = "exports/.work"
+WORK_PREFIX = "accord-export-job-"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 FILTER_KEYS = (
     "source",
@@ -793,21 +795,57 @@ def _local_storage() -> bool:
     return default_storage.__class__ is FileSystemStorage
 
 
-def _work_dir() -> str | None:
-    """Where the job makes its files: beside the stored versions when storage
-    is a local folder, so that storing a file is a hard link instead of a
-    copy of every byte (700 MB at a million JSONL records); else the system's
-    temporary folder. Folders a killed worker left behind go after a day
-    (a job is stopped after a few hours)."""
+def _work_root() -> str:
+    """Where the jobs make their files: beside the stored versions when
+    storage is a local folder, so that storing a file is a hard link instead
+    of a copy of every byte (700 MB at a million JSONL records); else the
+    system's temporary folder."""
     if not _local_storage():
-        return None
+        return tempfile.gettempdir()
     work = default_storage.path(WORK_DIR)
     os.makedirs(work, exist_ok=True)
-    stale = time.time() - 24 * 3600
-    for entry in os.scandir(work):
-        if entry.is_dir(follow_symlinks=False) and entry.stat().st_mtime < stale:
-            shutil.rmtree(entry.path, ignore_errors=True)
     return work
+
+
+def _work_folder(job_id: int) -> str:
+    # Named by the job, so what a killed attempt left can be found and
+    # removed (work_folder_remove, work_folders_sweep).
+    return os.path.join(_work_root(), f"{WORK_PREFIX}{job_id}")
+
+
+def work_folder_remove(job_id: int) -> None:
+    """Remove the job's work folder. Called under the job's lock (projects.jobs:
+    when it is requeued, when it finishes, before an attempt starts)."""
+    shutil.rmtree(_work_folder(job_id), ignore_errors=True)
+
+
+def work_folders_sweep() -> int:
+    """Remove the work folders whose job is over or gone (a worker killed
+    before it could remove its own, and its job given up), and the unnamed
+    folders of older releases after a day. Runs hourly and before each
+    export. Returns how many went."""
+    root = _work_root()
+    folders: dict[int, str] = {}
+    removed = 0
+    stale = time.time() - 24 * 3600
+    for entry in os.scandir(root):
+        if not entry.is_dir(follow_symlinks=False):
+            continue
+        if entry.name.startswith(WORK_PREFIX) and entry.name[len(WORK_PREFIX) :].isdigit():
+            folders[int(entry.name[len(WORK_PREFIX) :])] = entry.path
+        elif entry.name.startswith("accord-export-") and entry.stat().st_mtime < stale:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed += 1
+    live = set(
+        Job.objects.filter(
+            pk__in=folders, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+        ).values_list("pk", flat=True)
+    )
+    for job_id, path in folders.items():
+        if job_id not in live:
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def _linked(path: str, target: str) -> bool:
@@ -1330,9 +1368,17 @@ def export_run(ctx: JobContext) -> None:
         ctx.side.execute("SELECT pg_advisory_lock(%s, %s)", [SPLIT_LOCK, project.pk])
         locked = True
     try:
-        with tempfile.TemporaryDirectory(prefix="accord-export-", dir=_work_dir()) as tmp:
+        work_folders_sweep()
+        # This attempt holds the job's lock: whatever is in its folder was
+        # left by an attempt that died.
+        tmp = _work_folder(ctx.job.pk)
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        try:
             read, outs, manifest = _snapshot(ctx, version, project, fmt, tmp)
             _finish(ctx, version, project, fmt, tmp, read, outs, manifest)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     finally:
         if locked:
             ctx.side.execute("SELECT pg_advisory_unlock(%s, %s)", [SPLIT_LOCK, project.pk])

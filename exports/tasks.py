@@ -13,3 +13,11 @@ def export_dataset(job_id: int) -> None:
     from .exports import export_run
 
     run_job(job_id, export_run)
+
+
+@shared_task(ignore_result=True)
+def sweep_work_folders() -> int:
+    """Hourly: remove the work folders of exports that are over."""
+    from .exports import work_folders_sweep
+
+    return work_folders_sweep()

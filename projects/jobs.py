@@ -17,17 +17,30 @@ Life of a job:
   together: a worker killed before that leaves the job running and nothing
   half-written marked done (F6); the retry starts over.
 * More than ``MAX_ATTEMPTS`` claims make a job failed (a poison message, F3).
+* While the work runs, a thread refreshes ``heartbeat_at`` on the side
+  connection every sixth of ``ACCORD_JOB_STALE_SECONDS``, whether or not the
+  work reports progress. ``jobs_recover`` (beat, every quarter of that bound)
+  requeues a running job whose heartbeat is older than the bound *and* whose
+  advisory lock it can take: the lock, not the clock, decides that the
+  worker is dead, so a live job stuck in one long statement is never
+  requeued. It also sends the message of a queued job that never reached the
+  broker (Redis was down when its transaction committed). So a killed
+  worker's job runs again within the bound plus one sweep of another worker
+  being free, whatever the broker's visibility timeout; the killed worker's
+  own message, redelivered hours later, finds the job finished.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -71,8 +84,48 @@ def job_create(
 
 
 def job_enqueue(job: Job, task) -> None:
-    """Send ``task(job.id)`` once the current transaction commits."""
-    transaction.on_commit(lambda: task.delay(job.pk))
+    """Send ``task(job.id)`` once the current transaction commits. The task's
+    name is kept on the row, so the recovery sweep can send it again."""
+    job.task = task.name
+    Job.objects.filter(pk=job.pk).update(task=task.name)
+    transaction.on_commit(lambda: _send(job.pk, task.name))
+
+
+def _send(job_id: int, task_name: str) -> bool:
+    """Hand the job's message to the broker; False if the broker is down.
+
+    Runs after the commit, so the request that made the job answers with it
+    whatever happens here: a message that did not get through leaves the job
+    queued with no ``sent_at``, and ``jobs_recover`` sends it later."""
+    from accord.celery import app
+
+    try:
+        app.send_task(task_name, args=[job_id])
+    except Exception as exc:  # noqa: BLE001 - any broker failure; the sweep retries
+        log.warning("job %s: its message was not sent (%s); it will be sent later", job_id, exc)
+        return False
+    Job.objects.filter(pk=job_id).update(sent_at=timezone.now())
+    return True
+
+
+# What a dead attempt of a job may have left outside the database (work
+# files), by kind. Called with the job's id while its advisory lock is held,
+# so no attempt is running: when the job is requeued, and when it finishes.
+_leftover_cleaners: dict[str, Callable[[int], None]] = {}
+
+
+def job_leftovers_register(kind: str, remove: Callable[[int], None]) -> None:
+    _leftover_cleaners[kind] = remove
+
+
+def _remove_leftovers(kind: str, job_id: int) -> None:
+    remove = _leftover_cleaners.get(kind)
+    if remove is None:
+        return
+    try:
+        remove(job_id)
+    except Exception:  # a folder left behind is no reason to fail the job
+        log.exception("job %s: could not remove what its attempts left", job_id)
 
 
 def job_cancel(*, job: Job) -> Job:
@@ -126,6 +179,10 @@ class SideConnection:
         return bool(
             self.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, job_id])[0][0]
         )
+
+    def unlock(self, job_id: int) -> None:
+        if self.conn is not None:
+            self.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, job_id])
 
     def close(self) -> None:
         if self.conn is not None:
@@ -192,6 +249,51 @@ class JobContext:
             raise JobCancelled
 
 
+def stale_after() -> timedelta:
+    """How long a running job may go without a heartbeat before the recovery
+    sweep looks at its lock (settings.ACCORD_JOB_STALE_SECONDS)."""
+    return timedelta(seconds=settings.ACCORD_JOB_STALE_SECONDS)
+
+
+class _Heartbeat:
+    """Refreshes the job's ``heartbeat_at`` on the side connection while the
+    work runs, so a job busy in one long statement (a COPY, an ANALYZE, a
+    split assignment) still looks alive. psycopg's connection serialises the
+    threads' statements. ``SKIP LOCKED``: the work's final transaction locks
+    the job row (``succeed``) and the heartbeat must never wait on it, or the
+    work would wait on the heartbeat for the side connection."""
+
+    def __init__(self, side: SideConnection, job_id: int) -> None:
+        self.side, self.job_id = side, job_id
+        self.every = max(0.2, settings.ACCORD_JOB_STALE_SECONDS / 6)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"job-{job_id}-heartbeat")
+        self.thread.daemon = True
+
+    def __enter__(self) -> _Heartbeat:
+        if self.side.conn is not None:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopped.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+    def _run(self) -> None:
+        table = Job._meta.db_table
+        sql = (
+            f"UPDATE {table} SET heartbeat_at = %s WHERE id = (SELECT id FROM {table} "  # noqa: S608
+            "WHERE id = %s AND status = 'running' FOR UPDATE SKIP LOCKED)"
+        )
+        while not self.stopped.wait(self.every):
+            try:
+                self.side.execute(sql, [timezone.now(), self.job_id])
+            except Exception as exc:  # noqa: BLE001 - the work's own reports will fail loudly
+                log.warning("job %s: heartbeat failed: %s", self.job_id, exc)
+                return
+
+
 def _claim(job_id: int) -> Job | None:
     """running, one more attempt; None if there is nothing (more) to do."""
     job = Job.objects.filter(pk=job_id).first()
@@ -241,10 +343,14 @@ def run_job(
             return
         job = _claim(job_id)
         if job is None:
+            kind = Job.objects.filter(pk=job_id).values_list("kind", flat=True).first()
+            if kind is not None:
+                _remove_leftovers(kind, job_id)
             return
         context = JobContext(job=job, side=side, listener=listener)
         try:
-            work(context)
+            with _Heartbeat(side, job_id):
+                work(context)
         except JobCancelled:
             _finish(job_id, JobStatus.CANCELLED, error="")
         except JobFailed as exc:
@@ -258,8 +364,86 @@ def run_job(
                 JobStatus.FAILED,
                 error=f"Internal error: {type(exc).__name__}. The problem was logged.",
             )
+        _remove_leftovers(job.kind, job_id)
     finally:
         side.close()
+
+
+def jobs_recover() -> dict[str, int]:
+    """The recovery sweep (beat): requeue the running jobs whose worker died,
+    and send the queued jobs whose message never reached the broker.
+
+    A running job is dead when its heartbeat is older than ``stale_after()``
+    and its advisory lock is free (a live worker holds it for as long as the
+    job runs, however slow its reports). Under that lock the job goes back to
+    queued, or, after ``MAX_ATTEMPTS`` claims, to failed (F3); the lock is
+    let go before the message is sent, so the worker that takes it can lock
+    the job. A queued job that was sent is left alone however long it waits:
+    its message is in the broker, behind others."""
+    cutoff = timezone.now() - stale_after()
+    counts = {"requeued": 0, "finished": 0, "sent": 0}
+    if connections[DEFAULT_DB_ALIAS].vendor == "postgresql":
+        # On SQLite (embedded mode) there is no lock to tell a dead worker
+        # from a slow one; jobs_fail_stale ends those jobs instead.
+        stale = list(
+            Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:100]
+        )
+        if stale:
+            side = SideConnection()
+            try:
+                for job_id in stale:
+                    outcome = _recover(side, job_id, cutoff)
+                    if outcome is not None:
+                        counts[outcome] += 1
+            finally:
+                side.close()
+    unsent = (
+        Job.objects.filter(status=JobStatus.QUEUED, sent_at__isnull=True, created_at__lt=cutoff)
+        .exclude(task="")
+        .order_by("pk")
+        .values_list("pk", "task")[:100]
+    )
+    for job_id, task_name in unsent:
+        if not _send(job_id, task_name):
+            break  # the broker is down: the next sweep tries again
+        counts["sent"] += 1
+    return counts
+
+
+def _recover(side: SideConnection, job_id: int, cutoff) -> str | None:
+    if not side.try_lock(job_id):
+        return None  # its worker is alive and holds the lock
+    try:
+        job = Job.objects.filter(
+            pk=job_id, status=JobStatus.RUNNING, heartbeat_at__lt=cutoff
+        ).first()
+        if job is None:
+            return None  # it finished, or a worker took it over meanwhile
+        outcome = "finished"
+        if job.cancel_requested:
+            _finish(job_id, JobStatus.CANCELLED, error="")
+        elif job.attempts >= MAX_ATTEMPTS:
+            _finish(
+                job_id,
+                JobStatus.FAILED,
+                error=f"Gave up after {job.attempts} attempts (the worker stopped each time).",
+            )
+        elif not job.task:
+            _finish(job_id, JobStatus.FAILED, error="The process running the job stopped.")
+        else:
+            Job.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
+                status=JobStatus.QUEUED, sent_at=None
+            )
+            outcome = "requeued"
+        _remove_leftovers(job.kind, job_id)
+    finally:
+        side.unlock(job_id)
+    log.warning("job %s: its worker stopped; the job is %s", job_id, outcome)
+    if outcome == "requeued":
+        _send(job_id, job.task)
+    return outcome
 
 
 def jobs_fail_stale(

@@ -307,6 +307,14 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The Celery task that runs the job ("" for a job run in its own
+    # process, as the import command does), and when its message last
+    # reached the broker (null: never, or not since it was requeued). The
+    # recovery sweep sends again what the broker never got. A database
+    # default, so that processes still on the previous release (between the
+    # migration and their restart) can create jobs.
+    task = models.CharField(max_length=200, blank=True, default="", db_default="")
+    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [

@@ -10,6 +10,8 @@ computes it again (SECURITY.md F1, F2, F6).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 
 from django.conf import settings
@@ -24,6 +26,8 @@ from projects.models import Job, JobStatus, Project
 from .models import AgreementReport
 from .reliability import read_reliability
 from .reports import ReportParams, compute_report
+
+log = logging.getLogger(__name__)
 
 KIND = "agreement"
 STEPS = 5
@@ -79,12 +83,29 @@ def report_start(*, project: Project, user, params: ReportParams | None = None) 
 def report_soon(project_id: int) -> None:
     """Ask for a report after the current burst of changes: the first call
     in a debounce window schedules one run at the window's end, the others
-    do nothing. Call after the change commits."""
-    window = _debounce_seconds()
-    if cache.add(f"agreement-soon:{project_id}", 1, timeout=window):
-        from .tasks import agreement_debounced
+    do nothing. Call after the change commits.
 
+    Never raises: the change is committed and its request must say so.
+    When Redis (the debounce key, the broker) does not answer, the report is
+    not scheduled; a later change schedules it, or the hourly refresh
+    (``reports_refresh``) finds the project's data newer than its report."""
+    from .tasks import agreement_debounced
+
+    window = _debounce_seconds()
+    key = f"agreement-soon:{project_id}"
+    try:
+        if not cache.add(key, 1, timeout=window):
+            return
+    except Exception as exc:  # noqa: BLE001 - whatever the cache raises
+        log.warning("project %s: agreement report not scheduled: %s", project_id, exc)
+        return
+    try:
         agreement_debounced.apply_async(args=[project_id], countdown=window)
+    except Exception as exc:  # noqa: BLE001 - whatever the broker raises
+        log.warning("project %s: agreement report not scheduled: %s", project_id, exc)
+        with contextlib.suppress(Exception):
+            # So that the next change tries again rather than the window's end.
+            cache.delete(key)
 
 
 def report_soon_on_commit(project_id: int) -> None:

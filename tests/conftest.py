@@ -351,3 +351,92 @@ def wait_until(predicate, timeout: float, what: str):
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def start_redis(folder: Path, port: int | None = None):
+    """Start a private redis-server on ``port`` or a free one (no
+    persistence), for the tests that stop Redis: the shared one serves
+    everybody's tests. Returns (process, port); ``stop_redis`` ends it."""
+    import socket
+    import subprocess
+    import time
+
+    import redis
+
+    if port is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+         "--appendonly", "no", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = redis.Redis(port=port, socket_connect_timeout=0.5)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if client.ping():
+                return process, port
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("the private redis-server did not start")
+
+
+def stop_redis(process) -> None:
+    import subprocess
+
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def use_broker(url: str) -> str:
+    """Point this process's Celery app at ``url``; returns the previous URL.
+    The app keeps its connection and producer pools: drop them, as Celery
+    does after a fork."""
+    from accord.celery import app
+
+    previous = app.conf.broker_write_url or app.conf.broker_url
+    # Celery copies the URL into the read and write URLs when it configures.
+    app.conf.broker_url = app.conf.broker_read_url = app.conf.broker_write_url = url
+    app._pool = None
+    app.amqp._producer_pool = None
+    return previous
+
+
+def start_beat(folder: Path, **extra_env: str):
+    """Start a real Celery beat process (its schedule file in ``folder``)."""
+    import os
+    import subprocess
+    import sys
+
+    from django.db import connection
+
+    settings_dict = connection.settings_dict
+    env = dict(os.environ, **extra_env)
+    env["DATABASE_URL"] = (
+        f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/{settings_dict['NAME']}"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "accord", "beat", "--loglevel", "WARNING",
+         "--schedule", str(folder / "beat-schedule"), "--pidfile", ""],
+        env=env,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def private_broker(tmp_path):
+    """A private Redis as this process's Celery broker, for tests whose
+    messages no other worker may take; yields its URL, for the processes the
+    test starts."""
+    process, port = start_redis(tmp_path)
+    url = f"redis://127.0.0.1:{port}/0"
+    previous = use_broker(url)
+    yield url
+    use_broker(previous)
+    stop_redis(process)
