@@ -4,6 +4,11 @@ import logging
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
+from kombu.exceptions import OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .errors import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +68,6 @@ class ServiceUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        from kombu.exceptions import OperationalError
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-
-        from .errors import ServiceUnavailable
-
         if isinstance(exception, ServiceUnavailable):
             detail, retry_after = exception.detail, exception.retry_after
         elif isinstance(exception, RedisConnectionError | RedisTimeoutError | OperationalError):
