@@ -727,6 +727,16 @@ def import_run(ctx: JobContext) -> None:
     default_storage.delete(name)
 
 
+def import_discard_upload(job_id: int) -> None:
+    """Remove the job's upload once the job is finished for good, however
+    it ended (an internal error, a cancel before it ran, too many attempts
+    included). A job still running — elsewhere, or to be taken up again
+    after its worker died — keeps it: its retry reads it."""
+    job = Job.objects.filter(pk=job_id).only("status", "params").first()
+    if job is not None and job.is_finished and job.params.get("file"):
+        default_storage.delete(job.params["file"])
+
+
 def _import(ctx: JobContext, name: str) -> None:
     from projects.services import project_config
 
