@@ -206,8 +206,9 @@ def parse_jsonl(stream: IO[bytes]) -> Iterator[ParsedRow]:
 
 def _lines(stream: IO[bytes], limit: int) -> Iterator[bytes | None]:
     """The lines of ``stream`` (ended by LF, CRLF or CR, kept), each held in
-    at most ``limit`` bytes: a longer line is skipped and given as None, so
-    one line without an end cannot take the worker's memory."""
+    at most ``limit`` bytes (more than a read): a longer line is skipped and
+    given as None, so one line without an end cannot take the worker's
+    memory."""
     parts: list[bytes] = []  # the line so far, when it spans reads
     size = 0
     too_long = cr_pending = False
@@ -221,22 +222,28 @@ def _lines(stream: IO[bytes], limit: int) -> Iterator[bytes | None]:
             yield None if too_long else b"".join(parts)
             parts, size, too_long = [], 0, False
         pieces = block.splitlines(keepends=True)
-        last = len(pieces) - 1
-        for n, piece in enumerate(pieces):
-            size += len(piece)
-            if size > limit:
-                too_long = True
-                parts.clear()
-            elif not too_long:
-                parts.append(piece)
-            if n < last or piece.endswith(b"\n"):
-                if too_long:
-                    yield None
-                else:
-                    yield piece if len(parts) == 1 else b"".join(parts)
-                parts, size, too_long = [], 0, False
-            else:
-                cr_pending = piece.endswith(b"\r")
+        if not pieces:
+            continue
+        last = pieces.pop()  # all others end with a line end
+        if pieces and (parts or too_long):
+            first = pieces[0]
+            too_long = too_long or size + len(first) > limit
+            yield None if too_long else b"".join((*parts, first))
+            parts, size, too_long = [], 0, False
+            yield from pieces[1:]
+        else:
+            yield from pieces
+        size += len(last)
+        if size > limit:
+            too_long = True
+            parts.clear()
+        elif not too_long:
+            parts.append(last)
+        if last.endswith(b"\n"):
+            yield None if too_long else b"".join(parts)
+            parts, size, too_long = [], 0, False
+        else:
+            cr_pending = last.endswith(b"\r")
     if parts or too_long:
         yield None if too_long else b"".join(parts)
 
@@ -431,14 +438,21 @@ def validate_row(row: ParsedRow, task_type, config: dict) -> StagedRow | list[di
         errors.extend(exc.errors)
     if errors:
         return errors
-    data_json = _storable_json(data, "", errors)
-    meta_json = _storable_json(meta, "meta", errors) if meta else "{}"
+    try:
+        data_json = canonical_json(data)
+        meta_json = canonical_json(meta) if meta else "{}"
+    except TypeError as exc:  # orjson.JSONEncodeError: surrogates, depth, huge integers
+        return [{"field": _unwritable(data), "reason": f"cannot be stored: {exc}"}]
+    # PostgreSQL refuses a NUL, which orjson writes as \u0000; the walk
+    # (rare) finds where, and tells it from a backslash followed by "u0000".
+    if "\\u0000" in data_json or "\\u0000" in meta_json:
+        found = _nul_at(data, "") or _nul_at(meta, "meta")
+        if found is not None:
+            return [{"field": found[0][:200] or None, "reason": found[1]}]
     if len(meta_json) > MAX_META_CHARS:
-        errors.append(
+        return [
             {"field": "meta", "reason": f"is longer than {MAX_META_CHARS:,} characters as JSON"}
-        )
-    if errors:
-        return errors
+        ]
     return StagedRow(
         line=row.line,
         external_id=external_id or None,
@@ -448,25 +462,16 @@ def validate_row(row: ParsedRow, task_type, config: dict) -> StagedRow | list[di
     )
 
 
-_SURROGATE_CHAR = re.compile("[\ud800-\udfff]")
+_SURROGATE_CHAR = re.compile("[\\ud800-\\udfff]")
 
 
-def _storable_json(value: Any, name: str, errors: list[dict]) -> str:
-    """The canonical JSON of ``value``, or "" with an error added for what
-    PostgreSQL would refuse (a NUL) or the writer cannot write."""
+def _unwritable(data: Any) -> str | None:
+    """Which field the JSON writer refused: the data's (None) or meta."""
     try:
-        text = canonical_json(value)
-    except TypeError as exc:  # orjson.JSONEncodeError: surrogates, depth, huge integers
-        errors.append({"field": name or None, "reason": f"cannot be stored: {exc}"})
-        return ""
-    # A NUL is written as \u0000; the walk (rare) finds where, and tells it
-    # from text that merely holds a backslash and "u0000".
-    if "\\u0000" in text:
-        found = _nul_at(value, name)
-        if found is not None:
-            errors.append({"field": found[0][:200] or None, "reason": found[1]})
-            return ""
-    return text
+        canonical_json(data)
+    except TypeError:
+        return None
+    return "meta"
 
 
 def _nul_at(value: Any, path: str) -> tuple[str, str] | None:
@@ -579,11 +584,6 @@ class _CountingReader(io.RawIOBase):
         buffer[: len(data)] = data
         self.bytes_read += len(data)
         return len(data)
-
-    def __iter__(self):
-        for line in self.stream:
-            self.bytes_read += len(line)
-            yield line
 
 
 # --- publishing ---------------------------------------------------------------------------
