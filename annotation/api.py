@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import io
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -79,7 +84,12 @@ class ItemListView(ProjectPermissionMixin, APIView):
             "text_column, id_column. Answers 202 with the job."
         ),
         request={"application/json": list[dict], "multipart/form-data": dict},
-        responses={202: JOB_ANSWER},
+        responses={
+            202: JOB_ANSWER,
+            415: OpenApiResponse(
+                description="Another body type, or a file of a type its name does not tell"
+            ),
+        },
     )
     def post(self, request, project_id: int):
         # The body is streamed to storage unparsed, so DRF's parser choice
@@ -124,7 +134,7 @@ class ItemListView(ProjectPermissionMixin, APIView):
             )
         else:
             raise exceptions.UnsupportedMediaType(
-                media_type, detail=f"Unsupported media type {media_type!r}: {ACCEPTED_TYPES}."
+                media_type, detail=f"Unsupported media type {media_type[:100]!r}: {ACCEPTED_TYPES}."
             )
         return Response({"job": job_payload(job)}, status=status.HTTP_202_ACCEPTED)
 
