@@ -25,8 +25,10 @@ import numpy as np
 # (Matched from the left, a run of backslashes pairs up as JSON reads it.)
 _ESCAPE = re.compile(rb'\\[\\"]')
 _BACKSLASH_PAIR = re.compile(rb"\\\\")
-# Every byte but quotes, brackets and commas, dropped before strings are.
-_NOT_TOKEN = bytes(b for b in range(256) if b not in b'"[]{},')
+# Every byte but quotes, brackets, commas and line ends, dropped before
+# strings are. (A line end inside a string is not JSON: the parser fails
+# there, so line ends counted outside strings number the lines well enough.)
+_NOT_TOKEN = bytes(b for b in range(256) if b not in b'"[]{},\n')
 _STRING = re.compile(rb'"[^"]*"')
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _HIGH_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
@@ -85,7 +87,6 @@ class JsonScanner:
         if self.items and b"\\u" in window and _SURROGATE.search(window):
             window = self._mark_lone_surrogates(window)
         self._follow(window)
-        self.lines += window.count(b"\n")
         return window
 
     # --- the common path -------------------------------------------------------------
@@ -100,8 +101,8 @@ class JsonScanner:
                 self._count_item_bytes(len(window), 0)
                 return
             tokens, in_string = tokens[close + 1 :], False
-        # Strings are now quotes around nothing or around brackets and
-        # commas. Dropping every "" first is safe: it is an empty string, or
+        # Strings are now quotes around nothing or around brackets, commas
+        # (and line ends, which a string cannot hold). Dropping every "" first is safe: it is an empty string, or
         # the end of one string and the start of the next, which merge.
         tokens = _STRING.sub(b"", tokens.replace(b'""', b""))
         opening = tokens.find(b'"')  # a string that goes on in the next piece
@@ -117,6 +118,7 @@ class JsonScanner:
                 boundaries = int(np.count_nonzero((codes == _COMMA) & (levels == 1)))
             depth = int(levels[-1])
         self.depth, self.in_string = depth, in_string
+        self.lines += tokens.count(b"\n")
         self.item += boundaries
         self._count_item_bytes(len(window), boundaries)
 
