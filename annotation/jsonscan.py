@@ -9,10 +9,12 @@ before a parser sees the level that is too deep; it also marks the items
 with a lone surrogate (and hands the parser ``\\ufffd`` in its place, so the
 parser reads on and the item is reported instead of mangled).
 
-The scan is vectorised: regular expressions drop escapes and strings (C
-speed), numpy follows the few bytes left (brackets and commas), so the
-common path costs about a percent of parsing. State between pieces is a
-handful of numbers and at most 25 held-back bytes (an escape cut in two).
+The scan is vectorised: ``bytes.translate`` and regular expressions drop
+everything but the structure (C speed), numpy follows the few bytes left
+(brackets, commas, line ends). It costs about 3 ms a megabyte, about what
+ijson's C parser takes for the same bytes, 1 µs an item of an import that
+takes 25-40 µs an item. State between pieces is a handful of numbers and a
+few dozen held-back bytes (an escape or a surrogate pair cut in two).
 """
 
 from __future__ import annotations
