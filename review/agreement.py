@@ -92,7 +92,10 @@ class Interval:
     n_boot: int
     n_valid: int
     seed: int
-    method: str = "percentile bootstrap, resampling pairable units with replacement"
+    method: str = (
+        "percentile bootstrap, resampling pairable units with replacement"
+        " (drawn as multinomial counts of the units' value patterns)"
+    )
     reason: str = ""
 
 
@@ -264,6 +267,33 @@ def _pairs(codes: np.ndarray, k: int) -> _Pairs:
     )
 
 
+@dataclass(frozen=True)
+class _Patterns:
+    """The pairable units grouped by pattern: the multiset of values a unit
+    holds. α depends on the units only through how many there are of each
+    pattern, so a bootstrap resample is a count per pattern."""
+
+    pairs: _Pairs  # coincidence entries of one unit of each pattern
+    count: np.ndarray  # units with each pattern
+    of_unit: np.ndarray  # the pattern of each pairable unit, in data order
+
+
+def _patterns(codes: np.ndarray, k: int) -> _Patterns:
+    present = codes >= 0
+    rows = np.sort(codes[present.sum(axis=1) >= 2], axis=1)  # -1 (missing) first
+    width = rows.shape[1]
+    if width and (k + 1) ** width < 2**62:
+        # One integer per row (base k + 1) sorts far faster than rows as records.
+        key = (rows + 1) @ ((k + 1) ** np.arange(width, dtype=np.int64))
+        _, first, of_unit, count = np.unique(
+            key, return_index=True, return_inverse=True, return_counts=True
+        )
+        distinct = rows[first]
+    else:
+        distinct, of_unit, count = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
+    return _Patterns(_pairs(distinct, k), count, of_unit.reshape(-1))
+
+
 # --- distances ---------------------------------------------------------------
 
 
@@ -361,11 +391,11 @@ def _alpha_from(o: np.ndarray, delta: np.ndarray) -> float | None:
     return 1.0 - (n - 1) * float((o * delta).sum()) / expected
 
 
-def _prepare(data: Any, level: str | Distance) -> tuple[_Pairs, list[Any] | np.ndarray]:
+def _prepare(data: Any, level: str | Distance) -> tuple[_Encoded, _Pairs]:
     if not callable(level) and level not in ("nominal", "ordinal", "interval", "ratio"):
         raise ValueError(f"unknown level of measurement {level!r}")
     encoded = _encode(data)
-    return _pairs(encoded.codes, len(encoded.values)), encoded.values
+    return encoded, _pairs(encoded.codes, len(encoded.values))
 
 
 def alpha(
@@ -384,8 +414,8 @@ def alpha(
     Pennsylvania; Krippendorff (2004), Content Analysis, 2nd ed., ch. 11.
     ``n`` is the number of pairable units (units with two or more values).
     """
-    pairs, values = _prepare(data, level)
-    return _alpha_figure(pairs, values, level, small_below)
+    encoded, pairs = _prepare(data, level)
+    return _alpha_figure(pairs, encoded.values, level, small_below)
 
 
 def _alpha_figure(
@@ -411,8 +441,14 @@ def alpha_interval(
     """A seeded percentile-bootstrap confidence interval for Krippendorff's α.
 
     Each of ``n_boot`` resamples draws the pairable units with replacement
-    (as many as there are) from ``numpy.random.default_rng(seed)`` and
-    recomputes α from the resampled coincidences; the interval is the
+    (as many as there are) and recomputes α from the resampled coincidences.
+    The draw is made as counts per distinct unit pattern (the multiset of
+    values a unit holds): one multinomial draw over the patterns, with each
+    pattern's share of the units, from ``numpy.random.default_rng(seed)``.
+    That is the same distribution as drawing units one by one, because α
+    depends on a resample only through those counts; a resample costs the
+    number of patterns (55 at most for two coders and ten labels), not the
+    number of units. The interval is the
     (1 − confidence)/2 and (1 + confidence)/2 quantiles of the defined
     resampled α (Efron & Tibshirani 1993, An Introduction to the Bootstrap,
     ch. 13). Each replicate is exactly α of the resampled units (the ordinal
@@ -423,17 +459,22 @@ def alpha_interval(
     """
     if not 0 < confidence < 1:
         raise ValueError("confidence must be between 0 and 1")
-    pairs, values = _prepare(data, level)
+    encoded, pairs = _prepare(data, level)
+    values = encoded.values
     estimate = _alpha_figure(pairs, values, level, small_below)
     if estimate.value is None:
         return Interval(estimate, None, None, confidence, n_boot, 0, seed, reason=estimate.reason)
     delta = _delta(level, values, pairs.coincidences().sum(axis=1))
+    patterns = _patterns(encoded.codes, len(values))
+    units = int(patterns.count.sum())
+    share = patterns.count / units
     rng = np.random.default_rng(seed)
-    units = pairs.n_units
     draws = []
     for _ in range(n_boot):
-        counts = np.bincount(rng.integers(0, units, units), minlength=units).astype(float)
-        o = pairs.coincidences(counts)
+        # How many of the resample's units fall on each pattern: drawing the
+        # units uniformly with replacement gives exactly this multinomial.
+        counts = rng.multinomial(units, share).astype(float)
+        o = patterns.pairs.coincidences(counts)
         if level == "ordinal":
             delta = _delta(level, values, o.sum(axis=1))
         value = _alpha_from(o, delta)
