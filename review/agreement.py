@@ -21,7 +21,10 @@ Honesty rules (see docs/agreement.md):
 - an undefined figure (one category only, no expected disagreement, nothing
   pairable) has ``value=None`` and a ``reason``;
 - every figure carries ``n``, the units (or spans) behind it, and ``small`` is
-  set when ``n`` is below ``small_below`` (30 by default);
+  set when ``n`` is below ``small_below`` (30 by default) or, for nominal α,
+  when the rarest category has too few values to tell α ≥ .800 at p = .05
+  (Krippendorff's sample-size guidance, :func:`units_needed`);
+- α with an interval is read by the interval's lower bound (:func:`interpret`);
 - Fleiss' κ is computed on complete items only and says how many it dropped.
 """
 
@@ -31,11 +34,17 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any, Literal
 
 import numpy as np
 
 SMALL_BELOW = 30
+# Krippendorff (2004, p. 241): the smallest α to call data reliable; the
+# sample-size guidance asks for enough data to tell α ≥ ALPHA_MIN at this
+# level of significance (see units_needed).
+ALPHA_MIN = 0.800
+SIGNIFICANCE = 0.05
 # A bootstrap interval needs this share of its resamples to give a defined α;
 # below it the data are too thin for an interval (see alpha_interval).
 MIN_DEFINED_SHARE = 0.95
@@ -60,8 +69,10 @@ class Figure:
 
     ``value`` is None when the figure is undefined, and ``reason`` says why.
     ``n`` counts the units (items, or spans for span scores) behind it;
-    ``small`` flags ``n`` below the threshold; ``dropped`` counts units left
-    out (Fleiss' κ: items without the full number of raters).
+    ``small`` flags ``n`` below the threshold, or (nominal α) too few values
+    of the least frequent category, which ``scarce`` then describes;
+    ``dropped`` counts units left out (Fleiss' κ: items without the full
+    number of raters).
     """
 
     value: float | None
@@ -69,10 +80,109 @@ class Figure:
     reason: str = ""
     small: bool = False
     dropped: int = 0
+    scarce: Scarce | None = None
 
     @property
     def defined(self) -> bool:
         return self.value is not None
+
+
+def _short(text: str) -> str:
+    # Krippendorff's way of writing a coefficient or a level: .800, .05.
+    return text[1:] if text.startswith("0.") else text
+
+
+def _three(x: float) -> str:
+    return ("−" if x < 0 else "") + _short(f"{abs(x):.3f}")
+
+
+@dataclass(frozen=True)
+class Scarce:
+    """Too few values of the least frequent category to tell α ≥ ``alpha_min``
+    at ``significance`` (see :func:`units_needed`).
+
+    ``values`` of ``category`` among the ``total`` pairable values; the
+    figure has ``units`` pairable units where ``units_needed`` are needed at
+    that category's share, and those units would hold ``values_needed``
+    values of it (at the data's values per unit).
+    """
+
+    category: Any
+    values: int
+    total: int
+    units: int
+    units_needed: int
+    values_needed: int
+    alpha_min: float = ALPHA_MIN
+    significance: float = SIGNIFICANCE
+
+    @property
+    def text(self) -> str:
+        verb = "is" if self.values == 1 else "are"
+        return (
+            f"only {self.values:,} of {self.total:,} values {verb} '{self.category}': at least "
+            f"{self.values_needed:,} are needed to tell α ≥ {_three(self.alpha_min)} "
+            f"at p = {_short(f'{self.significance:g}')} "
+            f"({self.units_needed:,} items at that share)"
+        )
+
+
+def units_needed(
+    p_c: float, *, alpha_min: float = ALPHA_MIN, significance: float = SIGNIFICANCE
+) -> float:
+    """The number of units needed to tell α ≥ ``alpha_min`` at the level
+    ``significance`` when the least frequent category has probability ``p_c``:
+
+        N = z² · [(1 + α_min)(3 − α_min) / (4 (1 − α_min) p_c (1 − p_c)) − α_min]
+
+    with z the one-sided normal quantile of 1 − significance (Krippendorff
+    2004, Content Analysis, 2nd ed., ch. 11, "sampling considerations",
+    after Bloch & Kraemer 1989, Biometrics 45:269–287). It is Bloch and
+    Kraemer's large-sample variance of the intraclass κ of binary data (the
+    category against the rest, two coders, N units) taken at κ = (1 +
+    α_min)/2, halfway between α_min and perfect agreement, and the N that
+    puts that κ z standard errors above α_min. With two coders the N units
+    hold 2·N·p_c values of the category: about 27 at any small p_c for
+    α_min = .800 and p = .05.
+    """
+    if not 0 < p_c < 1:
+        raise ValueError("p_c must be between 0 and 1")
+    if not 0 < alpha_min < 1 or not 0 < significance < 0.5:
+        raise ValueError("alpha_min must be in (0, 1) and significance in (0, 0.5)")
+    z = NormalDist().inv_cdf(1 - significance)
+    a = alpha_min
+    return z * z * ((1 + a) * (3 - a) / (4 * (1 - a) * p_c * (1 - p_c)) - a)
+
+
+def _scarce(
+    o: np.ndarray, values: Sequence[Any], units: int, alpha_min: float, significance: float
+) -> Scarce | None:
+    """The least frequent category of the coincidences, when the units are
+    fewer than its share needs (see :func:`units_needed`)."""
+    n_c = o.sum(axis=1)
+    seen = np.flatnonzero(n_c > 0.5)
+    if len(seen) < 2:
+        return None
+    c = int(seen[np.argmin(n_c[seen])])
+    total = float(n_c.sum())
+    needed = units_needed(n_c[c] / total, alpha_min=alpha_min, significance=significance)
+    if units >= needed:
+        return None
+    category = values[c]
+    if isinstance(category, np.generic):
+        category = category.item()
+    if isinstance(category, float) and category.is_integer():
+        category = int(category)
+    return Scarce(
+        category=category,
+        values=round(float(n_c[c])),
+        total=round(total),
+        units=units,
+        units_needed=math.ceil(needed),
+        values_needed=math.ceil(needed * n_c[c] / units),
+        alpha_min=alpha_min,
+        significance=significance,
+    )
 
 
 @dataclass(frozen=True)
@@ -399,7 +509,12 @@ def _prepare(data: Any, level: str | Distance) -> tuple[_Encoded, _Pairs]:
 
 
 def alpha(
-    data: Any, level: Level | Distance = "nominal", *, small_below: int = SMALL_BELOW
+    data: Any,
+    level: Level | Distance = "nominal",
+    *,
+    small_below: int = SMALL_BELOW,
+    alpha_min: float = ALPHA_MIN,
+    significance: float = SIGNIFICANCE,
 ) -> Figure:
     """Krippendorff's α over units × coders reliability data with missing values.
 
@@ -413,20 +528,37 @@ def alpha(
     Alpha-Reliability. Annenberg School for Communication, University of
     Pennsylvania; Krippendorff (2004), Content Analysis, 2nd ed., ch. 11.
     ``n`` is the number of pairable units (units with two or more values).
+    Nominal α is flagged ``small`` with a :class:`Scarce` when its least
+    frequent category has too few values to tell α ≥ ``alpha_min`` at
+    ``significance`` (:func:`units_needed`).
     """
     encoded, pairs = _prepare(data, level)
-    return _alpha_figure(pairs, encoded.values, level, small_below)
+    return _alpha_figure(pairs, encoded.values, level, small_below, alpha_min, significance)
 
 
 def _alpha_figure(
-    pairs: _Pairs, values: Sequence[Any], level: str | Distance, small_below: int
+    pairs: _Pairs,
+    values: Sequence[Any],
+    level: str | Distance,
+    small_below: int,
+    alpha_min: float = ALPHA_MIN,
+    significance: float = SIGNIFICANCE,
 ) -> Figure:
     if pairs.n_units == 0:
         return _figure(None, 0, small_below, NOTHING_PAIRABLE)
     o = pairs.coincidences()
     value = _alpha_from(o, _delta(level, values, o.sum(axis=1)))
-    reason = "" if value is not None else NO_EXPECTED_DISAGREEMENT
-    return _figure(value, pairs.n_units, small_below, reason)
+    if value is None:
+        return _figure(None, pairs.n_units, small_below, NO_EXPECTED_DISAGREEMENT)
+    # The guidance is about categories: with ordered or metric values (or a
+    # distance over label sets) nearly every value is rare, so it is nominal only.
+    scarce = (
+        _scarce(o, values, pairs.n_units, alpha_min, significance) if level == "nominal" else None
+    )
+    figure = _figure(value, pairs.n_units, small_below)
+    if scarce is None:
+        return figure
+    return Figure(figure.value, figure.n, small=True, scarce=scarce)
 
 
 def alpha_interval(
@@ -437,6 +569,8 @@ def alpha_interval(
     confidence: float = 0.95,
     seed: int = 0,
     small_below: int = SMALL_BELOW,
+    alpha_min: float = ALPHA_MIN,
+    significance: float = SIGNIFICANCE,
 ) -> Interval:
     """A seeded percentile-bootstrap confidence interval for Krippendorff's α.
 
@@ -461,7 +595,7 @@ def alpha_interval(
         raise ValueError("confidence must be between 0 and 1")
     encoded, pairs = _prepare(data, level)
     values = encoded.values
-    estimate = _alpha_figure(pairs, values, level, small_below)
+    estimate = _alpha_figure(pairs, values, level, small_below, alpha_min, significance)
     if estimate.value is None:
         return Interval(estimate, None, None, confidence, n_boot, 0, seed, reason=estimate.reason)
     delta = _delta(level, values, pairs.coincidences().sum(axis=1))
@@ -724,25 +858,49 @@ _LANDIS_KOCH = (
 )
 
 
-def interpret(figure: Figure | float | None, coefficient: str = "alpha") -> str:
+def _alpha_reading(value: float) -> str:
+    if value >= 0.800:
+        return "reliable"
+    if value >= 0.667:
+        return "tentative: good enough for tentative conclusions only"
+    return "not reliable"
+
+
+def interpret(figure: Figure | Interval | float | None, coefficient: str = "alpha") -> str:
     """A plain-language reading of a figure.
 
     "alpha": Krippendorff (2004, Content Analysis, 2nd ed., p. 241): α ≥ .800
     reliable; .667 ≤ α < .800 for tentative conclusions only; below .667 not
-    reliable. "kappa": Landis & Koch (1977). Other coefficients (percent
-    agreement, span F1) have no conventional thresholds.
+    reliable. Krippendorff judges by the chance that α is below the minimum,
+    so an :class:`Interval` is read by its lower bound (α = .81 with
+    [.70, .90] is tentative, not reliable), and an interval that could not be
+    computed leaves the figure unjudged. A bare figure is read by its value,
+    and the reading says that no interval was behind it. "kappa": Landis &
+    Koch (1977). Other coefficients (percent agreement, span F1) have no
+    conventional thresholds. A flagged figure says why: too few units, or
+    too few values of the least frequent category (:class:`Scarce`).
     """
+    interval = figure if isinstance(figure, Interval) else None
+    if interval is not None:
+        figure = interval.estimate
     value = figure.value if isinstance(figure, Figure) else figure
     if value is None:
         reason = figure.reason if isinstance(figure, Figure) and figure.reason else ""
         return f"undefined: {reason}" if reason else "undefined"
-    if coefficient == "alpha":
-        if value >= 0.800:
-            reading = "reliable"
-        elif value >= 0.667:
-            reading = "tentative: good enough for tentative conclusions only"
-        else:
-            reading = "not reliable"
+    notes = []
+    if coefficient == "alpha" and interval is not None and interval.low is not None:
+        reading = _alpha_reading(interval.low)
+        share = f"{interval.confidence:.0%}"
+        notes.append(
+            f"judged by the lower bound of the {share} interval, {_three(interval.low)}, "
+            f"α being {_three(value)}"
+        )
+    elif coefficient == "alpha" and interval is not None:
+        reading = "not judged: no interval to tell the chance that α is below .800"
+        notes.append(f"{interval.reason}; α is {_three(value)}")
+    elif coefficient == "alpha":
+        reading = _alpha_reading(value)
+        notes.append("from the value alone: no interval")
     elif coefficient == "kappa":
         if value < 0:
             reading = "poor (less than chance agreement)"
@@ -750,6 +908,8 @@ def interpret(figure: Figure | float | None, coefficient: str = "alpha") -> str:
             reading = next((t for limit, t in _LANDIS_KOCH if value <= limit), "almost perfect")
     else:
         reading = "no conventional threshold: read it beside a chance-corrected coefficient"
-    if isinstance(figure, Figure) and figure.small:
-        reading += f" (only {figure.n} units: read with caution)"
-    return reading
+    if isinstance(figure, Figure) and figure.scarce is not None:
+        notes.append(f"{figure.scarce.text}: read with caution")
+    elif isinstance(figure, Figure) and figure.small:
+        notes.append(f"only {figure.n} units: read with caution")
+    return f"{reading} — {'; '.join(notes)}" if notes else reading
