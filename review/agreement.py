@@ -412,9 +412,9 @@ def masi_distance(a: Iterable[Hashable], b: Iterable[Hashable]) -> float:
     "Measuring Agreement on Set-valued Items (MASI) for Semantic and Pragmatic
     Annotation", LREC). J is the Jaccard index, M is 1 for identical sets, 2/3
     when one is a subset of the other, 1/3 when they overlap otherwise, 0 when
-    disjoint. nltk's ``masi_distance`` rounds M to 0.67 and 0.33; this uses the
-    exact fractions. Two empty sets are identical (0); empty and non-empty are
-    disjoint (1).
+    disjoint, with the exact fractions (as nltk 3.10.4's ``masi_distance``).
+    Two empty sets are identical (0; nltk divides by zero); empty and
+    non-empty are disjoint (1).
     """
     sa, sb = set(a), set(b)
     if sa == sb:
