@@ -337,18 +337,22 @@ class _Pairs:
     weight: np.ndarray
     m: np.ndarray  # values per pairable unit
     k: int
+    count: np.ndarray | None = None  # units each pairable row stands for (None: one)
 
     @property
     def n_units(self) -> int:
-        return len(self.m)
+        return len(self.m) if self.count is None else round(float(self.count.sum()))
 
     def coincidences(self, unit_weights: np.ndarray | None = None) -> np.ndarray:
+        if unit_weights is None:
+            unit_weights = self.count
         w = self.weight if unit_weights is None else self.weight * unit_weights[self.unit]
         return np.bincount(self.cell, weights=w, minlength=self.k * self.k).reshape(self.k, self.k)
 
 
-def _pairs(codes: np.ndarray, k: int) -> _Pairs:
-    """Build the per-unit coincidence entries without a loop over units."""
+def _pairs(codes: np.ndarray, k: int, weights: np.ndarray | None = None) -> _Pairs:
+    """Build the per-unit coincidence entries without a loop over units;
+    ``weights`` (one per row) says how many units each row stands for."""
     present = codes >= 0
     rows = np.nonzero(present)[0]
     vals = codes[present]
@@ -374,6 +378,7 @@ def _pairs(codes: np.ndarray, k: int) -> _Pairs:
         weight=weight[nonzero],
         m=m,
         k=kk,
+        count=None if weights is None else weights[e_unit[start]].astype(float),
     )
 
 
@@ -388,9 +393,9 @@ class _Patterns:
     of_unit: np.ndarray  # the pattern of each pairable unit, in data order
 
 
-def _patterns(codes: np.ndarray, k: int) -> _Patterns:
-    present = codes >= 0
-    rows = np.sort(codes[present.sum(axis=1) >= 2], axis=1)  # -1 (missing) first
+def _patterns(codes: np.ndarray, k: int, weights: np.ndarray | None = None) -> _Patterns:
+    pairable = (codes >= 0).sum(axis=1) >= 2
+    rows = np.sort(codes[pairable], axis=1)  # -1 (missing) first
     width = rows.shape[1]
     if width and (k + 1) ** width < 2**62:
         # One integer per row (base k + 1) sorts far faster than rows as records.
@@ -401,7 +406,11 @@ def _patterns(codes: np.ndarray, k: int) -> _Patterns:
         distinct = rows[first]
     else:
         distinct, of_unit, count = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
-    return _Patterns(_pairs(distinct, k), count, of_unit.reshape(-1))
+    of_unit = of_unit.reshape(-1)
+    if weights is not None:
+        count = np.bincount(of_unit, weights=weights[pairable], minlength=len(distinct))
+        count = count.astype(np.int64)
+    return _Patterns(_pairs(distinct, k), count, of_unit)
 
 
 # --- distances ---------------------------------------------------------------
@@ -501,11 +510,22 @@ def _alpha_from(o: np.ndarray, delta: np.ndarray) -> float | None:
     return 1.0 - (n - 1) * float((o * delta).sum()) / expected
 
 
-def _prepare(data: Any, level: str | Distance) -> tuple[_Encoded, _Pairs]:
+def _prepare(
+    data: Any, level: str | Distance, weights: Any = None
+) -> tuple[_Encoded, _Pairs, np.ndarray | None]:
     if not callable(level) and level not in ("nominal", "ordinal", "interval", "ratio"):
         raise ValueError(f"unknown level of measurement {level!r}")
     encoded = _encode(data)
-    return encoded, _pairs(encoded.codes, len(encoded.values))
+    if weights is not None:
+        weights = np.asarray(weights)
+        if (
+            weights.shape != (encoded.codes.shape[0],)
+            or weights.dtype.kind not in "iu"
+            or (weights < 0).any()
+        ):
+            raise ValueError("weights must be one whole number ≥ 0 per unit")
+        weights = weights.astype(np.int64)
+    return encoded, _pairs(encoded.codes, len(encoded.values), weights), weights
 
 
 def alpha(
@@ -515,6 +535,7 @@ def alpha(
     small_below: int = SMALL_BELOW,
     alpha_min: float = ALPHA_MIN,
     significance: float = SIGNIFICANCE,
+    weights: Any = None,
 ) -> Figure:
     """Krippendorff's α over units × coders reliability data with missing values.
 
@@ -530,9 +551,11 @@ def alpha(
     ``n`` is the number of pairable units (units with two or more values).
     Nominal α is flagged ``small`` with a :class:`Scarce` when its least
     frequent category has too few values to tell α ≥ ``alpha_min`` at
-    ``significance`` (:func:`units_needed`).
+    ``significance`` (:func:`units_needed`). ``weights``, one whole number
+    per row, says how many identical units each row stands for (α and n are
+    those of the data with each row repeated that often).
     """
-    encoded, pairs = _prepare(data, level)
+    encoded, pairs, _ = _prepare(data, level, weights)
     return _alpha_figure(pairs, encoded.values, level, small_below, alpha_min, significance)
 
 
@@ -571,6 +594,7 @@ def alpha_interval(
     small_below: int = SMALL_BELOW,
     alpha_min: float = ALPHA_MIN,
     significance: float = SIGNIFICANCE,
+    weights: Any = None,
 ) -> Interval:
     """A seeded percentile-bootstrap confidence interval for Krippendorff's α.
 
@@ -590,16 +614,18 @@ def alpha_interval(
     seed give the same interval. Resamples without expected disagreement
     are dropped and counted; if fewer than ``MIN_DEFINED_SHARE`` of them are
     left, the data are too thin for an interval and none is given.
+    ``weights`` as in :func:`alpha`: the interval is that of the data with
+    each row repeated that often (the same patterns, the same draws).
     """
     if not 0 < confidence < 1:
         raise ValueError("confidence must be between 0 and 1")
-    encoded, pairs = _prepare(data, level)
+    encoded, pairs, weights = _prepare(data, level, weights)
     values = encoded.values
     estimate = _alpha_figure(pairs, values, level, small_below, alpha_min, significance)
     if estimate.value is None:
         return Interval(estimate, None, None, confidence, n_boot, 0, seed, reason=estimate.reason)
     delta = _delta(level, values, pairs.coincidences().sum(axis=1))
-    patterns = _patterns(encoded.codes, len(values))
+    patterns = _patterns(encoded.codes, len(values), weights)
     units = int(patterns.count.sum())
     share = patterns.count / units
     rng = np.random.default_rng(seed)

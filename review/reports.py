@@ -164,16 +164,35 @@ def _plain(value):
     return list(value) if isinstance(value, tuple) else value
 
 
+def _distinct_units(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The units × slots matrix as its distinct units (values sorted within a
+    unit: which slot holds a value means nothing to α) and how many units
+    each stands for. Two annotators and ten labels make at most 65 of them,
+    so a figure per label costs that many rows, not the project's items."""
+    filled = np.sort(np.where(np.isnan(codes), -1, codes), axis=1).astype(np.int64)
+    width = filled.shape[1]
+    base = int(filled.max(initial=0)) + 2
+    if width and base**width < 2**62:
+        # One integer per unit sorts far faster than units as records.
+        key = (filled + 1) @ (base ** np.arange(width, dtype=np.int64))
+        _, first, count = np.unique(key, return_index=True, return_counts=True)
+        rows = filled[first]
+    else:
+        rows, count = np.unique(filled, axis=0, return_counts=True)
+    return np.where(rows < 0, np.nan, rows.astype(float)), count
+
+
 def _per_label(u: _Units, labels, member, names, params) -> list[dict]:
-    present = ~np.isnan(u.codes)
-    codes = np.where(present, u.codes, 0).astype(np.int64)
+    rows, count = _distinct_units(u.codes)
+    present = ~np.isnan(rows)
+    codes = np.where(present, rows, 0).astype(np.int64)
     out = []
     for i, label in enumerate(labels):
         binary = np.where(present, member[codes, i].astype(float), np.nan)
         name = names.get(label, label)
         figure = coef.alpha_interval(
             binary, "nominal", n_boot=params.n_boot_buckets, confidence=params.confidence,
-            seed=params.seed, small_below=params.small_below,
+            seed=params.seed, small_below=params.small_below, weights=count,
         )  # fmt: skip
         yes_no = {1: name, 0: f"not {name}"}.get
         out.append({"label": label, "name": name, **_interval(figure, yes_no)})

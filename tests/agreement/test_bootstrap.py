@@ -156,3 +156,22 @@ def test_alpha_over_half_a_million_items_is_vectorised():
     assert figure.n > 450_000
     # About 0.5 s on the reference machine; a loop per item takes far longer.
     assert elapsed < 10
+
+
+@pytest.mark.parametrize("level", ["nominal", "ordinal", "interval"])
+def test_weights_stand_for_repeated_units(level):
+    # The report's per-label figures run on distinct units with counts:
+    # the same α, n and interval as the units themselves.
+    data = dataset(150, seed=6)
+    filled = np.sort(np.where(np.isnan(data), -1, data), axis=1)
+    rows, count = np.unique(filled, axis=0, return_counts=True)
+    rows = np.where(rows < 0, np.nan, rows)
+    assert len(rows) < len(data)
+    plain, weighted = ag.alpha(data, level), ag.alpha(rows, level, weights=count)
+    assert weighted.value == pytest.approx(plain.value, abs=1e-12) and weighted.n == plain.n
+    first = ag.alpha_interval(data, level, n_boot=300, seed=5)
+    again = ag.alpha_interval(rows, level, n_boot=300, seed=5, weights=count)
+    assert (again.low, again.high, again.n_valid) == (first.low, first.high, first.n_valid)
+    for bad in (count[:-1], count - 5, count.astype(float)):
+        with pytest.raises(ValueError, match="weights"):
+            ag.alpha(rows, level, weights=bad)

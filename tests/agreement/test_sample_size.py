@@ -34,8 +34,8 @@ def test_units_needed_puts_the_midpoint_z_standard_errors_above_the_minimum(
 
 
 def test_units_needed_gives_the_published_two_coder_figures():
-    # Krippendorff's table as quoted in the ATLAS.ti inter-coder agreement
-    # manual: four equally likely codes (p_c = 1/4), two coders, p = .05:
+    # Krippendorff's table (4th ed., 2019) as quoted in the ATLAS.ti inter-coder
+    # agreement manual: four equally likely codes (p_c = 1/4), two coders, p = .05:
     # 139 values for α_min = .800, 81 for α_min = .667.
     assert math.ceil(2 * ag.units_needed(0.25)) == 139
     assert math.ceil(2 * ag.units_needed(0.25, alpha_min=0.667)) == 81
