@@ -896,6 +896,15 @@ def _stage(
     report = reader.report
     hashes, ids = project_keys(staging.project.pk)
     known = Known(hashes=hashes, ids=ids, file_ids=KeySet())
+    line = 0  # the last line written (or skipped)
+
+    def written() -> int:
+        # The reader runs chunks ahead, so its byte count would reach the
+        # end long before the writing does: the bytes up to ``line``, at the
+        # average length of the lines read so far.
+        read, lines = reader.bytes_read, report.lines
+        return min(read, line * read // lines) if lines else 0
+
     try:
         for chunk in _chunks_ticking(reader):
             # After a bad line a strict import will fail: keep reading only
@@ -904,10 +913,15 @@ def _stage(
                 new, updates = classify_chunk(chunk, options.on_conflict, known, tally)
                 tally.updated += len(updates)
                 for start in range(0, max(len(new), len(updates)), STAGE_ROWS):
+                    if report.bad and not options.partial:
+                        break
                     end = start + STAGE_ROWS
                     staging.write(new[start:end], updates[start:end], now)
-                    ctx.progress(reader.bytes_read, size)
-            ctx.progress(reader.bytes_read, size)
+                    line = max(r.line for r in (*new[start:end][-1:], *updates[start:end][-1:]))
+                    ctx.progress(written(), size)
+            if chunk is not None:
+                line = chunk[-1].line
+            ctx.progress(written(), size)
     except FileError as exc:
         raise JobFailed(str(exc), {"created": 0, "file_error": str(exc)}) from None
     ctx.progress(reader.bytes_read, size, force=True)
