@@ -144,6 +144,7 @@ def project(lead, name: str):
 def beside(n: int) -> dict:
     """An import while an annotator claims and submits in another project."""
     from django.db import connection
+    from rest_framework.test import APIClient
 
     from annotation import queue
 
@@ -175,10 +176,33 @@ def beside(n: int) -> dict:
     worker = start_worker(job.pk)
     watch = Watch(job.pk, target.pk)
 
+    api: list[dict] = []
+
     def mark_running(row):
         if row["status"] == "running":
             running.set()
+        if watch.max_rows > 0 and not api:
+            # What the lead's client sees while rows are staged.
+            client = APIClient()
+            client.force_authenticate(lead)
+            items = client.get(f"/api/v1/projects/{target.pk}/items/")
+            stats = client.get(f"/api/v1/projects/{target.pk}/stats/")
+            first = client.get(f"/api/v1/projects/{target.pk}/items/{first_id()}/")
+            api.append(
+                {
+                    "listed": len(items.json()["results"]),
+                    "stats": stats.json(),
+                    "first": first.status_code,
+                }
+            )
         return False
+
+    def first_id() -> int:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT MIN(id) FROM annotation_item WHERE project_id = %s", [target.pk])
+            return cursor.fetchone()[0]
 
     final = watch.until(mark_running)
     running.clear()
@@ -192,6 +216,7 @@ def beside(n: int) -> dict:
         "done_seen": watch.done_seen,
         "visible_seen": sorted(watch.visible_seen),
         "max_rows": watch.max_rows,
+        "api_while_staged": api,
         "after": leftovers(target.pk),
     }
 

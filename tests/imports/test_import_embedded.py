@@ -17,7 +17,9 @@ NOTHING_LEFT = {"visible": 0, "rows": 0, "staging": 0, "staged_updates": 0, "ite
 
 
 def scenario(tmp_path, name: str, n: int) -> dict:
-    env = embedded_migrated(tmp_path / "data", ACCORD_CLAIM_RATE="100000/60")
+    env = embedded_migrated(
+        tmp_path / "data", ACCORD_CLAIM_RATE="100000/60", ALLOWED_HOSTS="testserver"
+    )
     code = f"from tests.imports.embedded_scenario import main; main({name!r}, {n})"
     done = run([sys.executable, str(MANAGE), "shell", "-c", code], env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -42,6 +44,9 @@ def test_an_annotator_in_another_project_claims_quickly_and_the_bar_moves_while_
     # Written a batch at a time, shown all at once.
     assert result["max_rows"] > 0
     assert result["visible_seen"] == [0]
+    [api] = result["api_while_staged"]
+    assert (api["listed"], api["first"]) == (0, 404)
+    assert api["stats"]["items"]["total"] == 0, api["stats"]
     assert result["after"]["visible"] == result["after"]["rows"] == 30_000
     assert result["after"]["items_counter"] == 30_000
 
