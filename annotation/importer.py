@@ -21,6 +21,10 @@ Writers of one project's items are serialised by an advisory lock
 item behind and the job not done; the redelivered task starts again from
 the stored file, so the retried job gives exactly the expected rows
 (SECURITY.md F2, F9, E6).
+
+That is PostgreSQL. On SQLite (the embedded mode) step 2 writes the rows,
+invisible, in many short transactions and a last one publishes them: see
+"staging" below.
 """
 
 from __future__ import annotations
@@ -660,8 +664,8 @@ def _publish(
 # STAGE_ROWS at a time (about 60 ms of lock), and after each transaction it
 # leaves the lock free for at least PAUSE_SECONDS: SQLite keeps no queue of
 # waiting writers, a claim that found the lock taken polls again after 1, 2,
-# 5, 10, 15, 20, 25, 25 ms…, so a gap at least that long is one it finds. Progress and the cancel flag are written and read between
-# transactions. One short transaction at the end publishes every staged row
+# 5, 10, 15, 20, 25, 25 ms…, so a gap at least that long is one it finds.
+# Progress and the cancel flag are written and read between transactions. One short transaction at the end publishes every staged row
 # (state 'open') together with the counters, the updates and "succeeded".
 # A failed or cancelled import removes its staged rows in short transactions
 # before the job ends; a killed one leaves them to its retry, to the next
