@@ -266,12 +266,15 @@ def child_embedded(file: str, project_name: str, other_name: str, cancel_after: 
     def annotate() -> None:
         try:
             while not stop.is_set():
+                # Counted if it started during the import, however late it
+                # ended (one transaction made it wait for all of it).
+                during = recording.is_set()
                 t0 = time.perf_counter()
                 got = queue.assignment_claim(project=other, user=annotator)
                 t1 = time.perf_counter()
                 queue.annotation_submit(assignment=got.assignment, user=annotator, value="pos")
                 t2 = time.perf_counter()
-                if recording.is_set():
+                if during:
                     claims.append(t1 - t0)
                     submits.append(t2 - t1)
                 time.sleep(THINK_SECONDS)
