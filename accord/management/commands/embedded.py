@@ -35,6 +35,7 @@ STOP_GRACE_SECONDS = 20
 START_TIMEOUT_SECONDS = 60
 # Touched by the worker when it is ready (accord/celery.py).
 WORKER_READY_FILE = "worker.ready"
+READY_LINE_SECONDS = 0.5
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 ANY_ADDRESS = {"0.0.0.0", "::"}  # noqa: S104 - names, compared with --host
 
@@ -89,6 +90,10 @@ class Command(BaseCommand):
         runner.install_signal_handlers()
         listening = runner.wait_until_listening(_connect_address(host), port, START_TIMEOUT_SECONDS)
         worker_up = _wait_for(ready_file, START_TIMEOUT_SECONDS)
+        if worker_up:
+            # Celery sends worker_ready just before it logs "ready.": let that
+            # line out first.
+            time.sleep(READY_LINE_SECONDS)
         if not worker_up:
             self._say("The worker has not said it is ready yet; imports and exports wait for it.")
         if listening:
