@@ -9,6 +9,8 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from projects import services
@@ -216,3 +218,24 @@ def test_who_may_read_the_gold_list(project, golds, annotator, outsider, api_for
     assert (
         api_for(outsider).get(f"/api/v1/projects/{project.pk}/gold/?label=pos").status_code == 404
     )
+
+
+def test_the_gold_list_costs_the_same_queries_for_few_and_many_records(
+    project, golds, lead, agreement, web_for
+):
+    client = web_for(lead)
+    url = f"/projects/{project.pk}/gold/?source=consensus"
+    client.get(url)  # warm the session and the config cache
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    for n in range(4):
+        agreement(project, text=f"more agreed {n}", value="neu")
+    with CaptureQueriesContext(connection) as many:
+        html = client.get(url).content.decode()
+    assert html.count("more agreed") == 4
+    assert len(many) == len(few)
+    partial = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "gold-list"}
+    with CaptureQueriesContext(connection) as alone:
+        assert client.get(url, **partial).status_code == 200
+    # The list alone skips the figures above it.
+    assert len(alone) < len(many)
