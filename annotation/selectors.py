@@ -48,6 +48,9 @@ def items_filter(project: Project, params: Mapping[str, str]) -> QuerySet[Item]:
     if q:
         if len(q) > 500:
             raise InvalidInput("at most 500 characters", field="q")
+        if "\x00" in q:
+            # No item's text holds one (PostgreSQL refuses it in text).
+            raise InvalidInput("must not contain a NUL character", field="q")
         items = items.filter(text_contains(q))
     for index, (key, value) in enumerate(sorted(params.items())):
         match = META_KEY.match(key)

@@ -393,6 +393,8 @@ def _decided_bound(raw: str, name: str, project: Project) -> datetime:
         except ValueError:
             raise InvalidInput("is not a date (YYYY-MM-DD)", field=name) from None
         if name == "decided_to":
+            if day == date.max:
+                raise InvalidInput("is past the last day there is", field=name)
             day += timedelta(days=1)
         return datetime.combine(day, time.min, tzinfo=zone)
     try:

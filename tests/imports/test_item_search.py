@@ -124,3 +124,12 @@ def test_a_search_repeated_on_one_connection_keeps_its_plan(project, lead, api_f
     for _ in range(8):
         response = client.get(f"/api/v1/projects/{project.pk}/items/", {"q": "apple"})
         assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_nul_character_in_the_search_is_a_400(project, lead, api_for):
+    response = api_for(lead).get(f"/api/v1/projects/{project.pk}/items/", {"q": "a\x00b"})
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"field": "q", "reason": "must not contain a NUL character"}
+    ]

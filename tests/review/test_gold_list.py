@@ -137,6 +137,8 @@ def test_htmx_filtering_answers_with_the_list_alone(project, golds, lead, web_fo
         ("?decided_from=2025-13-45", "decided_from", "is not a date"),
         ("?decided_to=yesterday", "decided_to", "must be a date"),
         ("?decided_from=2025-02-01&decided_to=2025-01-01", "decided_to", "must be after"),
+        ("?decided_to=9999-12-31", "decided_to", "is past the last day"),
+        ("?decided_from=2025-01-01T25:00", "decided_from", "must be a date"),
         ("?before=x", "before", "must be a gold record id"),
     ],
 )
