@@ -6,6 +6,25 @@ class AnnotationConfig(AppConfig):
     verbose_name = "Annotation"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from .tasktypes import autodiscover
 
         autodiscover()
+        post_migrate.connect(_text_index_ensure, sender=self, dispatch_uid="annotation.text_search")
+
+
+def _text_index_ensure(using: str, **kwargs) -> None:
+    """On SQLite, bring the search index's triggers back after any migration
+    (rebuilding the item table drops them) and refill it if they were gone."""
+    from django.db import connections
+
+    from .text_search import sqlite_index_ensure
+
+    connection = connections[using]
+    if connection.vendor == "sqlite":
+        from django.db.migrations.recorder import MigrationRecorder
+
+        applied = MigrationRecorder(connection).applied_migrations()
+        if ("annotation", "0010_add_item_text_search") in applied:
+            sqlite_index_ensure(connection)

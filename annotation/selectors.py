@@ -12,6 +12,7 @@ from accord.errors import InvalidInput
 from projects.models import Project
 
 from .models import Item, ItemState
+from .text_search import text_contains
 
 META_KEY = re.compile(r"^meta\.([A-Za-z0-9][A-Za-z0-9_\-]{0,63})$")
 # Filter keys are an allowlist: nothing from the query string reaches the ORM
@@ -47,7 +48,10 @@ def items_filter(project: Project, params: Mapping[str, str]) -> QuerySet[Item]:
     if q:
         if len(q) > 500:
             raise InvalidInput("at most 500 characters", field="q")
-        items = items.filter(data__text__icontains=q)
+        if "\x00" in q:
+            # No item's text holds one (PostgreSQL refuses it in text).
+            raise InvalidInput("must not contain a NUL character", field="q")
+        items = items.filter(text_contains(q))
     for index, (key, value) in enumerate(sorted(params.items())):
         match = META_KEY.match(key)
         if match:

@@ -4,12 +4,18 @@ lead's review progress."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accord.api import CursorPagination
+from accord.errors import InvalidInput
 from annotation.queue import NothingLeft
 from projects import access
 from projects.api import ProjectPermissionMixin
@@ -18,7 +24,6 @@ from projects.serializers import reject_unknown
 
 from . import gold as gold_service
 from . import leases, report_jobs, selectors
-from .models import GoldRecord
 from .reports import ReportParams
 
 NO_CONTENT = OpenApiResponse(
@@ -76,6 +81,7 @@ class GoldOutput(serializers.Serializer):
     decided_at = serializers.DateTimeField()
 
 
+GOLD_QUERY_KEYS = (*selectors.GOLD_FILTER_KEYS, "cursor", "page_size")
 DECISION_FIELDS = {"value", "annotation", "exclude", "reason", "reason_code"}
 
 
@@ -173,13 +179,49 @@ class ReviewPrecedentsView(APIView):
 class GoldListView(ProjectPermissionMixin, APIView):
     project_perm = access.VIEW
 
-    @extend_schema(responses=GoldOutput(many=True))
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "label",
+                str,
+                many=True,
+                description="the gold holds this label (repeat for any of several)",
+            ),
+            OpenApiParameter(
+                "source",
+                str,
+                many=True,
+                description="consensus, adjudicated or audit-confirmed (repeat for any of several)",
+            ),
+            OpenApiParameter("reviewer", int, description="decided by this user id"),
+            OpenApiParameter(
+                "decided_from",
+                str,
+                description="a day (YYYY-MM-DD, the project's time zone) or an ISO 8601 time, inclusive",
+            ),
+            OpenApiParameter(
+                "decided_to",
+                str,
+                description="a day (through its end) or an ISO 8601 time (exclusive)",
+            ),
+        ],
+        responses=GoldOutput(many=True),
+    )
     def get(self, request, project_id: int):
         access.access_gold_project(request.user, project_id)
-        rows = GoldRecord.objects.filter(project=self.project)
-        source = request.query_params.get("source")
-        if source:
-            rows = rows.filter(source=source.replace("_", "-"))
+        unknown = sorted(set(request.query_params) - set(GOLD_QUERY_KEYS))
+        if unknown:
+            raise InvalidInput(
+                [
+                    {
+                        "field": key[:100],
+                        "reason": "unknown filter; use " + ", ".join(selectors.GOLD_FILTER_KEYS),
+                    }
+                    for key in unknown
+                ]
+            )
+        filters = selectors.gold_filters_parse(self.project, request.query_params)
+        rows = selectors.gold_records(self.project, filters)
         paginator = CursorPagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response([selectors.gold_payload(g) for g in page])

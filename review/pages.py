@@ -1,6 +1,7 @@
 """Pages around review (the reviewer's workspace is review/views.py): an
 annotator's feedback, the Gold tab (review progress, reviewer throughput,
-who is overruled and why, review leases, recent decisions) and a gold
+who is overruled and why, review leases, and every gold record, filtered
+and paged) and a gold
 record's page with its history, a new adjudication and promotion into the
 guidelines.
 
@@ -11,6 +12,8 @@ status and reason.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -25,7 +28,7 @@ from annotation import tasktypes
 from annotation.labels import item_label
 from annotation.queue_selectors import config_version
 from projects import access
-from projects.views import project_context, read_only_when_archived, render_page
+from projects.views import project_context, read_only_when_archived, render_page, render_partial
 
 from . import gold as gold_service
 from . import leases, selectors
@@ -56,7 +59,62 @@ def _gold_project(request: HttpRequest, project_id: int):
     return access.access_gold_project(request.user, project_id)
 
 
+def _before(raw: str) -> int | None:
+    if not raw:
+        return None
+    if raw.isascii() and raw.isdigit() and len(raw) < 19:
+        return int(raw)
+    raise InvalidInput("must be a gold record id", field="before")
+
+
+def _gold_list(request: HttpRequest, project) -> tuple[dict, int]:
+    """The gold list's part of the context, from the query string (the
+    filters live in the URL, so every view of the list is a link), and its
+    status: 400 when a filter is refused."""
+    query = request.GET
+    rows: list[dict] = []
+    more = None
+    errors: list[dict] = []
+    try:
+        filters = selectors.gold_filters_parse(project, query)
+        rows, more = selectors.gold_page(project, filters, before=_before(query.get("before", "")))
+    except InvalidInput as exc:
+        errors = exc.errors
+    kept = [(k, v) for k in selectors.GOLD_FILTER_KEYS for v in query.getlist(k) if v]
+    filters_query = urlencode(kept)
+    row = config_version(project.pk, project.config_version)
+    context = {
+        "rows": rows,
+        "filters_query": filters_query,
+        "next_query": urlencode([*kept, ("before", more)]) if more else "",
+        "paged": bool(query.get("before")),
+        "filter_errors": [
+            f"{e['field']}: {e['reason']}" if e.get("field") else e["reason"] for e in errors
+        ],
+        "chosen": {k: query.getlist(k) for k in selectors.GOLD_FILTER_KEYS},
+        "label_choices": [
+            (label["key"], label.get("name") or label["key"])
+            for label in row.config.get("labels", [])
+            if isinstance(label, dict) and "key" in label
+        ],
+        "source_choices": GoldSource.choices,
+        "reviewer_choices": selectors.gold_reviewer_choices(project),
+    }
+    return context, 400 if errors else 200
+
+
 def _gold_page(request: HttpRequest, project, held, *, status: int = 200) -> HttpResponse:
+    listing, list_status = _gold_list(request, project)
+    status = max(status, list_status)
+    if (
+        request.htmx
+        and not request.htmx.history_restore_request
+        and request.htmx.target == "gold-list"
+    ):
+        # Filtering and paging swap only the list; the figures above stay.
+        context = project_context(request, project, "gold")
+        context.update(listing)
+        return render_partial(request, "review/gold.html", "gold_list", context, status=status)
     context = project_context(request, project, "gold")
     lead = access.VIEW_STATS in held
     progress = selectors.review_progress(project)
@@ -66,8 +124,8 @@ def _gold_page(request: HttpRequest, project, held, *, status: int = 200) -> Htt
         reviewers=selectors.reviewer_throughput(project) if lead else [],
         overruled=selectors.overruled_by_annotator(project) if lead else [],
         active=selectors.active_reviews(project) if lead else [],
-        recent=selectors.recent_decisions(project),
         lead=lead,
+        **listing,
     )
     return render_page(request, "review/gold.html", context, status=status)
 

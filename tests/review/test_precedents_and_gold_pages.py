@@ -82,7 +82,7 @@ def test_gold_tab_and_record_page(project, decided, lead, reviewer, annotator, o
     tab = web_for(lead).get(f"/projects/{project.pk}/gold/")
     assert tab.status_code == 200
     html = tab.content.decode()
-    assert 'id="review-progress"' in html and 'id="recent-gold"' in html
+    assert 'id="review-progress"' in html and 'id="gold-table"' in html
     assert "irony counts as negative" in html
     assert web_for(reviewer).get(f"/projects/{project.pk}/gold/").status_code == 200
     assert web_for(annotator).get(f"/projects/{project.pk}/gold/").status_code == 403
