@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -234,6 +235,8 @@ def main() -> None:
     finally:
         for contender in contenders:
             contender.stop()
+            if contender.tree != ROOT:
+                shutil.rmtree(contender.tree, ignore_errors=True)
     report(args, contenders, baseline_rev)
 
 
