@@ -37,8 +37,8 @@ from django.db import connection, transaction
 from django.http import Http404
 from django.utils import timezone
 
-from accord.errors import Conflict, InvalidInput
-from accord.ratelimit import check_rate
+from accord.errors import Conflict, InvalidInput, ServiceUnavailable
+from accord.ratelimit import RateLimited, check_rate
 from projects.access import model_columns, model_from_row
 from projects.counters import CounterBatch
 from projects.models import (
@@ -310,6 +310,39 @@ def assignment_claim(*, project: Project, user) -> Claim:
         # Every row we could take was locked by claims still in flight.
         raise NothingLeft("leased", retry_after=1)
     raise _nothing_left(project, user, now)
+
+
+# Why a claim made after an action gave no assignment: the claim's own 204
+# reasons (its Accord-Reason header), and the two ways it can be refused.
+NEXT_REASONS = ("nothing-left", "all-leased", "rate-limited", "unavailable")
+
+
+@dataclass(frozen=True)
+class Next:
+    """The annotator's lease after an action, or why there is none
+    (``reason``, one of NEXT_REASONS, and ``retry_after`` seconds)."""
+
+    assignment: Assignment | None
+    reason: str | None = None
+    retry_after: int | None = None
+    resumed: bool = False
+
+
+def assignment_next(*, project: Project, user) -> Next:
+    """``assignment_claim`` after a submit (or skip, later): the action is
+    done whatever the claim answers, so its refusals become a reason here
+    instead of an error that would hide what was done."""
+    try:
+        claim = assignment_claim(project=project, user=user)
+    except NothingLeft as empty:
+        if empty.reason == "done":
+            return Next(None, "nothing-left")
+        return Next(None, "all-leased", empty.retry_after)
+    except RateLimited as limited:
+        return Next(None, "rate-limited", limited.retry_after)
+    except ServiceUnavailable as down:
+        return Next(None, "unavailable", down.retry_after)
+    return Next(claim.assignment, resumed=claim.resumed)
 
 
 @dataclass(frozen=True)

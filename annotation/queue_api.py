@@ -74,6 +74,23 @@ class SubmitInput(serializers.Serializer):
         help_text="ignored: the server records whether it showed a pre-annotation "
         "(accepted so that older clients keep working)",
     )
+    next = serializers.BooleanField(
+        required=False,
+        help_text="true: the answer also carries the caller's next assignment (`next`), "
+        "or null with `next_reason`, as the claim would answer",
+    )
+
+
+class SubmitAndNextOutput(AnnotationOutput):
+    next = AssignmentOutput(allow_null=True, help_text="the claim's answer: the next assignment")
+    next_reason = serializers.ChoiceField(
+        list(queue.NEXT_REASONS),
+        allow_null=True,
+        help_text="why `next` is null: the claim's Accord-Reason, or rate-limited, unavailable",
+    )
+    retry_after = serializers.IntegerField(
+        allow_null=True, help_text="seconds to wait before claiming again, when `next` is null"
+    )
 
 
 class ValueInput(serializers.Serializer):
@@ -165,20 +182,48 @@ class AssignmentDetailView(APIView):
         return Response(assignment_payload(assignment))
 
 
+def next_payload(project, user) -> dict:
+    """The claim's answer inside a submit's: ``next`` is the assignment, or
+    null with ``next_reason`` (the 204's Accord-Reason, or why the claim was
+    not made) and ``retry_after``."""
+    found = queue.assignment_next(project=project, user=user)
+    return {
+        "next": None
+        if found.assignment is None
+        else assignment_payload(found.assignment, resumed=found.resumed),
+        "next_reason": found.reason,
+        "retry_after": found.retry_after,
+    }
+
+
 class SubmitView(APIView):
-    @extend_schema(request=SubmitInput, responses={201: AnnotationOutput, 200: AnnotationOutput})
+    @extend_schema(
+        request=SubmitInput,
+        responses={
+            201: OpenApiResponse(
+                SubmitAndNextOutput,
+                description="the annotation; with `next: true` also `next`, `next_reason` "
+                "and `retry_after`",
+            ),
+            200: OpenApiResponse(SubmitAndNextOutput, description="the same value again"),
+        },
+    )
     def post(self, request, assignment_id: int):
         assignment = access.access_assignment(request.user, assignment_id)
         data = _body(request, set(SubmitInput().fields), ("value",))
-        if not isinstance(data.get("preannotation_shown", False), bool):
-            raise InvalidInput("must be true or false", field="preannotation_shown")
+        for flag in ("preannotation_shown", "next"):
+            if not isinstance(data.get(flag, False), bool):
+                raise InvalidInput("must be true or false", field=flag)
         done = queue.annotation_submit(
             assignment=assignment,
             user=request.user,
             value=data["value"],
             active_ms=data.get("active_ms"),
         )
-        return Response(annotation_payload(done.annotation), status=201 if done.created else 200)
+        body = annotation_payload(done.annotation)
+        if data.get("next"):
+            body |= next_payload(assignment.project, request.user)
+        return Response(body, status=201 if done.created else 200)
 
 
 class SkipView(APIView):

@@ -38,7 +38,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
 
-from accord.errors import Conflict, InvalidInput, ServiceUnavailable
+from accord.errors import Conflict, InvalidInput
 from accord.ratelimit import RateLimited
 from projects import access
 from projects.markdown import render_markdown
@@ -166,20 +166,17 @@ class Workspace:
 
 def _next(project: Project, user) -> Workspace:
     """The annotator's lease after an action: the current one resumed, or a
-    new one, or why there is none."""
-    try:
-        claim = queue.assignment_claim(project=project, user=user)
-    except queue.NothingLeft as empty:
-        if empty.reason == "done":
-            return Workspace("done")
-        return Workspace("leased", retry_after=empty.retry_after or DEFAULT_RETRY)
-    except RateLimited as limited:
-        return Workspace("slow", retry_after=limited.retry_after)
-    except ServiceUnavailable as down:
-        # After a submit, skip or later, that action is done and the page
-        # must say so; the next item comes when the page asks again.
-        return Workspace("unavailable", retry_after=down.retry_after)
-    return Workspace("item", claim.assignment, value=claim.assignment.draft)
+    new one, or why there is none. After a submit, skip or later, that
+    action is done and the page must say so whatever the claim answers
+    (throttled, or Redis down: the next item comes when the page asks
+    again)."""
+    found = queue.assignment_next(project=project, user=user)
+    if found.assignment is not None:
+        return Workspace("item", found.assignment, value=found.assignment.draft)
+    if found.reason == "nothing-left":
+        return Workspace("done")
+    state = {"all-leased": "leased", "rate-limited": "slow"}.get(found.reason, "unavailable")
+    return Workspace(state, retry_after=found.retry_after or DEFAULT_RETRY)
 
 
 def _guidelines(project: Project, assignment: Assignment, user) -> dict[str, Any]:

@@ -5,10 +5,16 @@
  *
  * - keys: a label's hotkey chooses the gold value (or the blind label),
  *   Shift+1…9 accept annotation 1…9, Enter resolves with the chosen value
- *   (or records the blind label), Shift+R the reason (Esc leaves it),
- *   Shift+X exclude, Shift+B give back, Shift+G guidelines, ? the key map.
- *   Ignored while a text field or list has the focus, while an IME
- *   composes, with Ctrl/Alt/Meta, and for a held key (event.repeat);
+ *   (or records the blind label), Shift+X exclude, Shift+B give back,
+ *   Shift+G guidelines, ? the key map. Ignored while a text field or list
+ *   has the focus, while an IME composes, with Ctrl/Alt/Meta, and for a held
+ *   key (event.repeat). A key that acts is prevented from doing anything
+ *   else, so no shortcut ever types;
+ * - the reason's keys are Alt chords, which work in the reason field too and
+ *   never type there (the key event is prevented): Alt+R the reason field,
+ *   Alt+1…9 reason code 1…9, Alt+0 no code. Read by physical key (event.
+ *   code), so Option+digit on a Mac chooses a code too instead of typing
+ *   "¡". A plain key typed in a text field is text, Shift+R included;
  * - Shift+digit is read from event.code ("Digit2"), the physical key, so it
  *   works on every layout: Shift+2 is "@" on a US keyboard and '"' on a
  *   German one. Label hotkeys are single lowercase letters or digits
@@ -215,6 +221,40 @@
     if (back) back.focus();
   }
 
+  // Alt (Option) with the physical key: not AltGr, which is Ctrl+Alt on
+  // Windows and types characters on many layouts.
+  function reasonChord(event) {
+    if (!event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return null;
+    var code = event.code || "";
+    if (code === "KeyR") return "reason";
+    var match = /^(?:Digit|Numpad)([0-9])$/.exec(code);
+    return match ? parseInt(match[1], 10) : null;
+  }
+
+  function chooseCode(n) {
+    var select = document.getElementById("reason-code");
+    if (!select) return false;
+    // Option 0 is "(none)"; code n is option n.
+    if (n >= select.options.length) {
+      say("error", "There is no reason code " + n + ".");
+      return true;
+    }
+    select.selectedIndex = n;
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+    say("", n ? "Reason code: " + select.options[n].getAttribute("data-name") + "." : "No reason code.");
+    return true;
+  }
+
+  function onReasonChord(event) {
+    var chord = reasonChord(event);
+    if (chord === null || event.repeat) return false;
+    if (chord === "reason" ? focusReason() : chooseCode(chord)) {
+      event.preventDefault();
+      return true;
+    }
+    return false;
+  }
+
   function onShiftKey(event) {
     var n = acceptNumber(event);
     if (n) {
@@ -222,9 +262,7 @@
       return;
     }
     var action = event.key.length === 1 ? event.key.toUpperCase() : "";
-    if (action === "R") {
-      if (focusReason()) event.preventDefault();
-    } else if (action === "X") {
+    if (action === "X") {
       event.preventDefault();
       exclude();
     } else if (action === "B") {
@@ -237,7 +275,9 @@
   }
 
   document.addEventListener("keydown", function (event) {
-    if (!reviewPage() || window.AccordKeys.ignored(event)) return;
+    if (!reviewPage() || event.isComposing || document.querySelector("dialog[open]")) return;
+    if (onReasonChord(event)) return;
+    if (window.AccordKeys.ignored(event)) return;
     var target = event.target;
     if (typing(target)) {
       if (event.key === "Escape" && inReview(target)) {

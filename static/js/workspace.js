@@ -7,10 +7,20 @@
  * - keys: a label's hotkey chooses it, Enter submits, Shift+S/L/U/G skip,
  *   later, undo, guidelines, ? the key map. Ignored while a text field has
  *   the focus, while an IME composes, with Ctrl/Alt/Meta, and for a held
- *   key (event.repeat);
+ *   key (event.repeat). A key that acts is prevented from doing anything
+ *   else, so no shortcut ever types;
  * - one request at a time: an in-flight flag here and hx-sync="#workspace:
  *   drop" on every form. A stale form is harmless anyway: it posts to its
  *   own assignment's URL, and the server answers a replay idempotently;
+ * - keys typed ahead: while a request is in flight (and until the item its
+ *   answer shows has been painted), label keys, Enter, Shift+U, Shift+L and
+ *   Shift+S are kept, in order, and applied to the item that answer shows,
+ *   once it is on screen. An Enter typed ahead submits that item only if a
+ *   label key typed ahead after the previous Enter chose something on it
+ *   first, so a double Enter never submits an item nobody saw; Shift+L and
+ *   Shift+S typed ahead would act on an unseen item and are not applied. When
+ *   the answer is not another item (a refusal, an error), nothing typed
+ *   ahead is applied. Whatever is not applied is said in a live region;
  * - drafts: every change is kept in localStorage under the assignment id
  *   and sent (debounced) to the assignment's draft URL;
  * - a request the network dropped is sent again when the browser is back
@@ -34,6 +44,10 @@
   var CSRF_COOKIE = "csrftoken";
 
   var busy = false; // a workspace request (submit, skip, later, undo, next) is in flight
+  // Keys typed while busy, or after an answer was swapped in but before it
+  // was painted: applied to the item that answer shows (see the top).
+  var ahead = { keys: [], painting: false, painted: false, settled: false, another: false, sentFrom: null };
+  var inFlight = null; // the element whose request made us busy
   var pending = null; // the form to send again: offline, or waiting for a sign-in
   var csrfRetried = false;
   var retryTimer = null;
@@ -423,6 +437,9 @@
       return;
     }
     busy = true;
+    inFlight = event.detail.elt;
+    var onScreen = answerForm();
+    ahead.sentFrom = onScreen ? onScreen.dataset.assignment : null;
     if (event.detail.elt.matches && event.detail.elt.matches("[data-answer-form]")) {
       // The submit carries the choice; a draft still waiting is not needed.
       clearTimeout(draft.timer);
@@ -430,7 +447,12 @@
   });
 
   document.addEventListener("htmx:afterRequest", function (event) {
-    if (inWorkspace(event.detail.elt)) busy = false;
+    // The answer may have swapped the form out: htmx then tells the event on
+    // another element, with the form (detached, outside the page) as elt.
+    if (event.detail.elt !== inFlight && !inWorkspace(event.detail.elt)) return;
+    busy = false;
+    inFlight = null;
+    replayWhenReady();
   });
 
   document.addEventListener("htmx:sendError", function (event) {
@@ -441,12 +463,14 @@
     if (form) keepLocal(form, false);
     setSaveState("offline");
     scheduleRetry();
+    dropAhead(NOT_SENT_AHEAD);
   });
 
   document.addEventListener("htmx:responseError", function (event) {
     var elt = event.detail.elt;
     if (!inWorkspace(elt) || elt.tagName !== "FORM") return;
     var status = event.detail.xhr.status;
+    dropAhead(NOT_SENT_AHEAD);
     if (status === 401) {
       askToSignIn(elt);
     } else if (status === 502 || status === 503 || status === 504) {
@@ -500,6 +524,9 @@
     if (!pending) setSaveState("", "");
     startItem();
     focusWorkspace();
+    form = answerForm();
+    var another = status < 400 && !!form && form.dataset.assignment !== ahead.sentFrom;
+    afterSwap(another);
   });
 
   function focusWorkspace() {
@@ -639,6 +666,105 @@
     return window.AccordKeys.chooseByHotkey(answerForm(), key);
   }
 
+  // --- keys typed ahead ------------------------------------------------------
+  var DROPPED_ENTER =
+    "Enter was pressed before this item was on screen, so this item was not submitted: check the answer, then press Enter.";
+  var NOT_SENT_AHEAD = "Keys typed while sending were not used: nothing new came.";
+  var NOT_NEW_AHEAD = "Keys typed while sending were not used: no new item came (see the message).";
+
+  function sayAhead(text) {
+    var region = document.querySelector("[data-typed-ahead]");
+    if (region && region.textContent !== text) region.textContent = text;
+  }
+
+  function dropAhead(text) {
+    var had = ahead.keys.length > 0;
+    ahead.keys = [];
+    if (had) sayAhead(text);
+  }
+
+  // The keys a request in flight holds back: label keys (of the form on
+  // screen, which the next item shares; any key when there is none yet),
+  // Enter, and the Shift actions on an item. Shift+G and ? act at once:
+  // they do not touch the item.
+  function keepAhead(event) {
+    var key = event.key;
+    if (key === "Enter") return !activatesOnEnter(event.target);
+    if (key.length !== 1) return false;
+    if (event.shiftKey) return "SLU".indexOf(key.toUpperCase()) >= 0;
+    var form = answerForm();
+    if (!form) return true;
+    var escaped = window.CSS && CSS.escape ? CSS.escape(key.toLowerCase()) : key;
+    return !!form.querySelector('input[data-hotkey="' + escaped + '"]');
+  }
+
+  // The item an answer swapped in is ready for typed-ahead keys when it
+  // has been painted (a task queued from requestAnimationFrame runs after
+  // the frame that paints it) and htmx has settled it: htmx wires the new
+  // forms only then (about 20 ms on), and a form submitted before that would
+  // be sent by the browser itself, as a page load.
+  function afterSwap(another) {
+    ahead.painting = true;
+    ahead.painted = false;
+    ahead.settled = false;
+    ahead.another = another;
+    requestAnimationFrame(function () {
+      setTimeout(function () {
+        ahead.painted = true;
+        replayWhenReady();
+      }, 0);
+    });
+  }
+
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (!ahead.painting || !event.detail.target || event.detail.target.id !== "workspace") return;
+    ahead.settled = true;
+    replayWhenReady();
+  });
+
+  // Only once the request that brought the item is over (htmx ends it after
+  // the swap) can a replayed Enter send.
+  function replayWhenReady() {
+    if (!ahead.painting || !ahead.painted || !ahead.settled || busy) return;
+    ahead.painting = false;
+    if (ahead.another) replayAhead();
+    else dropAhead(NOT_NEW_AHEAD);
+  }
+
+  function replayAhead() {
+    var keys = ahead.keys;
+    ahead.keys = [];
+    var chosen = false;
+    var notes = [];
+    for (var i = 0; i < keys.length; i += 1) {
+      var typed = keys[i];
+      if (typed.key === "Enter") {
+        if (chosen && answerForm()) {
+          // What follows is for the item this submit brings.
+          ahead.keys = keys.slice(i + 1);
+          submitAnswer();
+          break;
+        }
+        notes.push(DROPPED_ENTER);
+        continue;
+      }
+      if (typed.shift) {
+        var undo = typed.key === "U" && document.getElementById("undo-form");
+        if (undo) {
+          ahead.keys = keys.slice(i + 1);
+          undo.requestSubmit();
+          break;
+        }
+        notes.push(
+          "Shift+" + typed.key + " was pressed before this item was on screen, so it was not applied to it."
+        );
+        continue;
+      }
+      if (chooseByHotkey(typed.key)) chosen = true;
+    }
+    if (notes.length) sayAhead(notes[notes.length - 1]);
+  }
+
   document.addEventListener("keydown", function (event) {
     if (!workspacePage() || window.AccordKeys.ignored(event)) return;
     var target = event.target;
@@ -651,12 +777,29 @@
       }
       return;
     }
+    if ((busy || ahead.painting) && keepAhead(event)) {
+      event.preventDefault();
+      // A held key repeats: its repeats are not typed ahead either.
+      if (!event.repeat) {
+        var key = event.key;
+        var shift = event.shiftKey && key.length === 1;
+        if (key.length === 1) key = shift ? key.toUpperCase() : key.toLowerCase();
+        ahead.keys.push({ key: key, shift: shift });
+      }
+      return;
+    }
+    act(event);
+  });
+
+  function act(event) {
+    var target = event.target;
     var key = event.key;
     if (key === "Enter") {
       if (activatesOnEnter(target)) return;
       event.preventDefault();
       // A held Enter repeats: never let it answer the next item.
       if (event.repeat) return;
+      sayAhead("");
       submitAnswer();
       return;
     }
@@ -676,6 +819,7 @@
       if (action === "S") {
         var skipBox = document.getElementById("skip-box");
         if (!skipBox || busy) return;
+        // Prevented, or the "S" would be typed into the reason that now has the focus.
         event.preventDefault();
         skipBox.open = true;
         var reason = document.getElementById("skip-reason");
@@ -694,7 +838,7 @@
     if (!event.shiftKey && key.length === 1 && chooseByHotkey(key.toLowerCase())) {
       event.preventDefault();
     }
-  });
+  }
 
   // --- start ---------------------------------------------------------------
   function enhance(root) {

@@ -26,6 +26,9 @@ SUBMIT = 7
 SUBMIT_AND_COMPARE = 10
 SUBMIT_AND_GOLD = 12  # an agreement also writes the gold record and its first revision
 SUBMIT_REPLAY = 7
+# Submit with "next": the submit, then the claim in the same request, which
+# pays neither the token nor the access check again.
+SUBMIT_AND_NEXT = 13
 
 
 @pytest.fixture
@@ -78,3 +81,11 @@ def test_submit_that_makes_consensus_gold(two, django_assert_num_queries):
     theirs = claim(b, project).json()
     with django_assert_num_queries(SUBMIT_AND_GOLD):
         assert submit(b, theirs["id"], "pos").status_code == 201
+
+
+def test_submit_with_the_next_item(two, django_assert_num_queries):
+    project, a, _ = two
+    mine = claim(a, project).json()
+    with django_assert_num_queries(SUBMIT_AND_NEXT):
+        answer = submit(a, mine["id"], "pos", next=True)
+    assert answer.status_code == 201 and answer.json()["next"]["id"] != mine["id"]
