@@ -594,33 +594,38 @@ def clear_throttles(env: dict) -> None:
         client.delete(key)
 
 
-def run_fresh(n: int, args: argparse.Namespace, env: dict) -> dict:
-    """The steady load on a database never analysed, statements planned with
-    their values."""
-    env = {**env, "ACCORD_DB_PREPARED_STATEMENTS": "false"}
+def prepare(n: int, env: dict, *, fresh: bool = False) -> tuple[dict, Path]:
+    """A new database with the size's data; the setup and the file it is in."""
     clear_throttles(env)
     recreate_database(DATABASE)
     migrate(env)
     started = time.perf_counter()
-    setup = run_child(Path(__file__), ["setup", "--items", str(n), "--fresh"], env)
-    print(f"{n:,} items, fresh: data ready in {time.perf_counter() - started:.0f} s", flush=True)
-    setup_file = Path(f"/tmp/accord-bench-queue-fresh-{n}.json")  # noqa: S108 - scratch
+    extra = ["--fresh"] if fresh else []
+    setup = run_child(Path(__file__), ["setup", "--items", str(n), *extra], env)
+    label = ", fresh" if fresh else ""
+    print(f"{n:,} items{label}: data ready in {time.perf_counter() - started:.0f} s", flush=True)
+    name = "fresh-" if fresh else ""
+    setup_file = Path(f"/tmp/accord-bench-queue-{name}{n}.json")  # noqa: S108 - scratch
     setup_file.write_text(json.dumps(setup))
+    return setup, setup_file
+
+
+def load(setup_file: Path, mode: str, seconds: float, env: dict) -> dict:
+    return run_child(
+        Path(__file__),
+        ["load", "--mode", mode, "--setup", str(setup_file), "--seconds", str(seconds)],
+        env,
+    )
+
+
+def run_fresh(n: int, args: argparse.Namespace, env: dict) -> dict:
+    """The steady load on a database never analysed, statements planned with
+    their values."""
+    env = {**env, "ACCORD_DB_PREPARED_STATEMENTS": "false"}
+    setup, setup_file = prepare(n, env, fresh=True)
     server = start_server(env)
     try:
-        steady_result = run_child(
-            Path(__file__),
-            [
-                "load",
-                "--mode",
-                "steady",
-                "--setup",
-                str(setup_file),
-                "--seconds",
-                str(args.seconds),
-            ],
-            env,
-        )
+        steady_result = load(setup_file, "steady", args.seconds, env)
     finally:
         stop_server(server)
     rows = run_child(Path(__file__), ["rows", "--project", str(setup["project"])], env)
@@ -636,43 +641,12 @@ def run_fresh(n: int, args: argparse.Namespace, env: dict) -> dict:
 
 
 def run_size(n: int, args: argparse.Namespace, env: dict) -> dict:
-    clear_throttles(env)
-    recreate_database(DATABASE)
-    migrate(env)
-    started = time.perf_counter()
-    setup = run_child(Path(__file__), ["setup", "--items", str(n)], env)
-    print(f"{n:,} items: data ready in {time.perf_counter() - started:.0f} s", flush=True)
-    setup_file = Path(f"/tmp/accord-bench-queue-{n}.json")  # noqa: S108 - a bench scratch file
-    setup_file.write_text(json.dumps(setup))
+    setup, setup_file = prepare(n, env)
     server = start_server(env)
     try:
-        steady_result = run_child(
-            Path(__file__),
-            [
-                "load",
-                "--mode",
-                "steady",
-                "--setup",
-                str(setup_file),
-                "--seconds",
-                str(args.seconds),
-            ],
-            env,
-        )
+        steady_result = load(setup_file, "steady", args.seconds, env)
         print(f"  steady: {json.dumps(steady_result)}", flush=True)
-        saturation = run_child(
-            Path(__file__),
-            [
-                "load",
-                "--mode",
-                "saturation",
-                "--setup",
-                str(setup_file),
-                "--seconds",
-                str(args.saturation_seconds),
-            ],
-            env,
-        )
+        saturation = load(setup_file, "saturation", args.saturation_seconds, env)
         print(f"  saturation: {json.dumps(saturation)}", flush=True)
     finally:
         stop_server(server)
