@@ -34,7 +34,9 @@ class ExportInput(serializers.Serializer):
         "decided_to (ISO times), include_excluded (false)",
     )
     options = serializers.JSONField(
-        required=False, help_text="provenance (bool), system_prompt, prompt_template"
+        required=False,
+        help_text="provenance (bool, false), include_meta (bool, true), system_prompt, "
+        "prompt_template",
     )
 
 

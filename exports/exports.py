@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import os
@@ -63,7 +64,7 @@ from projects.services import project_config
 from review.models import GoldRecord, GoldRevision, GoldSource
 
 from . import formats
-from .formats.base import ExportOptions, GoldRow, IdDigest
+from .formats.base import ExportOptions, GoldRow, IdDigest, MetaColumn, meta_kind
 from .models import DatasetVersion
 from .splits import (
     SPLIT_COLUMN,
@@ -102,7 +103,7 @@ FILTER_KEYS = (
     "decided_to",
     "include_excluded",
 )
-OPTION_KEYS = ("provenance", "system_prompt", "prompt_template")
+OPTION_KEYS = ("provenance", "include_meta", "system_prompt", "prompt_template")
 MAX_TEXT = 10_000
 # Advisory-lock namespace for split assignment (projects.jobs uses 0x4A0B).
 SPLIT_LOCK = 0x5B17
@@ -328,10 +329,12 @@ def _options_parse(raw: Any) -> dict:
             [{"field": f"options.{str(k)[:100]}", "reason": "unknown option"} for k in unknown]
         )
     defaults = ExportOptions()
-    provenance = raw.get("provenance", defaults.provenance)
-    if not isinstance(provenance, bool):
-        raise InvalidInput("must be true or false", field="options.provenance")
-    out: dict[str, Any] = {"provenance": provenance}
+    out: dict[str, Any] = {}
+    for name in ("provenance", "include_meta"):
+        flag = raw.get(name, getattr(defaults, name))
+        if not isinstance(flag, bool):
+            raise InvalidInput("must be true or false", field=f"options.{name}")
+        out[name] = flag
     for name in ("system_prompt", "prompt_template"):
         text = raw.get(name, getattr(defaults, name))
         if not isinstance(text, str) or len(text) > MAX_TEXT:
@@ -1009,6 +1012,8 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
                 values,
             )
             read.annotators = [row[0] for row in cursor.fetchall()]
+    if fmt.flat_meta and options.include_meta:
+        options = dataclasses.replace(options, meta_columns=_meta_columns(selected))
     ctx.progress(0, read.total, force=True)
     for name in sorted(spec or [UNSPLIT]):
         out = outs[name] = _open(tmp, _data_name(fmt, name), split=name, deflate=not fmt.compressed)
@@ -1123,6 +1128,36 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
             "for these filters at the snapshot."
         )
     return read
+
+
+def _meta_columns(selected: _Selection) -> tuple[MetaColumn, ...]:
+    """The metadata fields of the selected items and the JSON types of their
+    values, in one query: a flat format's metadata columns and their types
+    (formats.base.meta_kind) come from every record of the export, so they
+    do not depend on which record comes first, and the same records give
+    the same columns on both databases."""
+    from_part, where_part = selected.sql.split(" WHERE ", 1)
+    if connection.vendor == "postgresql":
+        kind = (
+            "CASE jsonb_typeof(k.value) WHEN 'number' THEN CASE WHEN k.value::text ~ '^-?[0-9]+$' "
+            "THEN 'integer' ELSE 'real' END ELSE jsonb_typeof(k.value) END"
+        )
+        each = "CROSS JOIN LATERAL jsonb_each(i.meta) k"
+    else:
+        kind = (
+            "CASE k.type WHEN 'text' THEN 'string' WHEN 'true' THEN 'boolean' "
+            "WHEN 'false' THEN 'boolean' ELSE k.type END"
+        )
+        each = "CROSS JOIN json_each(i.meta) k"
+    types: dict[str, set[str]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT k.key, {kind} {from_part} {each} WHERE {where_part}",  # noqa: S608
+            selected.params,
+        )
+        for key, kind_of in cursor.fetchall():
+            types.setdefault(key, set()).add(kind_of)
+    return tuple(MetaColumn(key, meta_kind(types[key])) for key in sorted(types))
 
 
 def _is_serialization_failure(exc: BaseException) -> bool:

@@ -67,6 +67,9 @@ class ExportForm(forms.Form):
     decided_to = forms.DateTimeField(label="Decided before", required=False)
     include_excluded = forms.BooleanField(label="Include excluded items", required=False)
     provenance = forms.BooleanField(label="With provenance", required=False)
+    include_meta = forms.BooleanField(
+        label="With the items' metadata", required=False, initial=True
+    )
     system_prompt = forms.CharField(
         label="System prompt (chat)", required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -136,6 +139,7 @@ class ExportForm(forms.Form):
             "filters": filters,
             "options": {
                 "provenance": data["provenance"],
+                "include_meta": data["include_meta"],
                 "system_prompt": data["system_prompt"],
                 "prompt_template": data["prompt_template"] or "{text}",
             },
