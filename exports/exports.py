@@ -42,8 +42,10 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any, BinaryIO
 
+import numpy as np
 import orjson
 import psycopg
 from django.conf import settings
@@ -62,6 +64,8 @@ from projects.jobs import JobContext, JobFailed, job_create, job_enqueue
 from projects.models import Job, JobStatus, Project
 from projects.services import project_config
 from review.models import GoldRecord, GoldRevision, GoldSource
+from review.reliability import Codes, Reliability, reliability_of
+from review.reports import ReportParams, headline_compute
 
 from . import formats
 from .formats.base import ExportOptions, GoldRow, IdDigest, MetaColumn, meta_kind
@@ -105,6 +109,11 @@ FILTER_KEYS = (
 )
 OPTION_KEYS = ("provenance", "include_meta", "system_prompt", "prompt_template")
 MAX_TEXT = 10_000
+# The datasheet's agreement: its bootstrap (the report's resamples and
+# seed) runs up to this many items with two or more annotations.
+AGREEMENT_N_BOOT = ReportParams.n_boot
+AGREEMENT_SEED = 0
+AGREEMENT_BOOTSTRAP_UNITS = 10_000
 # Advisory-lock namespace for split assignment (projects.jobs uses 0x4A0B).
 SPLIT_LOCK = 0x5B17
 SERIALIZATION_RETRIES = 3
@@ -602,32 +611,81 @@ def _annotations_sql() -> str:
     )
 
 
+class _Ratings:
+    """The submitted annotations of the records written, gathered for the
+    datasheet's agreement as the agreement report reads them
+    (review.reliability): per annotation its record (a unit number), its
+    annotator and its value's code (values told apart by their JSON text,
+    as the report does)."""
+
+    def __init__(self) -> None:
+        self.texts = Codes()
+        self.people = Codes()
+        self.unit = array("i")
+        self.annotator = array("i")
+        self.code = array("i")
+        self.units = 0
+        self._last: int | None = None
+
+    def add(self, annotators: list[int], texts: list[str]) -> None:
+        """One record's annotations."""
+        self.unit.extend(repeat(self.units, len(texts)))
+        self.units += 1
+        self.annotator.extend(map(self.people.__getitem__, annotators))
+        self.code.extend(map(self.texts.__getitem__, texts))
+
+    def add_rows(self, rows: list[tuple]) -> None:
+        """(item id, annotator, value text) rows, sorted by item."""
+        items, annotators, texts = zip(*rows, strict=True)
+        starts = np.empty(len(items), dtype=bool)
+        ids = np.asarray(items, dtype=np.int64)
+        starts[0] = ids[0] != self._last
+        starts[1:] = ids[1:] != ids[:-1]
+        units = self.units - 1 + np.cumsum(starts, dtype=np.int64)
+        self.unit.frombytes(units.astype(np.int32).tobytes())
+        self.units, self._last = int(units[-1]) + 1, items[-1]
+        self.annotator.extend(map(self.people.__getitem__, annotators))
+        self.code.extend(map(self.texts.__getitem__, texts))
+
+    def reliability(self) -> Reliability:
+        return reliability_of(
+            item=np.frombuffer(self.unit, dtype=np.int32),
+            annotator=np.frombuffer(self.annotator, dtype=np.int32),
+            code=np.frombuffer(self.code, dtype=np.int32),
+            texts=list(self.texts),
+            annotators=list(self.people),
+        )
+
+
 class _AnnotationsByItem:
     """The annotation stream of ``_annotations_sql``, taken item by item in
     ascending item order; items the records skip (filtered out) are passed
-    over."""
+    over. The annotations taken go to ``ratings`` too."""
 
-    def __init__(self, chunks: Iterator[list[tuple]]) -> None:
+    def __init__(self, chunks: Iterator[list[tuple]], ratings: _Ratings) -> None:
         self._groups = self._grouped(chunks)
         self._next = next(self._groups, None)
+        self._ratings = ratings
 
     @staticmethod
-    def _grouped(chunks: Iterator[list[tuple]]) -> Iterator[tuple[int, list[dict]]]:
+    def _grouped(chunks: Iterator[list[tuple]]) -> Iterator[tuple[int, list[dict], list, list]]:
         loads = orjson.loads
-        current, group = None, []
+        current, group, people, texts = None, [], [], []
         for rows in chunks:
             for item_id, pk, annotator, value, guideline, config, submitted_at in rows:
                 if item_id != current:
                     if group:
-                        yield current, group
-                    current, group = item_id, []
+                        yield current, group, people, texts
+                    current, group, people, texts = item_id, [], [], []
                 group.append(
                     {"id": pk, "annotator": annotator, "value": loads(value),
                      "guideline_version": guideline, "config_version": config,
                      "submitted_at": submitted_at}
                 )  # fmt: skip
+                people.append(annotator)
+                texts.append(value)
         if group:
-            yield current, group
+            yield current, group, people, texts
 
     def take(self, item_id: int) -> list[dict]:
         """The submitted annotations of ``item_id`` (none: an empty list)."""
@@ -636,6 +694,7 @@ class _AnnotationsByItem:
             upcoming = next(self._groups, None)
         if upcoming is not None and upcoming[0] == item_id:
             self._next = next(self._groups, None)
+            self._ratings.add(upcoming[2], upcoming[3])
             return upcoming[1]
         self._next = upcoming
         return []
@@ -908,6 +967,7 @@ class _Read:
     reviewers: set = field(default_factory=set)
     annotators: list = field(default_factory=list)
     excluded: int = 0
+    ratings: _Ratings = field(default_factory=_Ratings)
 
 
 def _prefetched(cursor, size: int) -> Iterator[list[tuple]]:
@@ -998,20 +1058,14 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
             selected_ids=selected.ids,
             bucket_sql=BUCKET_SQL,
         )
-    with connection.cursor() as cursor:
-        if not spec:
+    if not spec:
+        with connection.cursor() as cursor:
             cursor.execute(f"SELECT count(*) FROM ({selected.ids}) sel", values)  # noqa: S608
             read.total = cursor.fetchone()[0]
-        if not need_annotations:
-            # Else the annotators come from the annotations the rows carry
-            # (the same ones: submitted, of the selected items).
-            cursor.execute(
-                f"SELECT DISTINCT n.annotator_id FROM {ANNOTATION} n "  # noqa: S608
-                f"JOIN {ASSIGNMENT} a ON a.id = n.assignment_id AND a.state = 'submitted' "
-                f"WHERE n.item_id IN ({selected.ids}) ORDER BY 1",
-                values,
-            )
-            read.annotators = [row[0] for row in cursor.fetchall()]
+    if not need_annotations:
+        # Else the annotations come with the rows (the same ones: submitted,
+        # of the selected items), and the agreement is gathered from them.
+        _ratings_read(read.ratings, selected)
     if fmt.flat_meta and options.include_meta:
         options = dataclasses.replace(options, meta_columns=_meta_columns(selected))
     ctx.progress(0, read.total, force=True)
@@ -1025,8 +1079,6 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
     unsplit = not spec
     # One counter per row, split into the datasheet's tallies at the end.
     tally: Counter = Counter()
-    annotators: set[int] = set()
-    add_annotator = annotators.add
     cursor = connection.chunked_cursor()
     chunks = None
     annotation_cursor = connection.chunked_cursor() if need_annotations else None
@@ -1038,7 +1090,7 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
         if annotation_cursor is not None:
             annotation_cursor.execute(_annotations_sql(), [project.pk])
             annotation_chunks = _chunks(annotation_cursor, CHUNK)
-            annotations_of = _AnnotationsByItem(annotation_chunks).take
+            annotations_of = _AnnotationsByItem(annotation_chunks, read.ratings).take
         for rows in chunks:
             lines = []
             for (
@@ -1053,8 +1105,6 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
                     raise JobFailed(f"Item {item_id} has no split of this export ({split!r}).")
                 value = loads(value_text) if value_text is not None and not excluded else None
                 submitted = annotations_of(item_id) if annotations_of else []
-                for annotation in submitted:
-                    add_annotator(annotation["annotator"])
                 provenance = {
                     "gold_id": gold_id,
                     "source": source,
@@ -1112,8 +1162,7 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
         cursor.close()
         if annotation_cursor is not None:
             annotation_cursor.close()
-    if need_annotations:
-        read.annotators = sorted(annotators)
+    read.annotators = sorted(read.ratings.people)
     for name, out in outs.items():
         read.splits[name] = out.rows
         read.by_split[name] = Counter()
@@ -1128,6 +1177,28 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
             "for these filters at the snapshot."
         )
     return read
+
+
+def _ratings_read(ratings: _Ratings, selected: _Selection) -> None:
+    """The submitted annotations of the selected items, in item order, into
+    ``ratings``: a stream of narrow rows, fetched before the records'."""
+    sql = _dialect()
+    cursor = connection.chunked_cursor()
+    chunks = None
+    try:
+        cursor.execute(
+            f"SELECT n.item_id, n.annotator_id, {sql.json_text('n.value')} FROM {ANNOTATION} n "  # noqa: S608
+            f"JOIN {ASSIGNMENT} a ON a.id = n.assignment_id AND a.state = 'submitted' "
+            f"WHERE n.item_id IN ({selected.ids}) ORDER BY n.item_id, n.id",
+            selected.params,
+        )
+        chunks = _chunks(cursor, CHUNK)
+        for rows in chunks:
+            ratings.add_rows(rows)
+    finally:
+        if chunks is not None:
+            chunks.close()
+        cursor.close()
 
 
 def _meta_columns(selected: _Selection) -> tuple[MetaColumn, ...]:
@@ -1262,22 +1333,31 @@ def _reconcile(version: DatasetVersion, fmt, outs: dict[str, _Out], manifest: _O
             )
 
 
-def _agreement(project: Project) -> dict | None:
-    from review.report_jobs import latest_report
-
-    report = latest_report(project)
-    if report is None:
-        return None
-    headline = report.result.get("headline", {})
+def _agreement(project: Project, read: _Read) -> dict:
+    """The agreement of this version's records: the project's headline
+    coefficient (review.reports.headline_compute, as its agreement report
+    computes it) over every submitted annotation of the exported items —
+    not the project's latest report, which covers other items at another
+    time. The seeded bootstrap interval runs when the export has at most
+    AGREEMENT_BOOTSTRAP_UNITS items with two or more annotations (at 10,000
+    it takes about a tenth of a second; it grows with the items)."""
+    config = project_config(project)
+    data = read.ratings.reliability()
+    units = np.bincount(data.item) if data.size else np.zeros(0, dtype=np.int64)
+    pairable = int((units >= 2).sum())
+    n_boot = AGREEMENT_N_BOOT if pairable <= AGREEMENT_BOOTSTRAP_UNITS else 0
+    params = ReportParams(n_boot=n_boot, seed=AGREEMENT_SEED)
+    figure = headline_compute(tasktypes.get(config.task_type), config.config, data, params)
+    if not n_boot:
+        figure["interval_reason"] = (
+            f"not computed: {pairable:,} items with two or more annotations; the export's "
+            f"bootstrap runs on up to {AGREEMENT_BOOTSTRAP_UNITS:,}"
+        )
     return {
-        "report": report.pk,
-        "coefficient": report.coefficient,
-        "value": headline.get("value"),
-        "low": headline.get("low"),
-        "high": headline.get("high"),
-        "confidence": headline.get("confidence"),
-        "n": headline.get("n"),
-        "computed_at": report.created_at.isoformat(),
+        "computed_on": "the submitted annotations of this version's records",
+        **figure,
+        "n_boot": n_boot,
+        "seed": AGREEMENT_SEED,
     }
 
 
@@ -1310,7 +1390,7 @@ def datasheet_build(version: DatasetVersion, project: Project, read: _Read) -> d
         "excluded_records": read.excluded,
         "counts": _counts(read),
         "gold_sources": dict(sorted(read.sources.items())),
-        "agreement": _agreement(project),
+        "agreement": _agreement(project, read),
         "guideline_versions": sorted(read.guideline_versions),
         "config_versions": sorted(read.config_versions),
         "annotators": _people(read.annotators),

@@ -280,6 +280,43 @@ def _confusion(u: _Units, data: Reliability, display) -> dict[str, Any]:
     }
 
 
+def _not_computed(spec) -> dict[str, Any]:
+    return {"value": None, "n": 0, "small": True, "reading": "undefined",
+            "reason": f"{spec.coefficient} is not computed by this report yet"}  # fmt: skip
+
+
+def _headline(u: _Units, level, params: ReportParams) -> dict[str, Any]:
+    """α over the units with its seeded bootstrap interval; without
+    resamples (``n_boot`` 0) α alone, the interval null."""
+    if params.n_boot == 0:
+        estimate = coef.alpha(u.codes, level, small_below=params.small_below)
+        return {**_figure(estimate), "low": None, "high": None,
+                "confidence": params.confidence, "interval_reason": "no resamples asked for"}  # fmt: skip
+    return _interval(
+        coef.alpha_interval(
+            u.codes, level, n_boot=params.n_boot, confidence=params.confidence,
+            seed=params.seed, small_below=params.small_below,
+        )
+    )  # fmt: skip
+
+
+def headline_compute(task_type, config: dict, data: Reliability, params: ReportParams) -> dict:
+    """The report's headline figure alone, over any reliability data (an
+    export's items): the task type's coefficient with its n, reading and
+    interval, plus what it was computed on."""
+    spec = task_type.agreement_spec(config)
+    u = _units(data)
+    out: dict[str, Any] = {
+        "coefficient": spec.coefficient,
+        "level": spec.level,
+        "annotations": data.size,
+        "items": len(u.start),
+    }
+    if spec.coefficient != "alpha":
+        return {**out, **_not_computed(spec)}
+    return {**out, **_headline(u, _Level(spec.level, data.values).level, params)}
+
+
 def compute_report(
     project: Project,
     data: Reliability,
@@ -306,16 +343,10 @@ def compute_report(
         },
     }
     if spec.coefficient != "alpha":
-        result["headline"] = {"value": None, "n": 0, "small": True, "reading": "undefined",
-                              "reason": f"{spec.coefficient} is not computed by this report yet"}  # fmt: skip
+        result["headline"] = _not_computed(spec)
         return result
     level = _Level(spec.level, data.values).level
-    result["headline"] = _interval(
-        coef.alpha_interval(
-            u.codes, level, n_boot=params.n_boot, confidence=params.confidence,
-            seed=params.seed, small_below=params.small_below,
-        )
-    )  # fmt: skip
+    result["headline"] = _headline(u, level, params)
     step("headline")
     result["percent_agreement"] = _figure(
         coef.percent_agreement(u.codes, small_below=params.small_below), "agreement"
