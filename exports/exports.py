@@ -74,9 +74,14 @@ from .splits import (
     SPLIT_COLUMN,
     SPLIT_JOIN,
     UNSPLIT,
+    SplitPreview,
     split_spec_parse,
     splits_assign,
     splits_check_names,
+    splits_groups,
+    splits_missing,
+    splits_preview,
+    splits_refusals,
 )
 
 KIND = "export"
@@ -108,6 +113,7 @@ FILTER_KEYS = (
     "include_excluded",
 )
 OPTION_KEYS = ("provenance", "include_meta", "system_prompt", "prompt_template")
+REQUEST_KEYS = ("format", "splits", "group_by", "filters", "options", "dry_run")
 MAX_TEXT = 10_000
 # The datasheet's agreement: its bootstrap (the report's resamples and
 # seed) runs up to this many items with two or more annotations.
@@ -354,14 +360,23 @@ def _options_parse(raw: Any) -> dict:
     return out
 
 
+def is_dry_run(raw: Any) -> bool:
+    """Whether the request asks only for the split sizes (``"dry_run":
+    true``); any other value of the field is refused by the parser."""
+    return isinstance(raw, dict) and raw.get("dry_run") is True
+
+
 def export_params_parse(*, project: Project, raw: Any) -> dict:
     """The request's parameters, checked and normalised (defaults filled,
-    lists sorted), or InvalidInput with the field and the reason."""
+    lists sorted), or InvalidInput with the field and the reason. The
+    ``dry_run`` flag is checked but is no parameter of the version."""
     if not isinstance(raw, dict):
         raise InvalidInput("the body must be a JSON object")
-    unknown = sorted(set(raw) - {"format", "splits", "group_by", "filters", "options"})
+    unknown = sorted(set(raw) - set(REQUEST_KEYS))
     if unknown:
         raise InvalidInput([{"field": str(k)[:100], "reason": "unknown field"} for k in unknown])
+    if not isinstance(raw.get("dry_run", False), bool):
+        raise InvalidInput("must be true or false", field="dry_run")
     key = raw.get("format")
     try:
         fmt = formats.get(key) if isinstance(key, str) else None
@@ -450,6 +465,63 @@ class Started:
     created: bool
 
 
+@dataclass(frozen=True)
+class Preview:
+    """What an export would hold, per split, and why it would be refused
+    (no errors: it would not be)."""
+
+    params: dict
+    sizes: SplitPreview
+    errors: list[dict]
+
+    def payload(self) -> dict:
+        return {"params": self.params, **self.sizes.payload(), "errors": self.errors}
+
+
+def _preview(project: Project, params: dict) -> Preview:
+    fmt = formats.get(params["format"])
+    selected = _selection(project, params, raw=fmt.raw)
+    sizes = splits_preview(
+        project=project, spec=params["splits"], group_by=params["group_by"],
+        selection=selected.sql, selection_params=selected.params,
+        selected_ids=selected.ids, bucket_sql=BUCKET_SQL,
+    )  # fmt: skip
+    errors = splits_refusals(
+        project=project, spec=params["splits"], group_by=params["group_by"],
+        records={name: size.records for name, size in sizes.splits.items()},
+        groups=sizes.groups, new=sizes.new,
+    )  # fmt: skip
+    return Preview(params=params, sizes=sizes, errors=errors)
+
+
+def export_preview(*, project: Project, raw: Any) -> Preview:
+    """The dry run of an export request: the records and groups each split
+    would hold — the assigned items by their split, the others by the split
+    the export would give them (splits.splits_preview: the assignment's own
+    statement, read instead of written) — and the refusals the request
+    would meet. Assigns and stores nothing. Bad parameters raise
+    InvalidInput, as for ``export_start``."""
+    params = export_params_parse(project=project, raw=raw)
+    with transaction.atomic():
+        return _preview(project, params)
+
+
+def _refuse_empty_splits(project: Project, params: dict) -> None:
+    """400 for a request whose split assignment would leave a named split
+    empty for good (splits.splits_refusals). The sizes are computed only
+    when the export has items without a split: once every selected item
+    has one, nothing is assigned and nothing can be refused."""
+    if not params["splits"]:
+        return
+    fmt = formats.get(params["format"])
+    selected = _selection(project, params, raw=fmt.raw)
+    if not splits_missing(selected.ids, selected.params)[1]:
+        return
+    preview = _preview(project, params)
+    if preview.errors:
+        raise InvalidInput(preview.errors)
+
+
 def export_start(*, project: Project, user, raw: Any) -> Started:
     """The dataset version for this request: the existing one when the same
     parameters were asked of the same gold (a failed or cancelled one is
@@ -478,6 +550,7 @@ def export_start(*, project: Project, user, raw: Any) -> Started:
                 version.save(update_fields=["job"])
                 job_enqueue(version.job, export_dataset)
             return Started(version, created=False)
+        _refuse_empty_splits(locked, params)
         if params["splits"] and not locked.split_names:
             # The first split export fixes the project's split names.
             Project.objects.filter(pk=locked.pk).update(split_names=sorted(params["splits"]))
@@ -1176,6 +1249,17 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
             f"The export read {read.records} records but the database holds {read.total} "
             "for these filters at the snapshot."
         )
+    if read.assigned and any(share > 0 and not read.splits[n] for n, share in spec.items()):
+        # The request was checked (export_start), but gold may have changed
+        # since: failing here rolls the assignment back with the snapshot.
+        refused = splits_refusals(
+            project=project, spec=spec, group_by=params["group_by"], records=dict(read.splits),
+            groups=splits_groups(group_by=params["group_by"], selection=selection,
+                                 selection_params=values),
+            new=read.assigned,
+        )  # fmt: skip
+        if refused:
+            raise JobFailed("; ".join(error["reason"] for error in refused) + ".")
     return read
 
 
