@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import io
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -47,6 +52,10 @@ class RawBodyParser(JSONParser):
 
 JOB_ANSWER = inline_serializer("JobAnswer", {"job": JobOutput()})
 IMPORT_OPTIONS = ["format", "partial", "on_conflict", "text_column", "id_column"]
+ACCEPTED_TYPES = (
+    "send application/json (a JSON array of items) or multipart/form-data "
+    "(a JSONL, JSON, CSV or TSV file as `file`)"
+)
 
 
 class ItemListView(ProjectPermissionMixin, APIView):
@@ -75,10 +84,18 @@ class ItemListView(ProjectPermissionMixin, APIView):
             "text_column, id_column. Answers 202 with the job."
         ),
         request={"application/json": list[dict], "multipart/form-data": dict},
-        responses={202: JOB_ANSWER},
+        responses={
+            202: JOB_ANSWER,
+            415: OpenApiResponse(
+                description="Another body type, or a file of a type its name does not tell"
+            ),
+        },
     )
     def post(self, request, project_id: int):
-        if request.content_type.startswith("multipart/"):
+        # The body is streamed to storage unparsed, so DRF's parser choice
+        # never runs: the type is checked here, or text/plain would pass.
+        media_type = request.content_type.split(";")[0].strip().lower()
+        if media_type == "multipart/form-data":
             upload = request.FILES.get("file")
             if upload is None:
                 raise InvalidInput("is required", field="file")
@@ -86,6 +103,14 @@ class ItemListView(ProjectPermissionMixin, APIView):
                 raise InvalidInput("is empty", field="file")
             form = {k: request.data.get(k) for k in request.data if k != "file"}
             reject_unknown(form, set(IMPORT_OPTIONS))
+            if not form.get("format") and importer.guess_format(upload.name or "") is None:
+                raise exceptions.UnsupportedMediaType(
+                    media_type,
+                    detail=(
+                        "The file is not JSONL, JSON, CSV or TSV by its name (.jsonl, .ndjson, "
+                        ".json, .csv, .tsv); name it so, or say which with `format`."
+                    ),
+                )
             options = importer.ImportOptions.parse(form, filename=upload.name or "")
             job = importer.import_start(
                 project=self.project,
@@ -94,7 +119,7 @@ class ItemListView(ProjectPermissionMixin, APIView):
                 filename=upload.name or "",
                 options=options,
             )
-        else:
+        elif media_type == "application/json":
             params = reject_unknown(
                 dict(request.query_params.items()), set(IMPORT_OPTIONS) - {"format"}
             )
@@ -106,6 +131,10 @@ class ItemListView(ProjectPermissionMixin, APIView):
                 stream=stream,
                 filename="body.json",
                 options=options,
+            )
+        else:
+            raise exceptions.UnsupportedMediaType(
+                media_type, detail=f"Unsupported media type {media_type[:100]!r}: {ACCEPTED_TYPES}."
             )
         return Response({"job": job_payload(job)}, status=status.HTTP_202_ACCEPTED)
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import io
 import queue
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -49,6 +50,7 @@ from projects.models import Job, Project, QueueOrder
 
 from . import tasktypes
 from .canonical import canonical_json, content_hash_of
+from .jsonscan import JsonLimitError, JsonScanner, ScannedReader, nesting_exceeds
 from .keys import KeySet, hash_keys, id_keys, project_keys
 from .locks import lock_project_items
 from .models import ItemState
@@ -58,6 +60,18 @@ CHUNK_ROWS = 20_000
 MAX_REPORTED_LINES = 1000
 MAX_EXTERNAL_ID = 255
 CSV_FIELD_LIMIT = 16 * 1024 * 1024
+# Limits on what one line may make a worker hold or do, so that no file
+# reaches an internal error or takes memory beyond a few times these.
+# Depth: an item's own object counts as one level. Parsers and writers
+# downstream allow more (orjson reads 1,024 levels and writes 254), so
+# anything under this cap is stored and exported alike.
+MAX_DEPTH = 64
+# A JSONL line, a JSON array's item, a CSV row (characters): an item's text
+# (1,000,000 characters) written as \u escapes of surrogate pairs is 12 MB.
+MAX_LINE_BYTES = 32 * 1024 * 1024
+MAX_META_CHARS = 1_000_000  # of the metadata's canonical JSON
+MAX_COLUMNS = 1000
+READ_BYTES = 64 * 1024
 KIND = "import"
 
 
@@ -162,12 +176,22 @@ def _decode(raw: bytes, line: int) -> str:
 
 
 def parse_jsonl(stream: IO[bytes]) -> Iterator[ParsedRow]:
-    for number, raw in enumerate(stream, start=1):
+    for number, raw in enumerate(_lines(stream, MAX_LINE_BYTES), start=1):
+        if raw is None:
+            yield ParsedRow(number, None, f"the line is longer than {MAX_LINE_BYTES:,} bytes")
+            continue
         text = _decode(raw, number)
         if number == 1:
             text = text.removeprefix("\ufeff")
         text = text.rstrip("\r\n")
         if not text.strip():
+            continue
+        # Counting brackets is cheap and bounds the depth from above: only
+        # a line that might nest too deep is scanned.
+        if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and (
+            too_deep := nesting_exceeds(raw, MAX_DEPTH)
+        ):
+            yield ParsedRow(number, None, f"invalid JSON: {too_deep.reason}")
             continue
         try:
             value = orjson.loads(text)
@@ -180,21 +204,75 @@ def parse_jsonl(stream: IO[bytes]) -> Iterator[ParsedRow]:
         yield ParsedRow(number, value)
 
 
+def _lines(stream: IO[bytes], limit: int) -> Iterator[bytes | None]:
+    """The lines of ``stream`` (ended by LF, CRLF or CR, kept), each held in
+    at most ``limit`` bytes (more than a read): a longer line is skipped and
+    given as None, so one line without an end cannot take the worker's
+    memory."""
+    parts: list[bytes] = []  # the line so far, when it spans reads
+    size = 0
+    too_long = cr_pending = False
+    while block := stream.read(READ_BYTES):
+        if cr_pending:  # a CR ended the last read: a line end, or half a CRLF
+            cr_pending = False
+            if block.startswith(b"\n"):
+                parts.append(b"\n")
+                block = block[1:]
+                too_long = too_long or size + 1 > limit
+            yield None if too_long else b"".join(parts)
+            parts, size, too_long = [], 0, False
+        pieces = block.splitlines(keepends=True)
+        if not pieces:
+            continue
+        last = pieces.pop()  # all others end with a line end
+        if pieces and (parts or too_long):
+            first = pieces[0]
+            too_long = too_long or size + len(first) > limit
+            yield None if too_long else b"".join((*parts, first))
+            parts, size, too_long = [], 0, False
+            yield from pieces[1:]
+        else:
+            yield from pieces
+        size += len(last)
+        if size > limit:
+            too_long = True
+            parts.clear()
+        elif not too_long:
+            parts.append(last)
+        if last.endswith(b"\n"):
+            yield None if too_long else b"".join(parts)
+            parts, size, too_long = [], 0, False
+        else:
+            cr_pending = last.endswith(b"\r")
+    if parts or too_long:
+        yield None if too_long else b"".join(parts)
+
+
 def parse_json_array(stream: IO[bytes]) -> Iterator[ParsedRow]:
     """Items of a top-level JSON array, streamed. ``line`` is the item's
-    position (1-based): a streaming parser does not know line numbers."""
+    position (1-based): a streaming parser does not know line numbers.
+    The parser reads the file through ``JsonScanner``, which refuses it
+    before a level too deep or an item too large reaches the parser."""
     head = stream.read(4096)
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not stripped.startswith(b"["):
         raise FileError("a JSON file must hold an array of objects: [{...}, {...}]")
-    body = io.BufferedReader(_Prefixed(head.removeprefix(b"\xef\xbb\xbf"), stream))
+    scanner = JsonScanner(max_depth=MAX_DEPTH + 1, items=True, max_item_bytes=MAX_LINE_BYTES)
+    body = ScannedReader(_Prefixed(head.removeprefix(b"\xef\xbb\xbf"), stream), scanner)
     number = 0
     try:
         for number, value in enumerate(ijson.items(body, "item", use_float=True), start=1):
-            if not isinstance(value, dict):
+            problem = scanner.bad_items.pop(number, None)
+            if problem is not None:
+                yield ParsedRow(number, None, problem)
+            elif not isinstance(value, dict):
                 yield ParsedRow(number, None, "must be a JSON object")
             else:
                 yield ParsedRow(number, value)
+    except JsonLimitError as exc:
+        raise FileError(
+            f"item {exc.item} (line {exc.line} of the file): {exc.reason}; nothing was imported"
+        ) from None
     except ijson.JSONError as exc:
         raise FileError(f"invalid JSON after item {number}: {exc}") from None
     except UnicodeDecodeError:
@@ -224,13 +302,20 @@ def parse_csv(
     stream: IO[bytes], *, delimiter: str, options: ImportOptions, item_fields: tuple[str, ...]
 ) -> Iterator[ParsedRow]:
     csv.field_size_limit(CSV_FIELD_LIMIT)
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    reader = csv.reader(text, delimiter=delimiter, strict=True)
+    # Bytes that are not UTF-8 are decoded as lone surrogates and reported
+    # by _CsvLines with their line: the decoder works ahead of the reader.
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    lines = _CsvLines(text)
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
         if header is None:
             raise FileError("the file is empty")
         header = [h.strip() for h in header]
+        if len(header) > MAX_COLUMNS:
+            raise FileError(f"line 1: {len(header):,} columns; at most {MAX_COLUMNS:,} are read")
+        if any("\x00" in name for name in header):
+            raise FileError("line 1: a column name must not contain NUL characters")
         data_columns = {
             name: (options.text_column if name == "text" else name) for name in item_fields
         }
@@ -242,6 +327,7 @@ def parse_csv(
         index = {name: i for i, name in enumerate(header)}
         previous_end = reader.line_num
         for record in reader:
+            lines.row_chars = 0
             line, previous_end = previous_end + 1, reader.line_num
             if not record or record == [""]:
                 continue
@@ -263,10 +349,41 @@ def parse_csv(
             yield ParsedRow(line, row)
     except csv.Error as exc:
         raise FileError(f"line {reader.line_num}: {exc}") from None
-    except UnicodeDecodeError:
-        raise FileError(
-            f"line {reader.line_num + 1}: not valid UTF-8; save the file as UTF-8"
-        ) from None
+
+
+_UNDECODED = re.compile("[\udc80-\udcff]")
+
+
+class _CsvLines:
+    """The lines the CSV reader reads, each read in bounded memory and
+    checked: a row (which quoted cells may spread over several lines) longer
+    than ``MAX_LINE_BYTES`` characters, or bytes that were not UTF-8, fail
+    the file with the line they are on."""
+
+    def __init__(self, text: io.TextIOWrapper):
+        self.text = text
+        self.number = 0
+        self.row_chars = 0  # reset by the reader's loop at each row
+
+    def __iter__(self) -> _CsvLines:
+        return self
+
+    def __next__(self) -> str:
+        line = self.text.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            raise StopIteration
+        self.number += 1
+        self.row_chars += len(line)
+        if self.row_chars > MAX_LINE_BYTES:
+            raise FileError(
+                f"line {self.number}: the row is longer than {MAX_LINE_BYTES:,} characters"
+            )
+        if not line.isascii() and (bad := _UNDECODED.search(line)):
+            byte = len(line[: bad.start()].encode("utf-8", "surrogateescape")) + 1
+            raise FileError(
+                f"line {self.number}: not valid UTF-8 (byte {byte}); save the file as UTF-8"
+            )
+        return line
 
 
 def parse(
@@ -307,6 +424,10 @@ def validate_row(row: ParsedRow, task_type, config: dict) -> StagedRow | list[di
                 errors.append(
                     {"field": "external_id", "reason": f"must be 1 to {MAX_EXTERNAL_ID} characters"}
                 )
+            elif "\x00" in external_id:
+                errors.append({"field": "external_id", "reason": "must not contain NUL characters"})
+            elif not external_id.isascii() and _SURROGATE_CHAR.search(external_id):
+                errors.append({"field": "external_id", "reason": "must be valid Unicode"})
     if meta is None:
         meta = {}
     elif not isinstance(meta, dict):
@@ -317,14 +438,59 @@ def validate_row(row: ParsedRow, task_type, config: dict) -> StagedRow | list[di
         errors.extend(exc.errors)
     if errors:
         return errors
-    data_json = canonical_json(data)
+    try:
+        data_json = canonical_json(data)
+        meta_json = canonical_json(meta) if meta else "{}"
+    except TypeError as exc:  # orjson.JSONEncodeError: surrogates, depth, huge integers
+        return [{"field": _unwritable(data), "reason": f"cannot be stored: {exc}"}]
+    # PostgreSQL refuses a NUL, which orjson writes as \u0000; the walk
+    # (rare) finds where, and tells it from a backslash followed by "u0000".
+    if "\\u0000" in data_json or "\\u0000" in meta_json:
+        found = _nul_at(data, "") or _nul_at(meta, "meta")
+        if found is not None:
+            return [{"field": found[0][:200] or None, "reason": found[1]}]
+    if len(meta_json) > MAX_META_CHARS:
+        return [
+            {"field": "meta", "reason": f"is longer than {MAX_META_CHARS:,} characters as JSON"}
+        ]
     return StagedRow(
         line=row.line,
         external_id=external_id or None,
         content_hash=content_hash_of(data_json),
         data_json=data_json,
-        meta_json=canonical_json(meta) if meta else "{}",
+        meta_json=meta_json,
     )
+
+
+_SURROGATE_CHAR = re.compile("[\\ud800-\\udfff]")
+
+
+def _unwritable(data: Any) -> str | None:
+    """Which field the JSON writer refused: the data's (None) or meta."""
+    try:
+        canonical_json(data)
+    except TypeError:
+        return None
+    return "meta"
+
+
+def _nul_at(value: Any, path: str) -> tuple[str, str] | None:
+    """Where in ``value`` a string or a key holds a NUL: (field, reason)."""
+    if isinstance(value, str):
+        return (path, "must not contain NUL characters") if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return (path, "its keys must not contain NUL characters")
+            found = _nul_at(item, f"{path}.{key}" if path else key)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_at(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 # --- reading in a second thread ------------------------------------------------------------
@@ -418,11 +584,6 @@ class _CountingReader(io.RawIOBase):
         buffer[: len(data)] = data
         self.bytes_read += len(data)
         return len(data)
-
-    def __iter__(self):
-        for line in self.stream:
-            self.bytes_read += len(line)
-            yield line
 
 
 # --- publishing ---------------------------------------------------------------------------
@@ -564,6 +725,16 @@ def import_run(ctx: JobContext) -> None:
         default_storage.delete(name)
         raise
     default_storage.delete(name)
+
+
+def import_discard_upload(job_id: int) -> None:
+    """Remove the job's upload once the job is finished for good, however
+    it ended (an internal error, a cancel before it ran, too many attempts
+    included). A job still running — elsewhere, or to be taken up again
+    after its worker died — keeps it: its retry reads it."""
+    job = Job.objects.filter(pk=job_id).only("status", "params").first()
+    if job is not None and job.is_finished and job.params.get("file"):
+        default_storage.delete(job.params["file"])
 
 
 def _import(ctx: JobContext, name: str) -> None:

@@ -15,6 +15,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "benchmarks.md"
 
+# A script run as `python bench/x.py` has bench/ first on sys.path, where
+# bench/queue.py (named for what it measures) shadows the standard library's
+# queue for everything imported after this: psycopg, kombu and threading's
+# users failed with "module 'queue' has no attribute 'SimpleQueue'". Every
+# script imports this module before Django.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+
 
 def server_env(database: str) -> dict[str, str]:
     env = dict(os.environ)

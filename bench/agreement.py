@@ -6,6 +6,13 @@ library (the ``krippendorff`` package) computing α on the same data.
 
     python bench/agreement.py                   # 500,000 items
     python bench/agreement.py --items 50000     # a quicker run
+    python bench/agreement.py --baseline REV    # also the bootstrap of REV, interleaved
+
+The bootstrap is also timed on its own: α with its interval (--n-boot
+resamples) on the report's units × annotators matrix, in CPU seconds. With
+--baseline, review/agreement.py as of that git revision is timed on the
+same matrix in the same process, interleaved (baseline, this code, baseline,
+this code), so both are measured in the same period of the machine.
 
 Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432;
 a database accord_bench_agreement is dropped and created) and the test
@@ -104,6 +111,56 @@ def child_read(project_id: int) -> dict:
     return {"seconds": time.monotonic() - started, "rows": data.size, "peak_mb": peak_rss_mb()}
 
 
+def _module_at(revision: str):
+    """review/agreement.py as of ``revision``, loaded from a temporary file
+    (it is pure numpy, so it needs nothing else of that revision)."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    source = subprocess.run(
+        ["git", "show", f"{revision}:review/agreement.py"],
+        cwd=_HERE.parent,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    path = Path(tempfile.mkdtemp()) / "agreement_baseline.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("agreement_baseline", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def child_bootstrap(project_id: int, n_boot: int, baseline: str) -> dict:
+    _django()
+    from projects.models import Project
+    from review import agreement
+    from review.reliability import read_reliability
+    from review.reports import _units
+
+    codes = _units(read_reliability(Project.objects.get(pk=project_id))).codes
+    runs = []
+    contenders = [("baseline", _module_at(baseline))] if baseline else []
+    contenders.append(("this code", agreement))
+    for _ in range(2):
+        for name, module in contenders:
+            cpu, wall = time.process_time(), time.monotonic()
+            interval = module.alpha_interval(codes, "nominal", n_boot=n_boot, seed=0)
+            runs.append(
+                {
+                    "code": name,
+                    "cpu_s": time.process_time() - cpu,
+                    "wall_s": time.monotonic() - wall,
+                    "low": interval.low,
+                    "high": interval.high,
+                }
+            )
+    return {"runs": runs, "units": int(codes.shape[0]), "baseline": baseline}
+
+
 def child_reference(project_id: int) -> dict:
     """The krippendorff package on the same data: read with a plain query
     into its coders × units matrix, then alpha."""
@@ -147,6 +204,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=500_000)
     parser.add_argument("--n-boot", type=int, default=1000)
+    parser.add_argument("--baseline", default="", help="a git revision to time the bootstrap of")
     parser.add_argument("--child", nargs="*")
     args = parser.parse_args()
     if args.child is not None:
@@ -156,6 +214,9 @@ def main() -> None:
             "report": lambda: child_report(int(rest[0]), int(rest[1])),
             "read": lambda: child_read(int(rest[0])),
             "reference": lambda: child_reference(int(rest[0])),
+            "bootstrap": lambda: child_bootstrap(
+                int(rest[0]), int(rest[1]), rest[2] if len(rest) > 2 else ""
+            ),
         }[kind]()
         print(json.dumps(out))
         return
@@ -169,14 +230,46 @@ def main() -> None:
     read = run_child(script, ["read", project], env)
     report = run_child(script, ["report", project, str(args.n_boot)], env)
     reference = run_child(script, ["reference", project], env)
+    boot = [project, str(args.n_boot)] + ([_revision(args.baseline)] if args.baseline else [])
+    bootstrap = run_child(script, ["bootstrap", *boot], env)
     print(json.dumps({"read": read, "report": report, "reference": reference}, indent=2))
-    write_section("Agreement report", _section(args, setup, read, report, reference))
+    print(json.dumps(bootstrap, indent=2))
+    write_section("Agreement report", _section(args, setup, read, report, reference, bootstrap))
 
 
-def _section(args, setup: dict, read: dict, report: dict, reference: dict) -> str:
+def _revision(name: str) -> str:
+    """A revision's commit, so the results say which code was measured."""
+    import subprocess
+
+    return subprocess.run(
+        ["git", "rev-parse", "--short", name],
+        cwd=_HERE.parent,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def _bootstrap_rows(args, bootstrap: dict) -> str:
+    rows = []
+    for run in bootstrap["runs"]:
+        code = run["code"]
+        if code == "baseline":
+            code = f"before (`review/agreement.py` of {bootstrap['baseline']}: units redrawn)"
+        else:
+            code = f"this code ({_revision('HEAD')}: pattern counts)"
+        rows.append(
+            f"| {code} | {run['cpu_s']:.2f} s | {run['wall_s']:.2f} s "
+            f"| {run['low']:.4f}–{run['high']:.4f} |"
+        )
+    return "\n".join(rows)
+
+
+def _section(args, setup: dict, read: dict, report: dict, reference: dict, bootstrap: dict) -> str:
     same = abs(report["alpha"] - reference["alpha"]) < 1e-9
+    baseline = f" --baseline {args.baseline}" if args.baseline else ""
     return f"""
-`python bench/agreement.py --items {args.items} --n-boot {args.n_boot}` on {machine()},
+`python bench/agreement.py --items {args.items} --n-boot {args.n_boot}{baseline}` on {machine()},
 PostgreSQL on the same machine.
 
 Project: {args.items:,} items, {setup["annotations"]:,} annotations by {ANNOTATORS} annotators,
@@ -191,6 +284,14 @@ Project: {args.items:,} items, {setup["annotations"]:,} annotations by {ANNOTATO
 α = {report["alpha"]:.6f} (95% interval {report["low"]:.4f}–{report["high"]:.4f}); the reference
 gives {reference["alpha"]:.6f}: {"equal to 1e-9" if same else "DIFFERENT"}.
 The reference computes one coefficient; the report computes all of the above.
+
+The bootstrap on its own: α with its {args.n_boot}-resample interval on the
+report's matrix of {bootstrap["units"]:,} items × annotators, in the order
+run (one process, interleaved when a baseline is given):
+
+| code | CPU | wall | 95% interval |
+| --- | --- | --- | --- |
+{_bootstrap_rows(args, bootstrap)}
 """
 
 

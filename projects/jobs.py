@@ -421,29 +421,53 @@ def _recover(side: SideConnection, job_id: int, cutoff) -> str | None:
         ).first()
         if job is None:
             return None  # it finished, or a worker took it over meanwhile
-        outcome = "finished"
-        if job.cancel_requested:
-            _finish(job_id, JobStatus.CANCELLED, error="")
-        elif job.attempts >= MAX_ATTEMPTS:
-            _finish(
-                job_id,
-                JobStatus.FAILED,
-                error=f"Gave up after {job.attempts} attempts (the worker stopped each time).",
-            )
-        elif not job.task:
-            _finish(job_id, JobStatus.FAILED, error="The process running the job stopped.")
-        else:
-            Job.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
-                status=JobStatus.QUEUED, sent_at=None
-            )
-            outcome = "requeued"
-        _remove_leftovers(job.kind, job_id)
+        outcome = _requeue_or_end(job)
     finally:
         side.unlock(job_id)
     log.warning("job %s: its worker stopped; the job is %s", job_id, outcome)
     if outcome == "requeued":
         _send(job_id, job.task)
     return outcome
+
+
+def _requeue_or_end(job: Job) -> str:
+    """A running job whose attempt is known to be dead: back to queued (the
+    caller sends its message), or ended when it was cancelled, has had its
+    attempts (F3) or has no task to send; what the attempt left is removed."""
+    outcome = "finished"
+    if job.cancel_requested:
+        _finish(job.pk, JobStatus.CANCELLED, error="")
+    elif job.attempts >= MAX_ATTEMPTS:
+        _finish(
+            job.pk,
+            JobStatus.FAILED,
+            error=f"Gave up after {job.attempts} attempts (the worker stopped each time).",
+        )
+    elif not job.task:
+        _finish(job.pk, JobStatus.FAILED, error="The process running the job stopped.")
+    else:
+        Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+            status=JobStatus.QUEUED, sent_at=None
+        )
+        outcome = "requeued"
+    _remove_leftovers(job.kind, job.pk)
+    return outcome
+
+
+def jobs_requeue_cut_off() -> dict[str, int]:
+    """The embedded mode's worker is starting: it is the only worker, so a
+    job still marked running was cut off when Accord stopped or was killed.
+    Each is sent again (or ended, as jobs_recover would). Its filesystem
+    broker has no visibility timeout to redeliver the message, and on SQLite
+    no advisory lock tells jobs_recover that the worker died."""
+    counts = {"requeued": 0, "finished": 0}
+    for job in Job.objects.filter(status=JobStatus.RUNNING).order_by("pk"):
+        outcome = _requeue_or_end(job)
+        log.warning("job %s: cut off when Accord stopped; the job is %s", job.pk, outcome)
+        counts[outcome] += 1
+        if outcome == "requeued":
+            _send(job.pk, job.task)
+    return counts
 
 
 def jobs_fail_stale(

@@ -21,7 +21,10 @@ Honesty rules (see docs/agreement.md):
 - an undefined figure (one category only, no expected disagreement, nothing
   pairable) has ``value=None`` and a ``reason``;
 - every figure carries ``n``, the units (or spans) behind it, and ``small`` is
-  set when ``n`` is below ``small_below`` (30 by default);
+  set when ``n`` is below ``small_below`` (30 by default) or, for nominal α,
+  when the rarest category has too few values to tell α ≥ .800 at p = .05
+  (Krippendorff's sample-size guidance, :func:`units_needed`);
+- α with an interval is read by the interval's lower bound (:func:`interpret`);
 - Fleiss' κ is computed on complete items only and says how many it dropped.
 """
 
@@ -31,11 +34,17 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any, Literal
 
 import numpy as np
 
 SMALL_BELOW = 30
+# Krippendorff (2004, p. 241): the smallest α to call data reliable; the
+# sample-size guidance asks for enough data to tell α ≥ ALPHA_MIN at this
+# level of significance (see units_needed).
+ALPHA_MIN = 0.800
+SIGNIFICANCE = 0.05
 # A bootstrap interval needs this share of its resamples to give a defined α;
 # below it the data are too thin for an interval (see alpha_interval).
 MIN_DEFINED_SHARE = 0.95
@@ -60,8 +69,10 @@ class Figure:
 
     ``value`` is None when the figure is undefined, and ``reason`` says why.
     ``n`` counts the units (items, or spans for span scores) behind it;
-    ``small`` flags ``n`` below the threshold; ``dropped`` counts units left
-    out (Fleiss' κ: items without the full number of raters).
+    ``small`` flags ``n`` below the threshold, or (nominal α) too few values
+    of the least frequent category, which ``scarce`` then describes;
+    ``dropped`` counts units left out (Fleiss' κ: items without the full
+    number of raters).
     """
 
     value: float | None
@@ -69,10 +80,109 @@ class Figure:
     reason: str = ""
     small: bool = False
     dropped: int = 0
+    scarce: Scarce | None = None
 
     @property
     def defined(self) -> bool:
         return self.value is not None
+
+
+def _short(text: str) -> str:
+    # Krippendorff's way of writing a coefficient or a level: .800, .05.
+    return text[1:] if text.startswith("0.") else text
+
+
+def _three(x: float) -> str:
+    return ("−" if x < 0 else "") + _short(f"{abs(x):.3f}")
+
+
+@dataclass(frozen=True)
+class Scarce:
+    """Too few values of the least frequent category to tell α ≥ ``alpha_min``
+    at ``significance`` (see :func:`units_needed`).
+
+    ``values`` of ``category`` among the ``total`` pairable values; the
+    figure has ``units`` pairable units where ``units_needed`` are needed at
+    that category's share, and those units would hold ``values_needed``
+    values of it (at the data's values per unit).
+    """
+
+    category: Any
+    values: int
+    total: int
+    units: int
+    units_needed: int
+    values_needed: int
+    alpha_min: float = ALPHA_MIN
+    significance: float = SIGNIFICANCE
+
+    @property
+    def text(self) -> str:
+        verb = "is" if self.values == 1 else "are"
+        return (
+            f"only {self.values:,} of {self.total:,} values {verb} '{self.category}': at least "
+            f"{self.values_needed:,} are needed to tell α ≥ {_three(self.alpha_min)} "
+            f"at p = {_short(f'{self.significance:g}')} "
+            f"({self.units_needed:,} items at that share)"
+        )
+
+
+def units_needed(
+    p_c: float, *, alpha_min: float = ALPHA_MIN, significance: float = SIGNIFICANCE
+) -> float:
+    """The number of units needed to tell α ≥ ``alpha_min`` at the level
+    ``significance`` when the least frequent category has probability ``p_c``:
+
+        N = z² · [(1 + α_min)(3 − α_min) / (4 (1 − α_min) p_c (1 − p_c)) − α_min]
+
+    with z the one-sided normal quantile of 1 − significance (Krippendorff
+    2004, Content Analysis, 2nd ed., ch. 11, "sampling considerations",
+    after Bloch & Kraemer 1989, Biometrics 45:269–287). It is Bloch and
+    Kraemer's large-sample variance of the intraclass κ of binary data (the
+    category against the rest, two coders, N units) taken at κ = (1 +
+    α_min)/2, halfway between α_min and perfect agreement, and the N that
+    puts that κ z standard errors above α_min. With two coders the N units
+    hold 2·N·p_c values of the category: about 27 at any small p_c for
+    α_min = .800 and p = .05.
+    """
+    if not 0 < p_c < 1:
+        raise ValueError("p_c must be between 0 and 1")
+    if not 0 < alpha_min < 1 or not 0 < significance < 0.5:
+        raise ValueError("alpha_min must be in (0, 1) and significance in (0, 0.5)")
+    z = NormalDist().inv_cdf(1 - significance)
+    a = alpha_min
+    return z * z * ((1 + a) * (3 - a) / (4 * (1 - a) * p_c * (1 - p_c)) - a)
+
+
+def _scarce(
+    o: np.ndarray, values: Sequence[Any], units: int, alpha_min: float, significance: float
+) -> Scarce | None:
+    """The least frequent category of the coincidences, when the units are
+    fewer than its share needs (see :func:`units_needed`)."""
+    n_c = o.sum(axis=1)
+    seen = np.flatnonzero(n_c > 0.5)
+    if len(seen) < 2:
+        return None
+    c = int(seen[np.argmin(n_c[seen])])
+    total = float(n_c.sum())
+    needed = units_needed(n_c[c] / total, alpha_min=alpha_min, significance=significance)
+    if units >= needed:
+        return None
+    category = values[c]
+    if isinstance(category, np.generic):
+        category = category.item()
+    if isinstance(category, float) and category.is_integer():
+        category = int(category)
+    return Scarce(
+        category=category,
+        values=round(float(n_c[c])),
+        total=round(total),
+        units=units,
+        units_needed=math.ceil(needed),
+        values_needed=math.ceil(needed * n_c[c] / units),
+        alpha_min=alpha_min,
+        significance=significance,
+    )
 
 
 @dataclass(frozen=True)
@@ -92,7 +202,10 @@ class Interval:
     n_boot: int
     n_valid: int
     seed: int
-    method: str = "percentile bootstrap, resampling pairable units with replacement"
+    method: str = (
+        "percentile bootstrap, resampling pairable units with replacement"
+        " (drawn as multinomial counts of the units' value patterns)"
+    )
     reason: str = ""
 
 
@@ -224,18 +337,22 @@ class _Pairs:
     weight: np.ndarray
     m: np.ndarray  # values per pairable unit
     k: int
+    count: np.ndarray | None = None  # units each pairable row stands for (None: one)
 
     @property
     def n_units(self) -> int:
-        return len(self.m)
+        return len(self.m) if self.count is None else round(float(self.count.sum()))
 
     def coincidences(self, unit_weights: np.ndarray | None = None) -> np.ndarray:
+        if unit_weights is None:
+            unit_weights = self.count
         w = self.weight if unit_weights is None else self.weight * unit_weights[self.unit]
         return np.bincount(self.cell, weights=w, minlength=self.k * self.k).reshape(self.k, self.k)
 
 
-def _pairs(codes: np.ndarray, k: int) -> _Pairs:
-    """Build the per-unit coincidence entries without a loop over units."""
+def _pairs(codes: np.ndarray, k: int, weights: np.ndarray | None = None) -> _Pairs:
+    """Build the per-unit coincidence entries without a loop over units;
+    ``weights`` (one per row) says how many units each row stands for."""
     present = codes >= 0
     rows = np.nonzero(present)[0]
     vals = codes[present]
@@ -261,7 +378,39 @@ def _pairs(codes: np.ndarray, k: int) -> _Pairs:
         weight=weight[nonzero],
         m=m,
         k=kk,
+        count=None if weights is None else weights[e_unit[start]].astype(float),
     )
+
+
+@dataclass(frozen=True)
+class _Patterns:
+    """The pairable units grouped by pattern: the multiset of values a unit
+    holds. α depends on the units only through how many there are of each
+    pattern, so a bootstrap resample is a count per pattern."""
+
+    pairs: _Pairs  # coincidence entries of one unit of each pattern
+    count: np.ndarray  # units with each pattern
+    of_unit: np.ndarray  # the pattern of each pairable unit, in data order
+
+
+def _patterns(codes: np.ndarray, k: int, weights: np.ndarray | None = None) -> _Patterns:
+    pairable = (codes >= 0).sum(axis=1) >= 2
+    rows = np.sort(codes[pairable], axis=1)  # -1 (missing) first
+    width = rows.shape[1]
+    if width and (k + 1) ** width < 2**62:
+        # One integer per row (base k + 1) sorts far faster than rows as records.
+        key = (rows + 1) @ ((k + 1) ** np.arange(width, dtype=np.int64))
+        _, first, of_unit, count = np.unique(
+            key, return_index=True, return_inverse=True, return_counts=True
+        )
+        distinct = rows[first]
+    else:
+        distinct, of_unit, count = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
+    of_unit = of_unit.reshape(-1)
+    if weights is not None:
+        count = np.bincount(of_unit, weights=weights[pairable], minlength=len(distinct))
+        count = count.astype(np.int64)
+    return _Patterns(_pairs(distinct, k), count, of_unit)
 
 
 # --- distances ---------------------------------------------------------------
@@ -272,9 +421,9 @@ def masi_distance(a: Iterable[Hashable], b: Iterable[Hashable]) -> float:
     "Measuring Agreement on Set-valued Items (MASI) for Semantic and Pragmatic
     Annotation", LREC). J is the Jaccard index, M is 1 for identical sets, 2/3
     when one is a subset of the other, 1/3 when they overlap otherwise, 0 when
-    disjoint. nltk's ``masi_distance`` rounds M to 0.67 and 0.33; this uses the
-    exact fractions. Two empty sets are identical (0); empty and non-empty are
-    disjoint (1).
+    disjoint, with the exact fractions (as nltk 3.10.4's ``masi_distance``).
+    Two empty sets are identical (0; nltk divides by zero); empty and
+    non-empty are disjoint (1).
     """
     sa, sb = set(a), set(b)
     if sa == sb:
@@ -361,15 +510,32 @@ def _alpha_from(o: np.ndarray, delta: np.ndarray) -> float | None:
     return 1.0 - (n - 1) * float((o * delta).sum()) / expected
 
 
-def _prepare(data: Any, level: str | Distance) -> tuple[_Pairs, list[Any] | np.ndarray]:
+def _prepare(
+    data: Any, level: str | Distance, weights: Any = None
+) -> tuple[_Encoded, _Pairs, np.ndarray | None]:
     if not callable(level) and level not in ("nominal", "ordinal", "interval", "ratio"):
         raise ValueError(f"unknown level of measurement {level!r}")
     encoded = _encode(data)
-    return _pairs(encoded.codes, len(encoded.values)), encoded.values
+    if weights is not None:
+        weights = np.asarray(weights)
+        if (
+            weights.shape != (encoded.codes.shape[0],)
+            or weights.dtype.kind not in "iu"
+            or (weights < 0).any()
+        ):
+            raise ValueError("weights must be one whole number ≥ 0 per unit")
+        weights = weights.astype(np.int64)
+    return encoded, _pairs(encoded.codes, len(encoded.values), weights), weights
 
 
 def alpha(
-    data: Any, level: Level | Distance = "nominal", *, small_below: int = SMALL_BELOW
+    data: Any,
+    level: Level | Distance = "nominal",
+    *,
+    small_below: int = SMALL_BELOW,
+    alpha_min: float = ALPHA_MIN,
+    significance: float = SIGNIFICANCE,
+    weights: Any = None,
 ) -> Figure:
     """Krippendorff's α over units × coders reliability data with missing values.
 
@@ -383,20 +549,39 @@ def alpha(
     Alpha-Reliability. Annenberg School for Communication, University of
     Pennsylvania; Krippendorff (2004), Content Analysis, 2nd ed., ch. 11.
     ``n`` is the number of pairable units (units with two or more values).
+    Nominal α is flagged ``small`` with a :class:`Scarce` when its least
+    frequent category has too few values to tell α ≥ ``alpha_min`` at
+    ``significance`` (:func:`units_needed`). ``weights``, one whole number
+    per row, says how many identical units each row stands for (α and n are
+    those of the data with each row repeated that often).
     """
-    pairs, values = _prepare(data, level)
-    return _alpha_figure(pairs, values, level, small_below)
+    encoded, pairs, _ = _prepare(data, level, weights)
+    return _alpha_figure(pairs, encoded.values, level, small_below, alpha_min, significance)
 
 
 def _alpha_figure(
-    pairs: _Pairs, values: Sequence[Any], level: str | Distance, small_below: int
+    pairs: _Pairs,
+    values: Sequence[Any],
+    level: str | Distance,
+    small_below: int,
+    alpha_min: float = ALPHA_MIN,
+    significance: float = SIGNIFICANCE,
 ) -> Figure:
     if pairs.n_units == 0:
         return _figure(None, 0, small_below, NOTHING_PAIRABLE)
     o = pairs.coincidences()
     value = _alpha_from(o, _delta(level, values, o.sum(axis=1)))
-    reason = "" if value is not None else NO_EXPECTED_DISAGREEMENT
-    return _figure(value, pairs.n_units, small_below, reason)
+    if value is None:
+        return _figure(None, pairs.n_units, small_below, NO_EXPECTED_DISAGREEMENT)
+    # The guidance is about categories: with ordered or metric values (or a
+    # distance over label sets) nearly every value is rare, so it is nominal only.
+    scarce = (
+        _scarce(o, values, pairs.n_units, alpha_min, significance) if level == "nominal" else None
+    )
+    figure = _figure(value, pairs.n_units, small_below)
+    if scarce is None:
+        return figure
+    return Figure(figure.value, figure.n, small=True, scarce=scarce)
 
 
 def alpha_interval(
@@ -407,12 +592,21 @@ def alpha_interval(
     confidence: float = 0.95,
     seed: int = 0,
     small_below: int = SMALL_BELOW,
+    alpha_min: float = ALPHA_MIN,
+    significance: float = SIGNIFICANCE,
+    weights: Any = None,
 ) -> Interval:
     """A seeded percentile-bootstrap confidence interval for Krippendorff's α.
 
     Each of ``n_boot`` resamples draws the pairable units with replacement
-    (as many as there are) from ``numpy.random.default_rng(seed)`` and
-    recomputes α from the resampled coincidences; the interval is the
+    (as many as there are) and recomputes α from the resampled coincidences.
+    The draw is made as counts per distinct unit pattern (the multiset of
+    values a unit holds): one multinomial draw over the patterns, with each
+    pattern's share of the units, from ``numpy.random.default_rng(seed)``.
+    That is the same distribution as drawing units one by one, because α
+    depends on a resample only through those counts; a resample costs the
+    number of patterns (55 at most for two coders and ten labels), not the
+    number of units. The interval is the
     (1 − confidence)/2 and (1 + confidence)/2 quantiles of the defined
     resampled α (Efron & Tibshirani 1993, An Introduction to the Bootstrap,
     ch. 13). Each replicate is exactly α of the resampled units (the ordinal
@@ -420,20 +614,27 @@ def alpha_interval(
     seed give the same interval. Resamples without expected disagreement
     are dropped and counted; if fewer than ``MIN_DEFINED_SHARE`` of them are
     left, the data are too thin for an interval and none is given.
+    ``weights`` as in :func:`alpha`: the interval is that of the data with
+    each row repeated that often (the same patterns, the same draws).
     """
     if not 0 < confidence < 1:
         raise ValueError("confidence must be between 0 and 1")
-    pairs, values = _prepare(data, level)
-    estimate = _alpha_figure(pairs, values, level, small_below)
+    encoded, pairs, weights = _prepare(data, level, weights)
+    values = encoded.values
+    estimate = _alpha_figure(pairs, values, level, small_below, alpha_min, significance)
     if estimate.value is None:
         return Interval(estimate, None, None, confidence, n_boot, 0, seed, reason=estimate.reason)
     delta = _delta(level, values, pairs.coincidences().sum(axis=1))
+    patterns = _patterns(encoded.codes, len(values), weights)
+    units = int(patterns.count.sum())
+    share = patterns.count / units
     rng = np.random.default_rng(seed)
-    units = pairs.n_units
     draws = []
     for _ in range(n_boot):
-        counts = np.bincount(rng.integers(0, units, units), minlength=units).astype(float)
-        o = pairs.coincidences(counts)
+        # How many of the resample's units fall on each pattern: drawing the
+        # units uniformly with replacement gives exactly this multinomial.
+        counts = rng.multinomial(units, share).astype(float)
+        o = patterns.pairs.coincidences(counts)
         if level == "ordinal":
             delta = _delta(level, values, o.sum(axis=1))
         value = _alpha_from(o, delta)
@@ -683,25 +884,49 @@ _LANDIS_KOCH = (
 )
 
 
-def interpret(figure: Figure | float | None, coefficient: str = "alpha") -> str:
+def _alpha_reading(value: float) -> str:
+    if value >= 0.800:
+        return "reliable"
+    if value >= 0.667:
+        return "tentative: good enough for tentative conclusions only"
+    return "not reliable"
+
+
+def interpret(figure: Figure | Interval | float | None, coefficient: str = "alpha") -> str:
     """A plain-language reading of a figure.
 
     "alpha": Krippendorff (2004, Content Analysis, 2nd ed., p. 241): α ≥ .800
     reliable; .667 ≤ α < .800 for tentative conclusions only; below .667 not
-    reliable. "kappa": Landis & Koch (1977). Other coefficients (percent
-    agreement, span F1) have no conventional thresholds.
+    reliable. Krippendorff judges by the chance that α is below the minimum,
+    so an :class:`Interval` is read by its lower bound (α = .81 with
+    [.70, .90] is tentative, not reliable), and an interval that could not be
+    computed leaves the figure unjudged. A bare figure is read by its value,
+    and the reading says that no interval was behind it. "kappa": Landis &
+    Koch (1977). Other coefficients (percent agreement, span F1) have no
+    conventional thresholds. A flagged figure says why: too few units, or
+    too few values of the least frequent category (:class:`Scarce`).
     """
+    interval = figure if isinstance(figure, Interval) else None
+    if interval is not None:
+        figure = interval.estimate
     value = figure.value if isinstance(figure, Figure) else figure
     if value is None:
         reason = figure.reason if isinstance(figure, Figure) and figure.reason else ""
         return f"undefined: {reason}" if reason else "undefined"
-    if coefficient == "alpha":
-        if value >= 0.800:
-            reading = "reliable"
-        elif value >= 0.667:
-            reading = "tentative: good enough for tentative conclusions only"
-        else:
-            reading = "not reliable"
+    notes = []
+    if coefficient == "alpha" and interval is not None and interval.low is not None:
+        reading = _alpha_reading(interval.low)
+        share = f"{interval.confidence:.0%}"
+        notes.append(
+            f"judged by the lower bound of the {share} interval, {_three(interval.low)}, "
+            f"α being {_three(value)}"
+        )
+    elif coefficient == "alpha" and interval is not None:
+        reading = "not judged: no interval to tell the chance that α is below .800"
+        notes.append(f"{interval.reason}; α is {_three(value)}")
+    elif coefficient == "alpha":
+        reading = _alpha_reading(value)
+        notes.append("from the value alone: no interval")
     elif coefficient == "kappa":
         if value < 0:
             reading = "poor (less than chance agreement)"
@@ -709,6 +934,8 @@ def interpret(figure: Figure | float | None, coefficient: str = "alpha") -> str:
             reading = next((t for limit, t in _LANDIS_KOCH if value <= limit), "almost perfect")
     else:
         reading = "no conventional threshold: read it beside a chance-corrected coefficient"
-    if isinstance(figure, Figure) and figure.small:
-        reading += f" (only {figure.n} units: read with caution)"
-    return reading
+    if isinstance(figure, Figure) and figure.scarce is not None:
+        notes.append(f"{figure.scarce.text}: read with caution")
+    elif isinstance(figure, Figure) and figure.small:
+        notes.append(f"only {figure.n} units: read with caution")
+    return f"{reading} — {'; '.join(notes)}" if notes else reading

@@ -63,11 +63,14 @@ class Shown:
     reason: str
     reading: str
     dropped: int = 0
+    scarce: str = ""  # why a small figure is flagged, when it is its rarest category
+    interval: str = ""
 
 
 def _shown(figure: dict | None, *, share: bool = False) -> Shown:
     figure = figure or {}
     value = figure.get("value")
+    low, high = figure.get("low"), figure.get("high")
     return Shown(
         text=charts.percent(value) if share else charts.number(value),
         defined=value is not None,
@@ -76,6 +79,10 @@ def _shown(figure: dict | None, *, share: bool = False) -> Shown:
         reason=figure.get("reason") or "",
         reading=figure.get("reading") or "",
         dropped=int(figure.get("dropped") or 0),
+        scarce=(figure.get("scarce") or {}).get("text", ""),
+        interval=""
+        if low is None or high is None
+        else f"{charts.number(low)} to {charts.number(high)}",
     )
 
 

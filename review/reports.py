@@ -13,14 +13,16 @@ The figures and the honesty rules (DESIGN.md, "Agreement"):
 * per guideline version, an item whose annotations were made under two
   versions counting as "mixed"; per ISO week of the later submission;
 * a confusion matrix between annotators (single-label data);
-* every figure with its n, a flag when n is small, and a reason when it is
-  undefined.
+* every figure with its n, a flag when n is small or (nominal α) the rarest
+  category has too few values, saying which, and a reason when it is
+  undefined; α with an interval (headline, per label, per version) read by
+  the interval's lower bound.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -48,7 +50,35 @@ class ReportParams:
         return asdict(self)
 
 
-def _figure(f: coef.Figure, kind: str = "alpha") -> dict[str, Any]:
+Namer = Callable[[Any], str]
+
+
+def _named(f: coef.Figure, name_of: Namer | None) -> coef.Figure:
+    """The figure with its scarce category under the name a lead reads."""
+    if f.scarce is None or name_of is None:
+        return f
+    return replace(f, scarce=replace(f.scarce, category=name_of(f.scarce.category)))
+
+
+def _scarce(s: coef.Scarce | None) -> dict[str, Any]:
+    if s is None:
+        return {}
+    return {
+        "scarce": {
+            "category": s.category,
+            "values": s.values,
+            "total": s.total,
+            "values_needed": s.values_needed,
+            "units_needed": s.units_needed,
+            "alpha_min": s.alpha_min,
+            "significance": s.significance,
+            "text": s.text,
+        }
+    }
+
+
+def _figure(f: coef.Figure, kind: str = "alpha", name_of: Namer | None = None) -> dict[str, Any]:
+    f = _named(f, name_of)
     return {
         "value": f.value,
         "n": f.n,
@@ -56,12 +86,16 @@ def _figure(f: coef.Figure, kind: str = "alpha") -> dict[str, Any]:
         "reason": f.reason,
         "reading": coef.interpret(f, kind),
         **({"dropped": f.dropped} if f.dropped else {}),
+        **_scarce(f.scarce),
     }
 
 
-def _interval(i: coef.Interval) -> dict[str, Any]:
+def _interval(i: coef.Interval, name_of: Namer | None = None) -> dict[str, Any]:
+    # Read by the interval's lower bound, not the estimate (coef.interpret).
+    i = replace(i, estimate=_named(i.estimate, name_of))
     return {
         **_figure(i.estimate),
+        "reading": coef.interpret(i),
         "low": i.low,
         "high": i.high,
         "confidence": i.confidence,
@@ -130,14 +164,38 @@ def _plain(value):
     return list(value) if isinstance(value, tuple) else value
 
 
+def _distinct_units(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The units × slots matrix as its distinct units (values sorted within a
+    unit: which slot holds a value means nothing to α) and how many units
+    each stands for. Two annotators and ten labels make at most 65 of them,
+    so a figure per label costs that many rows, not the project's items."""
+    filled = np.sort(np.where(np.isnan(codes), -1, codes), axis=1).astype(np.int64)
+    width = filled.shape[1]
+    base = int(filled.max(initial=0)) + 2
+    if width and base**width < 2**62:
+        # One integer per unit sorts far faster than units as records.
+        key = (filled + 1) @ (base ** np.arange(width, dtype=np.int64))
+        _, first, count = np.unique(key, return_index=True, return_counts=True)
+        rows = filled[first]
+    else:
+        rows, count = np.unique(filled, axis=0, return_counts=True)
+    return np.where(rows < 0, np.nan, rows.astype(float)), count
+
+
 def _per_label(u: _Units, labels, member, names, params) -> list[dict]:
-    present = ~np.isnan(u.codes)
-    codes = np.where(present, u.codes, 0).astype(np.int64)
+    rows, count = _distinct_units(u.codes)
+    present = ~np.isnan(rows)
+    codes = np.where(present, rows, 0).astype(np.int64)
     out = []
     for i, label in enumerate(labels):
         binary = np.where(present, member[codes, i].astype(float), np.nan)
-        figure = coef.alpha(binary, "nominal", small_below=params.small_below)
-        out.append({"label": label, "name": names.get(label, label), **_figure(figure)})
+        name = names.get(label, label)
+        figure = coef.alpha_interval(
+            binary, "nominal", n_boot=params.n_boot_buckets, confidence=params.confidence,
+            seed=params.seed, small_below=params.small_below, weights=count,
+        )  # fmt: skip
+        yes_no = {1: name, 0: f"not {name}"}.get
+        out.append({"label": label, "name": name, **_interval(figure, yes_no)})
     # Worst first; undefined figures last.
     return sorted(out, key=lambda r: (r["value"] is None, r["value"] or 0.0))
 
@@ -220,7 +278,7 @@ def _unit_reduce(u: _Units, row_values: np.ndarray, how) -> np.ndarray:
 
 
 def _by_bucket(
-    u: _Units, buckets: np.ndarray, level, params, *, interval: bool
+    u: _Units, buckets: np.ndarray, level, params, name_of: Namer, *, interval: bool
 ) -> list[tuple[int, dict]]:
     out = []
     for bucket in np.unique(buckets).tolist():
@@ -230,31 +288,34 @@ def _by_bucket(
                 coef.alpha_interval(
                     rows, level, n_boot=params.n_boot_buckets, confidence=params.confidence,
                     seed=params.seed, small_below=params.small_below,
-                )
+                ),
+                name_of,
             )  # fmt: skip
         else:
-            figure = _figure(coef.alpha(rows, level, small_below=params.small_below))
+            figure = _figure(
+                coef.alpha(rows, level, small_below=params.small_below), "alpha", name_of
+            )
         out.append((bucket, figure))
     return out
 
 
-def _per_version(u: _Units, data: Reliability, level, params) -> list[dict]:
+def _per_version(u: _Units, data: Reliability, level, params, name_of: Namer) -> list[dict]:
     low = _unit_reduce(u, data.version, np.minimum)
     high = _unit_reduce(u, data.version, np.maximum)
     bucket = np.where(low == high, low, MIXED)
     names = {MIXED: "mixed", NO_VERSION: "none"}
     return [
         {"version": names.get(b, str(b)), **fig}
-        for b, fig in _by_bucket(u, bucket, level, params, interval=True)
+        for b, fig in _by_bucket(u, bucket, level, params, name_of, interval=True)
     ]
 
 
-def _per_week(u: _Units, data: Reliability, level, params) -> list[dict]:
+def _per_week(u: _Units, data: Reliability, level, params, name_of: Namer) -> list[dict]:
     # The week of the later submission: week keys grow with time.
     week = _unit_reduce(u, data.week, np.maximum)
     return [
         {"week": f"{b // 100}-W{b % 100:02d}", **fig}
-        for b, fig in _by_bucket(u, week, level, params, interval=False)
+        for b, fig in _by_bucket(u, week, level, params, name_of, interval=False)
     ]
 
 
@@ -285,18 +346,26 @@ def _not_computed(spec) -> dict[str, Any]:
             "reason": f"{spec.coefficient} is not computed by this report yet"}  # fmt: skip
 
 
-def _headline(u: _Units, level, params: ReportParams) -> dict[str, Any]:
+def _namer(task_type, config: dict, data: Reliability) -> Namer:
+    def name_of(code) -> str:
+        return str(task_type.display_value(_plain(data.values[int(code)]), config))
+
+    return name_of
+
+
+def _headline(u: _Units, level, params: ReportParams, name_of: Namer) -> dict[str, Any]:
     """α over the units with its seeded bootstrap interval; without
     resamples (``n_boot`` 0) α alone, the interval null."""
     if params.n_boot == 0:
         estimate = coef.alpha(u.codes, level, small_below=params.small_below)
-        return {**_figure(estimate), "low": None, "high": None,
+        return {**_figure(estimate, "alpha", name_of), "low": None, "high": None,
                 "confidence": params.confidence, "interval_reason": "no resamples asked for"}  # fmt: skip
     return _interval(
         coef.alpha_interval(
             u.codes, level, n_boot=params.n_boot, confidence=params.confidence,
             seed=params.seed, small_below=params.small_below,
-        )
+        ),
+        name_of,
     )  # fmt: skip
 
 
@@ -314,7 +383,8 @@ def headline_compute(task_type, config: dict, data: Reliability, params: ReportP
     }
     if spec.coefficient != "alpha":
         return {**out, **_not_computed(spec)}
-    return {**out, **_headline(u, _Level(spec.level, data.values).level, params)}
+    level = _Level(spec.level, data.values).level
+    return {**out, **_headline(u, level, params, _namer(task_type, config, data))}
 
 
 def compute_report(
@@ -346,7 +416,8 @@ def compute_report(
         result["headline"] = _not_computed(spec)
         return result
     level = _Level(spec.level, data.values).level
-    result["headline"] = _headline(u, level, params)
+    name_of = _namer(task_type, config, data)
+    result["headline"] = _headline(u, level, params, name_of)
     step("headline")
     result["percent_agreement"] = _figure(
         coef.percent_agreement(u.codes, small_below=params.small_below), "agreement"
@@ -360,9 +431,9 @@ def compute_report(
     result["pairs"] = _per_pair(u, data, params)
     step("pairs")
     result["against_gold"] = _against_gold(data, params)
-    result["per_version"] = _per_version(u, data, level, params)
+    result["per_version"] = _per_version(u, data, level, params, name_of)
     step("per version")
-    result["per_week"] = _per_week(u, data, level, params)
+    result["per_week"] = _per_week(u, data, level, params, name_of)
     result["confusion"] = _confusion(u, data, lambda v: task_type.display_value(_plain(v), config))
     step("confusion")
     return result

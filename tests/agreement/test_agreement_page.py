@@ -113,7 +113,12 @@ def test_the_page_shows_every_section_with_its_numbers(project, lead, known, web
     shown = [row[1] for row in labels]
     assert shown == [charts.number(r["value"]) for r in result["per_label"]]
     assert {row[0] for row in labels} == {"Positive", "Negative", "Neutral"}
-    assert all(row[2].startswith("6") for row in labels)
+    intervals = [
+        "none" if r["low"] is None else f"{charts.number(r['low'])} to {charts.number(r['high'])}"
+        for r in result["per_label"]
+    ]
+    assert [row[2] for row in labels] == intervals
+    assert all(row[3].startswith("6") for row in labels)
 
 
 def test_the_pair_matrix_names_people_and_writes_kappa(project, lead, people, known, web_for):

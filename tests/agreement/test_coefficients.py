@@ -339,10 +339,13 @@ def test_nothing_pairable_is_undefined():
 def test_small_n_is_flagged():
     rng = np.random.default_rng(7)
     data = rng.integers(0, 3, size=(30, 2)).astype(float)
-    assert not ag.alpha(data).small
-    assert ag.alpha(data[:29]).small
-    assert ag.alpha(data[:29]).n == 29
-    assert not ag.alpha(data[:29], small_below=20).small
+    # Interval α: the count of units alone (nominal α also counts its rarest
+    # category's values, see test_sample_size.py).
+    assert not ag.alpha(data, "interval").small
+    assert ag.alpha(data[:29], "interval").small
+    assert ag.alpha(data[:29], "interval").n == 29
+    assert not ag.alpha(data[:29], "interval", small_below=20).small
+    assert ag.alpha(data).small and ag.alpha(data).scarce is not None
     assert ag.cohen_kappa(data[:29, 0], data[:29, 1]).small
     assert ag.percent_agreement(data, small_below=31).small
 
@@ -448,5 +451,7 @@ def test_interpret_undefined_small_and_other():
     assert ag.interpret(undefined) == f"undefined: {ag.NOTHING_PAIRABLE}"
     assert ag.interpret(None) == "undefined"
     small = Figure(0.9, 12, small=True)
-    assert ag.interpret(small) == "reliable (only 12 units: read with caution)"
+    assert ag.interpret(small) == (
+        "reliable — from the value alone: no interval; only 12 units: read with caution"
+    )
     assert "no conventional threshold" in ag.interpret(0.9, "span_f1")

@@ -114,12 +114,19 @@ def test_our_masi_and_jaccard_alpha_match_nltk(units, coders, labels, seed):
     task = AnnotationTask(data=triples(rows), distance=jaccard_distance)
     assert ag.alpha(rows, ag.jaccard_distance).value == pytest.approx(task.alpha(), abs=TOL)
 
-    # nltk's MASI rounds M to 0.67 / 0.33; with Passonneau's exact fractions
-    # the alpha is nltk's AnnotationTask run with the exact MASI.
     task = AnnotationTask(data=triples(rows), distance=ag.masi_distance)
     assert ag.alpha(rows, ag.masi_distance).value == pytest.approx(task.alpha(), abs=TOL)
+    # nltk 3.10.4's MASI uses Passonneau's exact 2/3 and 1/3, as ours does:
+    # the same distance between any two non-empty label sets, to the last bit.
     for a, b in itertools.combinations({v for row in rows for v in row if v}, 2):
-        assert ag.masi_distance(a, b) == pytest.approx(masi_distance(a, b), abs=0.01)
+        assert ag.masi_distance(a, b) == masi_distance(a, b)
+
+
+def test_masi_of_two_empty_sets_is_zero_where_nltk_divides_by_zero():
+    assert ag.masi_distance(set(), set()) == 0.0
+    with pytest.raises(ZeroDivisionError):
+        masi_distance(set(), set())
+    assert ag.masi_distance(set(), {"a"}) == masi_distance(set(), {"a"}) == 1.0
 
 
 @pytest.mark.parametrize("shape", SHAPES[:4])

@@ -99,7 +99,10 @@ def test_a_json_body_that_is_not_an_array(api_for, lead, project, body, reason):
 def test_unknown_options_and_formats_are_400(api_for, lead, project):
     api = api_for(lead)
     url = f"/api/v1/projects/{project.pk}/items/"
-    bad_format = api.post(url, {"file": SimpleUploadedFile("x.xml", b"<a/>")}, format="multipart")
+    bad_format = api.post(
+        url, {"file": SimpleUploadedFile("x.jsonl", b"{}"), "format": "xml"}, format="multipart"
+    )
+    assert bad_format.status_code == 400
     assert bad_format.json()["errors"] == [
         {"field": "format", "reason": "must be one of jsonl, json, csv, tsv"}
     ]

@@ -33,6 +33,7 @@ from .helpers import (
 )
 
 READY_WITHIN_SECONDS = 60
+WORKER_READY_LINE = re.compile(r"embedded@\S+ ready\.$")
 PASSWORD_LINE = re.compile(r"^\s+(demo-[a-z0-9-]+)\s+(\S+)\s*$")
 STARTED_LINE = re.compile(r"Started the (web|worker) process \(pid (\d+)\)")
 
@@ -113,6 +114,14 @@ def test_embedded_mode_end_to_end(start_embedded):
     # The printed demo passwords work, and nothing else is needed to sign in.
     passwords = dict(m.groups() for line in proc.lines if (m := PASSWORD_LINE.match(line)))
     assert set(passwords) == {"demo-lead", "demo-annotator1", "demo-annotator2", "demo-reviewer"}
+    # They come last, framed, after the worker's banner and its "ready",
+    # with the way to new ones: they do not scroll away.
+    lines = list(proc.lines)
+    last_password = max(i for i, line in enumerate(lines) if PASSWORD_LINE.match(line))
+    worker_ready = next(i for i, line in enumerate(lines) if WORKER_READY_LINE.search(line))
+    assert worker_ready < last_password, proc.output
+    assert any("--reset-passwords" in line for line in lines[last_password:]), proc.output
+    assert lines[last_password + 3].startswith("====="), proc.output
     assert len(set(passwords.values())) == 4
     answer = http(
         f"{base}/api/v1/auth/token/",

@@ -16,6 +16,7 @@ stopped and the command exits, so nothing is left running half-alive.
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
@@ -32,6 +33,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 WEB_THREADS = 8
 STOP_GRACE_SECONDS = 20
 START_TIMEOUT_SECONDS = 60
+# Touched by the worker when it is ready (accord/celery.py).
+WORKER_READY_FILE = "worker.ready"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 ANY_ADDRESS = {"0.0.0.0", "::"}  # noqa: S104 - names, compared with --host
 
@@ -68,17 +71,28 @@ class Command(BaseCommand):
 
         self._say(f"Data folder: {data_dir}")
         call_command("migrate", interactive=False, verbosity=0)
+        # The demo's report (its passwords) waits until the worker's banner
+        # and the web process's lines are out, so that it is the last thing
+        # on the screen.
+        demo = io.StringIO()
         if options["demo"]:
-            call_command("demo", reset_passwords=options["reset_passwords"], stdout=self.stdout)
+            call_command("demo", reset_passwords=options["reset_passwords"], stdout=demo)
 
-        runner = _Children(self._child_env(host), cwd=data_dir)
+        ready_file = data_dir / WORKER_READY_FILE
+        ready_file.unlink(missing_ok=True)
+        env = self._child_env(host) | {"ACCORD_WORKER_READY_FILE": str(ready_file)}
+        runner = _Children(env, cwd=data_dir)
         runner.start("worker", _worker_command())
         runner.start("web", _web_command(host, port))
         for name, proc in runner.procs.items():
             self._say(f"Started the {name} process (pid {proc.pid}).")
         runner.install_signal_handlers()
-        if runner.wait_until_listening(_connect_address(host), port, START_TIMEOUT_SECONDS):
-            self._say(f"Accord is running at {_url(host, port)} (Ctrl-C to stop).")
+        listening = runner.wait_until_listening(_connect_address(host), port, START_TIMEOUT_SECONDS)
+        worker_up = _wait_for(ready_file, START_TIMEOUT_SECONDS)
+        if not worker_up:
+            self._say("The worker has not said it is ready yet; imports and exports wait for it.")
+        if listening:
+            self._say(_framed(demo.getvalue(), _url(host, port)))
         code = runner.supervise()
         if runner.stopped_by is None:
             raise CommandError(f"Stopped because a child process exited (exit code {code}).")
@@ -119,6 +133,30 @@ class Command(BaseCommand):
     def _say(self, message: str) -> None:
         self.stdout.write(message)
         self.stdout.flush()
+
+
+def _wait_for(path: Path, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _framed(demo: str, url: str) -> str:
+    """The last lines on the screen: where Accord runs and, with --demo, the
+    users and their passwords (shown once), and how to get new ones."""
+    lines = [f"Accord is running at {url} (Ctrl-C to stop)."]
+    if demo.strip():
+        lines += ["", *demo.strip().splitlines(), ""]
+        lines.append(
+            "Lost a password? Stop Accord and start it again with --reset-passwords "
+            "(scripts/embedded.sh --reset-passwords) for new ones."
+        )
+    width = max(map(len, lines))
+    rule = "=" * width
+    return "\n".join(["", rule, *lines, rule, ""])
 
 
 def _worker_command() -> list[str]:

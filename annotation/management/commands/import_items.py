@@ -20,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from accord.errors import InvalidInput
-from annotation.importer import KIND, ImportOptions, import_run
+from annotation.importer import KIND, ImportOptions, import_discard_upload, import_run
 from projects import access
 from projects.jobs import job_create, run_job
 from projects.models import Job, Project
@@ -78,6 +78,7 @@ class Command(BaseCommand):
                 bar.update(done - bar.n)
 
             run_job(job.pk, import_run, listener=show)
+        import_discard_upload(job.pk)
         job = Job.objects.get(pk=job.pk)
         self.stdout.write(
             json.dumps(
