@@ -354,12 +354,7 @@ def _namer(task_type, config: dict, data: Reliability) -> Namer:
 
 
 def _headline(u: _Units, level, params: ReportParams, name_of: Namer) -> dict[str, Any]:
-    """α over the units with its seeded bootstrap interval; without
-    resamples (``n_boot`` 0) α alone, the interval null."""
-    if params.n_boot == 0:
-        estimate = coef.alpha(u.codes, level, small_below=params.small_below)
-        return {**_figure(estimate, "alpha", name_of), "low": None, "high": None,
-                "confidence": params.confidence, "interval_reason": "no resamples asked for"}  # fmt: skip
+    """α over the units with its seeded bootstrap interval."""
     return _interval(
         coef.alpha_interval(
             u.codes, level, n_boot=params.n_boot, confidence=params.confidence,

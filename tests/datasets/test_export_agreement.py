@@ -76,14 +76,6 @@ def test_every_record_with_or_without_provenance(voted, lead, provenance):
     assert [p["username"] for p in version.datasheet["annotators"]] == ["annotator", "second"]
 
 
-def test_no_interval_past_the_bootstrap_budget(voted, lead, monkeypatch):
-    monkeypatch.setattr(exports, "AGREEMENT_BOOTSTRAP_UNITS", 7)
-    sheet = export_now(voted, lead).datasheet["agreement"]
-    assert sheet["value"] == pytest.approx(ALL_ALPHA, abs=1e-12)
-    assert sheet["low"] is None and sheet["high"] is None and sheet["n_boot"] == 0
-    assert sheet["interval_reason"].startswith("not computed: 8 items with two or more")
-
-
 def test_the_dataset_card_states_what_it_measured(voted, lead):
     version = export_now(voted, lead, format="hf", filters={"source": ["consensus"]})
     with exports.open_version_file(version, "README.md") as fh:
