@@ -42,7 +42,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import repeat
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -64,7 +63,7 @@ from projects.jobs import JobContext, JobFailed, job_create, job_enqueue
 from projects.models import Job, JobStatus, Project
 from projects.services import project_config
 from review.models import GoldRecord, GoldRevision, GoldSource
-from review.reliability import Codes, Reliability, reliability_of
+from review.reliability import value_of
 from review.reports import ReportParams, headline_compute
 
 from . import formats
@@ -683,48 +682,77 @@ def _annotations_sql() -> str:
 
 class _Ratings:
     """The submitted annotations of the records written, gathered for the
-    datasheet's agreement as the agreement report reads them
-    (review.reliability): per annotation its record (a unit number), its
-    annotator and its value's code (values told apart by their JSON text,
-    as the report does)."""
+    datasheet's annotators and agreement: each record's values as a unit
+    pattern (the sorted JSON texts of its values), counted, and the
+    annotators' ids. α depends on the units only through these patterns: a
+    million records leave a few dozen, where every annotation's unit and
+    value, and the matrices the coefficients build from them, took some
+    350 MB at a million."""
 
     def __init__(self) -> None:
-        self.texts = Codes()
-        self.people = Codes()
-        self.unit = array("i")
-        self.annotator = array("i")
-        self.code = array("i")
-        self.units = 0
-        self._last: int | None = None
+        self.annotators: set[int] = set()
+        self.patterns: dict[tuple, int] = {}
+        self._pending: tuple[int | None, list, list] = (None, [], [])
 
     def add(self, annotators: list[int], texts: list[str]) -> None:
         """One record's annotations."""
-        self.unit.extend(repeat(self.units, len(texts)))
-        self.units += 1
-        self.annotator.extend(map(self.people.__getitem__, annotators))
-        self.code.extend(map(self.texts.__getitem__, texts))
+        self.annotators.update(annotators)
+        key = tuple(sorted(texts))
+        patterns = self.patterns
+        patterns[key] = patterns.get(key, 0) + 1
 
     def add_rows(self, rows: list[tuple]) -> None:
-        """(item id, annotator, value text) rows, sorted by item."""
-        items, annotators, texts = zip(*rows, strict=True)
-        starts = np.empty(len(items), dtype=bool)
-        ids = np.asarray(items, dtype=np.int64)
-        starts[0] = ids[0] != self._last
-        starts[1:] = ids[1:] != ids[:-1]
-        units = self.units - 1 + np.cumsum(starts, dtype=np.int64)
-        self.unit.frombytes(units.astype(np.int32).tobytes())
-        self.units, self._last = int(units[-1]) + 1, items[-1]
-        self.annotator.extend(map(self.people.__getitem__, annotators))
-        self.code.extend(map(self.texts.__getitem__, texts))
+        """(item id, annotator, value text) rows sorted by item; an item's
+        annotations may go on in the next rows."""
+        item, people, texts = self._pending
+        for item_id, annotator, text in rows:
+            if item_id != item:
+                if texts:
+                    self.add(people, texts)
+                item, people, texts = item_id, [], []
+            people.append(annotator)
+            texts.append(text)
+        self._pending = (item, people, texts)
 
-    def reliability(self) -> Reliability:
-        return reliability_of(
-            item=np.frombuffer(self.unit, dtype=np.int32),
-            annotator=np.frombuffer(self.annotator, dtype=np.int32),
-            code=np.frombuffer(self.code, dtype=np.int32),
-            texts=list(self.texts),
-            annotators=list(self.people),
-        )
+    def flush(self) -> None:
+        """Count the last item of ``add_rows``."""
+        _, people, texts = self._pending
+        if texts:
+            self.add(people, texts)
+        self._pending = (None, [], [])
+
+    @property
+    def items(self) -> int:
+        return sum(self.patterns.values())
+
+    @property
+    def annotations(self) -> int:
+        return sum(len(key) * n for key, n in self.patterns.items())
+
+    def distinct_units(self) -> tuple[np.ndarray, np.ndarray, list]:
+        """The distinct units as a matrix of value codes (NaN where missing),
+        how many records each stands for, and the values by code. A value's
+        code and the rows' order come from its canonical JSON, so the same
+        annotations give the same figure (and bootstrap draws) on both
+        databases, whose JSON texts differ."""
+        self.flush()
+        canonical = {
+            text: orjson.dumps(orjson.loads(text), option=SQL_DUMP).decode()
+            for key in self.patterns
+            for text in key
+        }
+        values = sorted(set(canonical.values()))
+        code = {text: values.index(canonical[text]) for text in canonical}
+        merged: Counter = Counter()
+        for key, n in self.patterns.items():
+            merged[tuple(sorted(code[text] for text in key))] += n
+        rows = sorted(merged.items(), key=lambda p: (len(p[0]), p[0]))
+        width = max((len(key) for key, _ in rows), default=0)
+        units = np.full((len(rows), width), np.nan)
+        for row, (key, _) in enumerate(rows):
+            units[row, : len(key)] = key
+        weights = np.array([n for _, n in rows], dtype=np.int64)
+        return units, weights, [value_of(text) for text in values]
 
 
 class _AnnotationsByItem:
@@ -1232,7 +1260,7 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
         cursor.close()
         if annotation_cursor is not None:
             annotation_cursor.close()
-    read.annotators = sorted(read.ratings.people)
+    read.annotators = sorted(read.ratings.annotators)
     for name, out in outs.items():
         read.splits[name] = out.rows
         read.by_split[name] = Counter()
@@ -1276,6 +1304,7 @@ def _ratings_read(ratings: _Ratings, selected: _Selection) -> None:
         chunks = _chunks(cursor, CHUNK)
         for rows in chunks:
             ratings.add_rows(rows)
+        ratings.flush()
     finally:
         if chunks is not None:
             chunks.close()
@@ -1419,15 +1448,17 @@ def _agreement(project: Project, read: _Read) -> dict:
     coefficient (review.reports.headline_compute, as its agreement report
     computes it, with the report's seeded bootstrap interval) over every
     submitted annotation of the exported items — not the project's latest
-    report, which covers other items at another time. The bootstrap
-    resamples distinct units (review.agreement): about 0.1 s at 100,000
-    items, 0.5 s at a million."""
+    report, which covers other items at another time."""
     config = project_config(project)
-    data = read.ratings.reliability()
-    figure = headline_compute(tasktypes.get(config.task_type), config.config, data, AGREEMENT)
+    units, weights, values = read.ratings.distinct_units()
+    figure = headline_compute(
+        tasktypes.get(config.task_type), config.config, units, weights, values, AGREEMENT
+    )
     return {
         "computed_on": "the submitted annotations of this version's records",
         **figure,
+        "items": read.ratings.items,
+        "annotations": read.ratings.annotations,
         "n_boot": AGREEMENT.n_boot,
         "seed": AGREEMENT.seed,
     }

@@ -35,8 +35,8 @@ NO_VERSION = -1
 QUARTER = 900
 
 
-class Codes(dict):
-    """JSON text (or any key) → a dense code, assigned on first sight."""
+class _Codes(dict):
+    """JSON text → a dense code, assigned on first sight."""
 
     def __missing__(self, key: str) -> int:
         code = self[key] = len(self)
@@ -86,7 +86,7 @@ def read_reliability(
     project: Project, *, progress: Callable[[int], None] | None = None
 ) -> Reliability:
     """The project's reliability data, read in one streaming query."""
-    codes, people = Codes(), Codes()
+    codes, people = _Codes(), _Codes()
     item: list[int] = []
     annotator: list[int] = []
     code: list[int] = []
@@ -126,25 +126,9 @@ def read_reliability(
     )
 
 
-def reliability_of(
-    *, item: np.ndarray, annotator: np.ndarray, code: np.ndarray, texts: list[str], annotators: list
-) -> Reliability:
-    """Reliability data gathered elsewhere (an export's stream of its
-    records' annotations), rows sorted by item: ``code`` indexes ``texts``
-    (each value's JSON text), ``annotator`` indexes ``annotators``. It has
-    what the coefficients read; no guideline versions, weeks or gold."""
-    n = len(item)
-    return Reliability(
-        item=np.asarray(item, dtype=np.int64),
-        annotator=np.asarray(annotator, dtype=np.int32),
-        code=np.asarray(code, dtype=np.int32),
-        version=np.full(n, NO_VERSION, dtype=np.int32),
-        week=np.zeros(n, dtype=np.int32),
-        gold=np.full(n, -1, dtype=np.int32),
-        gold_source=np.zeros(n, dtype=np.int8),
-        values=[_canonical(orjson.loads(text)) for text in texts],
-        annotators=list(annotators),
-    )
+def value_of(text: str):
+    """A value's JSON text decoded as the coefficients take it."""
+    return _canonical(orjson.loads(text))
 
 
 def _canonical(value):
