@@ -23,6 +23,11 @@ How an item without a split gets one:
   shares follow the spec within an item or two, whatever the bucket's size.
 * A later spec may change the ratios (they apply to newly assigned items)
   but not the names: items cannot move (``splits_check_names``).
+* Because nothing moves, an assignment that would leave a split with a
+  share above 0 without any item of the project (three groups for three
+  splits, say) is refused before it is made (``splits_refusals``), and
+  ``splits_preview`` answers the sizes an export would have by reading the
+  very statement ``splits_assign`` inserts, without inserting it.
 
 Two new groups whose hashes are equal (never seen) are ordered by group key,
 or by item id when ungrouped. Both databases give the same splits for the
@@ -450,8 +455,10 @@ def splits_refusals(
         .distinct()
     )
     named = sum(1 for share in spec.values() if share > 0)
-    unit = f"groups by {group_by!r}" if group_by else "items"
-    count = f"{groups} {unit}" if groups != 1 else f"1 {unit[:-1]}"
+    noun = (
+        ("group" if groups == 1 else "groups") if group_by else ("item" if groups == 1 else "items")
+    )
+    count = f"{groups} {noun} by {group_by!r}" if group_by else f"{groups} {noun}"
     return [
         {
             "field": "splits",

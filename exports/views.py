@@ -248,7 +248,7 @@ def export_preview(request: HttpRequest, project_id: int) -> HttpResponse:
         problems = [str(e) for errors in form.errors.values() for e in errors]
     if request.htmx:
         context = project_context(request, project, "exports")
-        context.update(preview=preview, preview_problems=problems, previewed=True)
+        context.update(preview=preview, preview_problems=problems)
         return render_partial(request, PAGE, "preview", context)
     failed = bool(problems) or bool(preview and preview.errors)
     return _page(request, project, form=form, preview=preview, status=400 if failed else 200)

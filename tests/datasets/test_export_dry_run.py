@@ -104,6 +104,19 @@ def test_three_channels_cannot_fill_three_splits(project, lead, api_for):
     nothing_assigned_or_stored(project)
 
 
+def test_one_group_is_named_so(project, lead, api_for):
+    channels_gold(project, ["only"] * 5)
+    body = {"format": "csv", "splits": {"train": 0.5, "test": 0.5}, "group_by": "channel"}
+    answer = post(api_for(lead), project, body)
+    assert answer.status_code == 400
+    (error,) = answer.json()["errors"]
+    assert error["reason"].startswith(
+        "test would get no records: only 1 group by 'channel' for 2 splits (the smallest share "
+        "is 0.5)"
+    )
+    nothing_assigned_or_stored(project)
+
+
 def test_the_dry_run_is_the_assignment_the_export_makes(project, lead, api_for):
     ids = channels_gold(project, [f"ch-{n % 40}" for n in range(200)])
     client = api_for(lead)
