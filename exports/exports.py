@@ -683,8 +683,8 @@ def _annotations_sql() -> str:
 class _Ratings:
     """The submitted annotations of the records written, gathered for the
     datasheet's annotators and agreement: each record's values as a unit
-    pattern (the sorted JSON texts of its values), counted, and the
-    annotators' ids. α depends on the units only through these patterns: a
+    pattern (the JSON texts of its values), counted, and the annotators'
+    ids. α depends on the units only through these patterns: a
     million records leave a few dozen, where every annotation's unit and
     value, and the matrices the coefficients build from them, took some
     350 MB at a million."""
@@ -697,7 +697,9 @@ class _Ratings:
     def add(self, annotators: list[int], texts: list[str]) -> None:
         """One record's annotations."""
         self.annotators.update(annotators)
-        key = tuple(sorted(texts))
+        # In the annotations' order: distinct_units sorts each distinct key
+        # once, instead of every record's (a third of this method's time).
+        key = tuple(texts)
         patterns = self.patterns
         patterns[key] = patterns.get(key, 0) + 1
 
