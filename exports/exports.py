@@ -474,19 +474,29 @@ class Preview:
         return {"params": self.params, **self.sizes.payload(), "errors": self.errors}
 
 
-def _preview(project: Project, params: dict) -> Preview:
+def _preview(project: Project, params: dict, *, groups: bool = True) -> Preview:
+    """The sizes and refusals of ``params``; without ``groups`` the groups
+    are counted only for a refusal's message."""
     fmt = formats.get(params["format"])
     selected = _selection(project, params, raw=fmt.raw)
     sizes = splits_preview(
         project=project, spec=params["splits"], group_by=params["group_by"],
         selection=selected.sql, selection_params=selected.params,
-        selected_ids=selected.ids, bucket_sql=BUCKET_SQL,
+        selected_ids=selected.ids, bucket_sql=BUCKET_SQL, groups=groups,
     )  # fmt: skip
-    errors = splits_refusals(
-        project=project, spec=params["splits"], group_by=params["group_by"],
-        records={name: size.records for name, size in sizes.splits.items()},
-        groups=sizes.groups, new=sizes.new,
-    )  # fmt: skip
+    records = {name: size.records for name, size in sizes.splits.items()}
+    spec = params["splits"] or {}
+    empty = sizes.new and any(share > 0 and not records[n] for n, share in spec.items())
+    errors = []
+    if empty:
+        errors = splits_refusals(
+            project=project, spec=params["splits"], group_by=params["group_by"],
+            records=records, new=sizes.new,
+            groups=sizes.groups if groups else splits_groups(
+                group_by=params["group_by"], selection=selected.sql,
+                selection_params=selected.params,
+            ),
+        )  # fmt: skip
     return Preview(params=params, sizes=sizes, errors=errors)
 
 
@@ -513,7 +523,7 @@ def _refuse_empty_splits(project: Project, params: dict) -> None:
     selected = _selection(project, params, raw=fmt.raw)
     if not splits_missing(selected.ids, selected.params)[1]:
         return
-    preview = _preview(project, params)
+    preview = _preview(project, params, groups=False)
     if preview.errors:
         raise InvalidInput(preview.errors)
 
