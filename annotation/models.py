@@ -18,6 +18,21 @@ class ItemState(models.TextChoices):
     ARCHIVED = "archived", "Archived"
 
 
+# An item an embedded-mode import has written but not yet published. Not one
+# of ItemState's choices: nothing a user sees or filters on ever has it, and
+# Item.objects leaves such rows out (annotation.importer, "Staging").
+STAGED = "staged"
+
+
+class ItemManager(models.Manager):
+    """Every read of items through the ORM: staged rows are not items yet.
+    (Related-object reads and deletion cascades use Django's plain base
+    manager, so a staged row still goes with its project.)"""
+
+    def get_queryset(self):
+        return super().get_queryset().exclude(state=STAGED)
+
+
 class Item(models.Model):
     """One thing to annotate. ``data`` is what the task type validated, kept
     byte-exact; ``content_hash`` is the sha256 of its canonical JSON."""
@@ -51,6 +66,8 @@ class Item(models.Model):
     compared_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = ItemManager()
+
     class Meta:
         indexes = [
             # The claim's walk: open items with a free slot in queue order.
@@ -68,6 +85,9 @@ class Item(models.Model):
                 condition=Q(state="review"),
                 name="item_review_queue",
             ),
+            # A staging import publishes or removes its rows through this;
+            # it is empty outside an embedded-mode import.
+            models.Index(fields=["project", "id"], condition=Q(state=STAGED), name="item_staged"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -277,3 +297,35 @@ class AnnotationRevision(models.Model):
 
     def __str__(self) -> str:
         return f"revision {self.number} of assignment {self.assignment_id}"
+
+
+class ImportStaging(models.Model):
+    """The embedded-mode import that is writing a project's items: one at a
+    time per project, across the many short transactions it writes in (on
+    PostgreSQL an import is one transaction under an advisory lock and never
+    takes this). The holder's staged items are the project's items in state
+    STAGED."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, primary_key=True)
+    job = models.ForeignKey("projects.Job", on_delete=models.CASCADE, related_name="+")
+    taken_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"import {self.job_id} staging into {self.project_id}"
+
+
+class StagedUpdate(models.Model):
+    """New content for an existing item (``on_conflict=update``), applied
+    when its import publishes, if the item is still open and unannotated."""
+
+    job = models.ForeignKey("projects.Job", on_delete=models.CASCADE, related_name="+")
+    line = models.PositiveIntegerField()
+    # The item it replaces, found at publication by the unique (project,
+    # external id) index.
+    external_id = models.CharField(max_length=255)
+    data = models.TextField()  # canonical JSON, as the item's data column takes it
+    meta = models.TextField()
+    content_hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"staged update of {self.external_id!r} by import {self.job_id}"

@@ -155,7 +155,8 @@ def cursors_reseed(project: Project) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {REOPENED} WHERE project_id = %s", [project.pk])  # noqa: S608
         cursor.execute(
-            f"SELECT MAX(rank), MAX(id) FROM {ITEM} WHERE project_id = %s",  # noqa: S608
+            # Not a staged import's rows: they are in nobody's queue yet.
+            f"SELECT MAX(rank), MAX(id) FROM {ITEM} WHERE project_id = %s AND state <> 'staged'",  # noqa: S608
             [project.pk],
         )
         top_rank, top_id = cursor.fetchone()

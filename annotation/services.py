@@ -16,7 +16,7 @@ from projects.models import Project, QueueOrder
 
 from . import tasktypes
 from .canonical import content_hash
-from .locks import lock_project_items
+from .locks import lock_project_items, refuse_while_importing
 from .models import Item, ItemState
 
 
@@ -39,6 +39,7 @@ def items_create(*, project: Project, rows: Iterable[ItemRow], config: dict) -> 
     from .queue import item_rank
 
     lock_project_items(project.pk)
+    refuse_while_importing(project.pk)
     task_type = tasktypes.get(project.task_type)
     items: dict[str, Item] = {}
     for row in rows:

@@ -88,6 +88,8 @@ SATURATION_ANNOTATORS = 50
 # client that honours it would.
 MIN_CLAIM_GAP = 60 / 570
 CASES = ["analysed", "fresh"]
+# Claims whose rows read are counted in the fresh case, per annotator.
+CLAIMS_COUNTED = 20
 LABELS = ("pos", "neg")
 
 
@@ -159,6 +161,61 @@ def _keep_autovacuum_off() -> None:
     with connection.cursor() as cursor:
         for table in QUEUE_TABLES:
             cursor.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+
+
+ROW_TABLES = (
+    "annotation_item",
+    "annotation_assignment",
+    "annotation_queuecursor",
+    "annotation_reopenedslot",
+)
+
+
+def child_rows(project_id: int, claims: int) -> dict:
+    """Rows each claim reads in the queue's tables and their indexes (index
+    entries and heap rows, PostgreSQL's per-transaction counters), for the
+    fresh and the "ahead" annotator: the figure that does not move with the
+    machine's load. Each claim is submitted, as an annotator would."""
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+
+    from annotation import queue
+    from projects.models import Project
+
+    settings.ACCORD_RATES = {scope: (10**9, 60) for scope in settings.ACCORD_RATES}
+    project = Project.objects.get(pk=project_id)
+    out = {}
+    for name, username in (("fresh", f"fresh0-{project_id}"), ("ahead", f"ahead-{project_id}")):
+        user = get_user_model().objects.get(username=username)
+        rows = []
+        for _ in range(claims):
+            with transaction.atomic():
+                before = _rows_read(connection)
+                try:
+                    claim = queue.assignment_claim(project=project, user=user)
+                except queue.NothingLeft:
+                    break
+                rows.append(_rows_read(connection) - before)
+            queue.annotation_submit(assignment=claim.assignment, user=user, value="pos")
+        out[name] = {"median": statistics.median(rows), "max": max(rows), "n": len(rows)}
+    return out
+
+
+def _rows_read(connection) -> int:
+    tables = list(ROW_TABLES)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COALESCE(SUM(pg_stat_get_xact_tuples_returned(c.oid) "
+            "+ pg_stat_get_xact_tuples_fetched(c.oid)), 0) FROM pg_class c "
+            "WHERE c.oid IN (SELECT unnest(%s::regclass[])) "
+            "OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = ANY(%s::regclass[]))",
+            [tables, tables],
+        )
+        return int(cursor.fetchone()[0])
 
 
 def child_analysed() -> list[str]:
@@ -566,12 +623,14 @@ def run_fresh(n: int, args: argparse.Namespace, env: dict) -> dict:
         )
     finally:
         stop_server(server)
+    rows = run_child(Path(__file__), ["rows", "--project", str(setup["project"])], env)
     analysed = run_child(Path(__file__), ["analysed"], env)
-    print(f"  fresh steady: {json.dumps(steady_result)}; analysed: {analysed}", flush=True)
+    print(f"  fresh: {json.dumps(steady_result)}; rows: {rows}; analysed: {analysed}", flush=True)
     return {
         "items": n,
         "ahead_by": setup["ahead_by"],
         "steady": steady_result,
+        "rows": rows,
         "analysed": analysed,
     }
 
@@ -667,8 +726,24 @@ by the end of the run: {", ".join(analysed)}. Latency in ms, median / p95 / p99:
 | ---: | --- | ---: | ---: | ---: | ---: |
 {chr(10).join(steady_rows(results))}
 
+Rows one claim reads in the queue's tables and their indexes (PostgreSQL's per-transaction
+counters), {CLAIMS_COUNTED} claims each after the load, the tables still unanalysed: the figure the
+machine's load does not move. Median / most:
+
+| items | fresh annotator | annotator ahead |
+| ---: | ---: | ---: |
+{chr(10).join(rows_rows(results))}
+
 Target (issue 17): claim p95 ≤ 25 ms at 10,000 and 1,000,000 items before any ANALYZE.
 """
+
+
+def rows_rows(results: list[dict]) -> list[str]:
+    return [
+        f"| {r['items']:,} | {r['rows']['fresh']['median']:.0f} / {r['rows']['fresh']['max']} | "
+        f"{r['rows']['ahead']['median']:.0f} / {r['rows']['ahead']['max']} |"
+        for r in results
+    ]
 
 
 def report(results: list[dict], args: argparse.Namespace) -> str:
@@ -757,7 +832,7 @@ def main() -> None:
 
 def child_main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["setup", "load", "check", "analysed"])
+    parser.add_argument("what", choices=["setup", "load", "check", "analysed", "rows"])
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--items", type=int)
     parser.add_argument("--project", type=int)
@@ -767,6 +842,8 @@ def child_main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     if args.what == "setup":
         print(json.dumps(child_setup(args.items, fresh=args.fresh)))
+    elif args.what == "rows":
+        print(json.dumps(child_rows(args.project, CLAIMS_COUNTED)))
     elif args.what == "analysed":
         print(json.dumps(child_analysed()))
     elif args.what == "load":
