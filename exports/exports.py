@@ -754,7 +754,8 @@ class _Ratings:
             for text in key
         }
         values = sorted(set(canonical.values()))
-        code = {text: values.index(canonical[text]) for text in canonical}
+        index = {value: n for n, value in enumerate(values)}
+        code = {text: index[canonical[text]] for text in canonical}
         merged: Counter = Counter()
         for key, n in self.patterns.items():
             merged[tuple(sorted(code[text] for text in key))] += n
