@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from django.http import FileResponse, Http404
 from django.utils.text import slugify
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accord.api import CursorPagination
+from accord.api import CursorPagination, error_body
 from accord.errors import Conflict, InvalidInput
 from projects import access
 from projects.api import ProjectPermissionMixin
@@ -34,8 +34,29 @@ class ExportInput(serializers.Serializer):
         "decided_to (ISO times), include_excluded (false)",
     )
     options = serializers.JSONField(
-        required=False, help_text="provenance (bool), system_prompt, prompt_template"
+        required=False,
+        help_text="provenance (bool, false), include_meta (bool, true), system_prompt, "
+        "prompt_template",
     )
+    dry_run = serializers.BooleanField(
+        required=False,
+        help_text="true: answer the split sizes (200) and assign and store nothing",
+    )
+
+
+class SplitSizeOutput(serializers.Serializer):
+    records = serializers.IntegerField()
+    groups = serializers.IntegerField()
+    new_records = serializers.IntegerField(help_text="records the export would give a split now")
+
+
+class PreviewOutput(serializers.Serializer):
+    params = serializers.JSONField()
+    records = serializers.IntegerField()
+    groups = serializers.IntegerField()
+    new_records = serializers.IntegerField()
+    splits = serializers.DictField(child=SplitSizeOutput())
+    errors = serializers.ListField(child=serializers.DictField())
 
 
 class VersionOutput(serializers.Serializer):
@@ -94,11 +115,26 @@ class ExportListView(ProjectPermissionMixin, APIView):
 
     @extend_schema(
         request=ExportInput,
-        responses={202: VersionOutput, 200: VersionOutput},
+        responses={
+            202: VersionOutput,
+            200: PolymorphicProxySerializer(
+                component_name="ExportOrPreview",
+                serializers=[VersionOutput, PreviewOutput],
+                resource_type_field_name=None,
+            ),
+        },
         description="Start an export. 202 with the new (or still running) version and its job; "
-        "200 with the existing version when the same request was made of the same gold.",
+        "200 with the existing version when the same request was made of the same gold. "
+        'With "dry_run": true, 200 with the split sizes (records and groups per split) and '
+        "nothing assigned or stored; 400 with the same sizes when the export would be refused.",
     )
     def post(self, request, project_id: int):
+        if exports.is_dry_run(request.data):
+            preview = exports.export_preview(project=self.project, raw=request.data)
+            body = preview.payload()
+            if preview.errors:
+                return Response({**body, **error_body(preview.errors)}, status=400)
+            return Response(body)
         started = exports.export_start(project=self.project, user=request.user, raw=request.data)
         version = started.version
         done = version.succeeded_at is not None

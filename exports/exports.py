@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import os
@@ -43,6 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
+import numpy as np
 import orjson
 import psycopg
 from django.conf import settings
@@ -61,17 +63,24 @@ from projects.jobs import JobContext, JobFailed, job_create, job_enqueue
 from projects.models import Job, JobStatus, Project
 from projects.services import project_config
 from review.models import GoldRecord, GoldRevision, GoldSource
+from review.reliability import value_of
+from review.reports import ReportParams, headline_compute
 
 from . import formats
-from .formats.base import ExportOptions, GoldRow, IdDigest
+from .formats.base import ExportOptions, GoldRow, IdDigest, MetaColumn, meta_kind
 from .models import DatasetVersion
 from .splits import (
     SPLIT_COLUMN,
     SPLIT_JOIN,
     UNSPLIT,
+    SplitPreview,
     split_spec_parse,
     splits_assign,
     splits_check_names,
+    splits_groups,
+    splits_missing,
+    splits_preview,
+    splits_refusals,
 )
 
 KIND = "export"
@@ -102,8 +111,11 @@ FILTER_KEYS = (
     "decided_to",
     "include_excluded",
 )
-OPTION_KEYS = ("provenance", "system_prompt", "prompt_template")
+OPTION_KEYS = ("provenance", "include_meta", "system_prompt", "prompt_template")
+REQUEST_KEYS = ("format", "splits", "group_by", "filters", "options", "dry_run")
 MAX_TEXT = 10_000
+# The datasheet's agreement: the agreement report's resamples and seed.
+AGREEMENT = ReportParams()
 # Advisory-lock namespace for split assignment (projects.jobs uses 0x4A0B).
 SPLIT_LOCK = 0x5B17
 SERIALIZATION_RETRIES = 3
@@ -328,10 +340,12 @@ def _options_parse(raw: Any) -> dict:
             [{"field": f"options.{str(k)[:100]}", "reason": "unknown option"} for k in unknown]
         )
     defaults = ExportOptions()
-    provenance = raw.get("provenance", defaults.provenance)
-    if not isinstance(provenance, bool):
-        raise InvalidInput("must be true or false", field="options.provenance")
-    out: dict[str, Any] = {"provenance": provenance}
+    out: dict[str, Any] = {}
+    for name in ("provenance", "include_meta"):
+        flag = raw.get(name, getattr(defaults, name))
+        if not isinstance(flag, bool):
+            raise InvalidInput("must be true or false", field=f"options.{name}")
+        out[name] = flag
     for name in ("system_prompt", "prompt_template"):
         text = raw.get(name, getattr(defaults, name))
         if not isinstance(text, str) or len(text) > MAX_TEXT:
@@ -342,14 +356,23 @@ def _options_parse(raw: Any) -> dict:
     return out
 
 
+def is_dry_run(raw: Any) -> bool:
+    """Whether the request asks only for the split sizes (``"dry_run":
+    true``); any other value of the field is refused by the parser."""
+    return isinstance(raw, dict) and raw.get("dry_run") is True
+
+
 def export_params_parse(*, project: Project, raw: Any) -> dict:
     """The request's parameters, checked and normalised (defaults filled,
-    lists sorted), or InvalidInput with the field and the reason."""
+    lists sorted), or InvalidInput with the field and the reason. The
+    ``dry_run`` flag is checked but is no parameter of the version."""
     if not isinstance(raw, dict):
         raise InvalidInput("the body must be a JSON object")
-    unknown = sorted(set(raw) - {"format", "splits", "group_by", "filters", "options"})
+    unknown = sorted(set(raw) - set(REQUEST_KEYS))
     if unknown:
         raise InvalidInput([{"field": str(k)[:100], "reason": "unknown field"} for k in unknown])
+    if not isinstance(raw.get("dry_run", False), bool):
+        raise InvalidInput("must be true or false", field="dry_run")
     key = raw.get("format")
     try:
         fmt = formats.get(key) if isinstance(key, str) else None
@@ -438,6 +461,73 @@ class Started:
     created: bool
 
 
+@dataclass(frozen=True)
+class Preview:
+    """What an export would hold, per split, and why it would be refused
+    (no errors: it would not be)."""
+
+    params: dict
+    sizes: SplitPreview
+    errors: list[dict]
+
+    def payload(self) -> dict:
+        return {"params": self.params, **self.sizes.payload(), "errors": self.errors}
+
+
+def _preview(project: Project, params: dict, *, groups: bool = True) -> Preview:
+    """The sizes and refusals of ``params``; without ``groups`` the groups
+    are counted only for a refusal's message."""
+    fmt = formats.get(params["format"])
+    selected = _selection(project, params, raw=fmt.raw)
+    sizes = splits_preview(
+        project=project, spec=params["splits"], group_by=params["group_by"],
+        selection=selected.sql, selection_params=selected.params,
+        selected_ids=selected.ids, bucket_sql=BUCKET_SQL, groups=groups,
+    )  # fmt: skip
+    records = {name: size.records for name, size in sizes.splits.items()}
+    spec = params["splits"] or {}
+    empty = sizes.new and any(share > 0 and not records[n] for n, share in spec.items())
+    errors = []
+    if empty:
+        errors = splits_refusals(
+            project=project, spec=params["splits"], group_by=params["group_by"],
+            records=records, new=sizes.new,
+            groups=sizes.groups if groups else splits_groups(
+                group_by=params["group_by"], selection=selected.sql,
+                selection_params=selected.params,
+            ),
+        )  # fmt: skip
+    return Preview(params=params, sizes=sizes, errors=errors)
+
+
+def export_preview(*, project: Project, raw: Any) -> Preview:
+    """The dry run of an export request: the records and groups each split
+    would hold — the assigned items by their split, the others by the split
+    the export would give them (splits.splits_preview: the assignment's own
+    statement, read instead of written) — and the refusals the request
+    would meet. Assigns and stores nothing. Bad parameters raise
+    InvalidInput, as for ``export_start``."""
+    params = export_params_parse(project=project, raw=raw)
+    with transaction.atomic():
+        return _preview(project, params)
+
+
+def _refuse_empty_splits(project: Project, params: dict) -> None:
+    """400 for a request whose split assignment would leave a named split
+    empty for good (splits.splits_refusals). The sizes are computed only
+    when the export has items without a split: once every selected item
+    has one, nothing is assigned and nothing can be refused."""
+    if not params["splits"]:
+        return
+    fmt = formats.get(params["format"])
+    selected = _selection(project, params, raw=fmt.raw)
+    if not splits_missing(selected.ids, selected.params)[1]:
+        return
+    preview = _preview(project, params, groups=False)
+    if preview.errors:
+        raise InvalidInput(preview.errors)
+
+
 def export_start(*, project: Project, user, raw: Any) -> Started:
     """The dataset version for this request: the existing one when the same
     parameters were asked of the same gold (a failed or cancelled one is
@@ -466,6 +556,7 @@ def export_start(*, project: Project, user, raw: Any) -> Started:
                 version.save(update_fields=["job"])
                 job_enqueue(version.job, export_dataset)
             return Started(version, created=False)
+        _refuse_empty_splits(locked, params)
         if params["splits"] and not locked.split_names:
             # The first split export fixes the project's split names.
             Project.objects.filter(pk=locked.pk).update(split_names=sorted(params["splits"]))
@@ -599,32 +690,113 @@ def _annotations_sql() -> str:
     )
 
 
+class _Ratings:
+    """The submitted annotations of the records written, gathered for the
+    datasheet's annotators and agreement: each record's values as a unit
+    pattern (the JSON texts of its values), counted, and the annotators'
+    ids. α depends on the units only through these patterns: a
+    million records leave a few dozen, where every annotation's unit and
+    value, and the matrices the coefficients build from them, took some
+    350 MB at a million."""
+
+    def __init__(self) -> None:
+        self.annotators: set[int] = set()
+        self.patterns: dict[tuple, int] = {}
+        self._pending: tuple[int | None, list, list] = (None, [], [])
+
+    def add(self, annotators: list[int], texts: list[str]) -> None:
+        """One record's annotations."""
+        self.annotators.update(annotators)
+        # In the annotations' order: distinct_units sorts each distinct key
+        # once, instead of every record's (a third of this method's time).
+        key = tuple(texts)
+        patterns = self.patterns
+        patterns[key] = patterns.get(key, 0) + 1
+
+    def add_rows(self, rows: list[tuple]) -> None:
+        """(item id, annotator, value text) rows sorted by item; an item's
+        annotations may go on in the next rows."""
+        item, people, texts = self._pending
+        for item_id, annotator, text in rows:
+            if item_id != item:
+                if texts:
+                    self.add(people, texts)
+                item, people, texts = item_id, [], []
+            people.append(annotator)
+            texts.append(text)
+        self._pending = (item, people, texts)
+
+    def flush(self) -> None:
+        """Count the last item of ``add_rows``."""
+        _, people, texts = self._pending
+        if texts:
+            self.add(people, texts)
+        self._pending = (None, [], [])
+
+    @property
+    def items(self) -> int:
+        return sum(self.patterns.values())
+
+    @property
+    def annotations(self) -> int:
+        return sum(len(key) * n for key, n in self.patterns.items())
+
+    def distinct_units(self) -> tuple[np.ndarray, np.ndarray, list]:
+        """The distinct units as a matrix of value codes (NaN where missing),
+        how many records each stands for, and the values by code. A value's
+        code and the rows' order come from its canonical JSON, so the same
+        annotations give the same figure (and bootstrap draws) on both
+        databases, whose JSON texts differ."""
+        self.flush()
+        canonical = {
+            text: orjson.dumps(orjson.loads(text), option=SQL_DUMP).decode()
+            for key in self.patterns
+            for text in key
+        }
+        values = sorted(set(canonical.values()))
+        index = {value: n for n, value in enumerate(values)}
+        code = {text: index[canonical[text]] for text in canonical}
+        merged: Counter = Counter()
+        for key, n in self.patterns.items():
+            merged[tuple(sorted(code[text] for text in key))] += n
+        rows = sorted(merged.items(), key=lambda p: (len(p[0]), p[0]))
+        width = max((len(key) for key, _ in rows), default=0)
+        units = np.full((len(rows), width), np.nan)
+        for row, (key, _) in enumerate(rows):
+            units[row, : len(key)] = key
+        weights = np.array([n for _, n in rows], dtype=np.int64)
+        return units, weights, [value_of(text) for text in values]
+
+
 class _AnnotationsByItem:
     """The annotation stream of ``_annotations_sql``, taken item by item in
     ascending item order; items the records skip (filtered out) are passed
-    over."""
+    over. The annotations taken go to ``ratings`` too."""
 
-    def __init__(self, chunks: Iterator[list[tuple]]) -> None:
+    def __init__(self, chunks: Iterator[list[tuple]], ratings: _Ratings) -> None:
         self._groups = self._grouped(chunks)
         self._next = next(self._groups, None)
+        self._ratings = ratings
 
     @staticmethod
-    def _grouped(chunks: Iterator[list[tuple]]) -> Iterator[tuple[int, list[dict]]]:
+    def _grouped(chunks: Iterator[list[tuple]]) -> Iterator[tuple[int, list[dict], list, list]]:
         loads = orjson.loads
-        current, group = None, []
+        current, group, people, texts = None, [], [], []
         for rows in chunks:
             for item_id, pk, annotator, value, guideline, config, submitted_at in rows:
                 if item_id != current:
                     if group:
-                        yield current, group
-                    current, group = item_id, []
+                        yield current, group, people, texts
+                    current, group, people, texts = item_id, [], [], []
                 group.append(
                     {"id": pk, "annotator": annotator, "value": loads(value),
                      "guideline_version": guideline, "config_version": config,
                      "submitted_at": submitted_at}
                 )  # fmt: skip
+                people.append(annotator)
+                texts.append(value)
         if group:
-            yield current, group
+            yield current, group, people, texts
 
     def take(self, item_id: int) -> list[dict]:
         """The submitted annotations of ``item_id`` (none: an empty list)."""
@@ -633,6 +805,7 @@ class _AnnotationsByItem:
             upcoming = next(self._groups, None)
         if upcoming is not None and upcoming[0] == item_id:
             self._next = next(self._groups, None)
+            self._ratings.add(upcoming[2], upcoming[3])
             return upcoming[1]
         self._next = upcoming
         return []
@@ -905,6 +1078,7 @@ class _Read:
     reviewers: set = field(default_factory=set)
     annotators: list = field(default_factory=list)
     excluded: int = 0
+    ratings: _Ratings = field(default_factory=_Ratings)
 
 
 def _prefetched(cursor, size: int) -> Iterator[list[tuple]]:
@@ -995,20 +1169,16 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
             selected_ids=selected.ids,
             bucket_sql=BUCKET_SQL,
         )
-    with connection.cursor() as cursor:
-        if not spec:
+    if not spec:
+        with connection.cursor() as cursor:
             cursor.execute(f"SELECT count(*) FROM ({selected.ids}) sel", values)  # noqa: S608
             read.total = cursor.fetchone()[0]
-        if not need_annotations:
-            # Else the annotators come from the annotations the rows carry
-            # (the same ones: submitted, of the selected items).
-            cursor.execute(
-                f"SELECT DISTINCT n.annotator_id FROM {ANNOTATION} n "  # noqa: S608
-                f"JOIN {ASSIGNMENT} a ON a.id = n.assignment_id AND a.state = 'submitted' "
-                f"WHERE n.item_id IN ({selected.ids}) ORDER BY 1",
-                values,
-            )
-            read.annotators = [row[0] for row in cursor.fetchall()]
+    if not need_annotations:
+        # Else the annotations come with the rows (the same ones: submitted,
+        # of the selected items), and the agreement is gathered from them.
+        _ratings_read(read.ratings, selected)
+    if fmt.flat_meta and options.include_meta:
+        options = dataclasses.replace(options, meta_columns=_meta_columns(selected))
     ctx.progress(0, read.total, force=True)
     for name in sorted(spec or [UNSPLIT]):
         out = outs[name] = _open(tmp, _data_name(fmt, name), split=name, deflate=not fmt.compressed)
@@ -1020,8 +1190,6 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
     unsplit = not spec
     # One counter per row, split into the datasheet's tallies at the end.
     tally: Counter = Counter()
-    annotators: set[int] = set()
-    add_annotator = annotators.add
     cursor = connection.chunked_cursor()
     chunks = None
     annotation_cursor = connection.chunked_cursor() if need_annotations else None
@@ -1033,7 +1201,7 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
         if annotation_cursor is not None:
             annotation_cursor.execute(_annotations_sql(), [project.pk])
             annotation_chunks = _chunks(annotation_cursor, CHUNK)
-            annotations_of = _AnnotationsByItem(annotation_chunks).take
+            annotations_of = _AnnotationsByItem(annotation_chunks, read.ratings).take
         for rows in chunks:
             lines = []
             for (
@@ -1048,8 +1216,6 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
                     raise JobFailed(f"Item {item_id} has no split of this export ({split!r}).")
                 value = loads(value_text) if value_text is not None and not excluded else None
                 submitted = annotations_of(item_id) if annotations_of else []
-                for annotation in submitted:
-                    add_annotator(annotation["annotator"])
                 provenance = {
                     "gold_id": gold_id,
                     "source": source,
@@ -1107,8 +1273,7 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
         cursor.close()
         if annotation_cursor is not None:
             annotation_cursor.close()
-    if need_annotations:
-        read.annotators = sorted(annotators)
+    read.annotators = sorted(read.ratings.annotators)
     for name, out in outs.items():
         read.splits[name] = out.rows
         read.by_split[name] = Counter()
@@ -1122,7 +1287,75 @@ def _read_snapshot(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
             f"The export read {read.records} records but the database holds {read.total} "
             "for these filters at the snapshot."
         )
+    if read.assigned and any(share > 0 and not read.splits[n] for n, share in spec.items()):
+        # The request was checked (export_start), but gold may have changed
+        # since: failing here rolls the assignment back with the snapshot.
+        refused = splits_refusals(
+            project=project, spec=spec, group_by=params["group_by"], records=dict(read.splits),
+            groups=splits_groups(group_by=params["group_by"], selection=selection,
+                                 selection_params=values),
+            new=read.assigned,
+        )  # fmt: skip
+        if refused:
+            raise JobFailed("; ".join(error["reason"] for error in refused) + ".")
     return read
+
+
+def _ratings_read(ratings: _Ratings, selected: _Selection) -> None:
+    """The submitted annotations of the selected items, in item order, into
+    ``ratings``: a stream of narrow rows, fetched before the records'."""
+    sql = _dialect()
+    cursor = connection.chunked_cursor()
+    chunks = None
+    try:
+        cursor.execute(
+            f"SELECT n.item_id, n.annotator_id, {sql.json_text('n.value')} FROM {ANNOTATION} n "  # noqa: S608
+            f"JOIN {ASSIGNMENT} a ON a.id = n.assignment_id AND a.state = 'submitted' "
+            f"WHERE n.item_id IN ({selected.ids}) ORDER BY n.item_id, n.id",
+            selected.params,
+        )
+        chunks = _chunks(cursor, CHUNK)
+        for rows in chunks:
+            ratings.add_rows(rows)
+        ratings.flush()
+    finally:
+        if chunks is not None:
+            chunks.close()
+        cursor.close()
+
+
+def _meta_columns(selected: _Selection) -> tuple[MetaColumn, ...]:
+    """The metadata fields of the selected items and the JSON types of their
+    values, in one query: a flat format's metadata columns and their types
+    (formats.base.meta_kind) come from every record of the export, so they
+    do not depend on which record comes first, and the same records give
+    the same columns on both databases."""
+    from_part, where_part = selected.sql.split(" WHERE ", 1)
+    if connection.vendor == "postgresql":
+        kind = (
+            "CASE jsonb_typeof(k.value) WHEN 'number' THEN CASE WHEN k.value::text ~ '^-?[0-9]+$' "
+            "THEN 'integer' ELSE 'real' END ELSE jsonb_typeof(k.value) END"
+        )
+        each = "CROSS JOIN LATERAL jsonb_each(i.meta) k"
+        # Most items have no metadata: skipping them before jsonb_each took
+        # the query from 0.13 s to 0.02 s at 100,000 records.
+        empty = "i.meta <> '{}'::jsonb"
+    else:
+        kind = (
+            "CASE k.type WHEN 'text' THEN 'string' WHEN 'true' THEN 'boolean' "
+            "WHEN 'false' THEN 'boolean' ELSE k.type END"
+        )
+        each = "CROSS JOIN json_each(i.meta) k"
+        empty = "i.meta <> '{}'"
+    types: dict[str, set[str]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT k.key, {kind} {from_part} {each} WHERE {where_part} AND {empty}",  # noqa: S608
+            selected.params,
+        )
+        for key, kind_of in cursor.fetchall():
+            types.setdefault(key, set()).add(kind_of)
+    return tuple(MetaColumn(key, meta_kind(types[key])) for key in sorted(types))
 
 
 def _is_serialization_failure(exc: BaseException) -> bool:
@@ -1227,22 +1460,24 @@ def _reconcile(version: DatasetVersion, fmt, outs: dict[str, _Out], manifest: _O
             )
 
 
-def _agreement(project: Project) -> dict | None:
-    from review.report_jobs import latest_report
-
-    report = latest_report(project)
-    if report is None:
-        return None
-    headline = report.result.get("headline", {})
+def _agreement(project: Project, read: _Read) -> dict:
+    """The agreement of this version's records: the project's headline
+    coefficient (review.reports.headline_compute, as its agreement report
+    computes it, with the report's seeded bootstrap interval) over every
+    submitted annotation of the exported items — not the project's latest
+    report, which covers other items at another time."""
+    config = project_config(project)
+    units, weights, values = read.ratings.distinct_units()
+    figure = headline_compute(
+        tasktypes.get(config.task_type), config.config, units, weights, values, AGREEMENT
+    )
     return {
-        "report": report.pk,
-        "coefficient": report.coefficient,
-        "value": headline.get("value"),
-        "low": headline.get("low"),
-        "high": headline.get("high"),
-        "confidence": headline.get("confidence"),
-        "n": headline.get("n"),
-        "computed_at": report.created_at.isoformat(),
+        "computed_on": "the submitted annotations of this version's records",
+        **figure,
+        "items": read.ratings.items,
+        "annotations": read.ratings.annotations,
+        "n_boot": AGREEMENT.n_boot,
+        "seed": AGREEMENT.seed,
     }
 
 
@@ -1275,7 +1510,7 @@ def datasheet_build(version: DatasetVersion, project: Project, read: _Read) -> d
         "excluded_records": read.excluded,
         "counts": _counts(read),
         "gold_sources": dict(sorted(read.sources.items())),
-        "agreement": _agreement(project),
+        "agreement": _agreement(project, read),
         "guideline_versions": sorted(read.guideline_versions),
         "config_versions": sorted(read.config_versions),
         "annotators": _people(read.annotators),

@@ -23,6 +23,11 @@ How an item without a split gets one:
   shares follow the spec within an item or two, whatever the bucket's size.
 * A later spec may change the ratios (they apply to newly assigned items)
   but not the names: items cannot move (``splits_check_names``).
+* Because nothing moves, an assignment that would leave a split with a
+  share above 0 without any item of the project (three groups for three
+  splits, say) is refused before it is made (``splits_refusals``), and
+  ``splits_preview`` answers the sizes an export would have by reading the
+  very statement ``splits_assign`` inserts, without inserting it.
 
 Two new groups whose hashes are equal (never seen) are ordered by group key,
 or by item id when ungrouped. Both databases give the same splits for the
@@ -255,6 +260,32 @@ def _grouped_sql(query: _Query, project: Project, group_by: str, spec) -> tuple[
     return sql, [*need_params, *taken_params, *picked_params]
 
 
+def _new_splits_sql(
+    *,
+    project: Project,
+    spec: dict[str, float],
+    group_by: str | None,
+    selection: str,
+    selection_params: list,
+    bucket_sql: str,
+    records: int,
+    missing: int,
+) -> tuple[str, list]:
+    """SELECT (item_id, split) in item order for the selection's items
+    without a split: what ``splits_assign`` inserts and ``splits_preview``
+    counts, so the preview is the assignment itself, unwritten."""
+    query = _Query(
+        selection=selection,
+        params=selection_params,
+        bucket=bucket_sql,
+        salt=project.split_salt,
+        fresh=missing == records,
+    )
+    if group_by is None:
+        return _ungrouped_sql(query, spec)
+    return _grouped_sql(query, project, group_by, spec)
+
+
 def splits_assign(
     *,
     project: Project,
@@ -281,22 +312,186 @@ def splits_assign(
     )
     if not missing:
         return records, 0
-    query = _Query(
-        selection=selection,
-        params=selection_params,
-        bucket=bucket_sql,
-        salt=project.split_salt,
-        fresh=missing == records,
-    )
-    if group_by is None:
-        select, params = _ungrouped_sql(query, spec)
-    else:
-        select, params = _grouped_sql(query, project, group_by, spec)
+    select, params = _new_splits_sql(
+        project=project, spec=spec, group_by=group_by, selection=selection,
+        selection_params=selection_params, bucket_sql=bucket_sql,
+        records=records, missing=missing,
+    )  # fmt: skip
     # The rows go in in item order: the primary key's index then grows at
     # its right edge instead of taking a million inserts at random places.
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {SPLIT} (item_id, split) {select}", params)  # noqa: S608
         return records, cursor.rowcount
+
+
+@dataclass(frozen=True)
+class SplitSize:
+    """One split of an export: its records, the groups they form (items
+    when the export does not group) and how many of the records the export
+    would give their split now."""
+
+    records: int
+    groups: int
+    new: int
+
+
+@dataclass(frozen=True)
+class SplitPreview:
+    splits: dict[str, SplitSize]  # every split of the spec (or "all"), sorted by name
+    records: int
+    groups: int
+    new: int  # records without a split yet
+
+    def payload(self) -> dict:
+        return {
+            "records": self.records,
+            "groups": self.groups,
+            "new_records": self.new,
+            "splits": {
+                name: {"records": s.records, "groups": s.groups, "new_records": s.new}
+                for name, s in self.splits.items()
+            },
+        }
+
+
+def _group_key_sql(group_by: str | None) -> tuple[str, list]:
+    if group_by is None:
+        return "i.content_hash", []
+    meta, params = _meta_sql(group_by)
+    return f"COALESCE({meta}, i.content_hash)", params
+
+
+def _groups_sql(group_by: str | None) -> str:
+    # Ungrouped, each item is its group, and the content hash is unique in
+    # the project (item_content_unique): counting rows gives the same number
+    # without hashing 64-character keys (a second at 100,000 items).
+    return "count(*)" if group_by is None else "count(DISTINCT x.gkey)"
+
+
+def splits_preview(
+    *,
+    project: Project,
+    spec: dict[str, float] | None,
+    group_by: str | None,
+    selection: str,
+    selection_params: list,
+    bucket_sql: str,
+    selected_ids: str | None = None,
+    groups: bool = True,
+) -> SplitPreview:
+    """The split sizes an export of ``selection`` would have, writing
+    nothing: the selection's assigned items counted by their split, the
+    others by the split ``splits_assign`` would give them (the same
+    statement, read instead of inserted), with the groups of each split
+    (distinct group keys, as the assignment forms them; not counted, 0,
+    without ``groups``). Without a spec, one split "all". Parameters as for
+    ``splits_assign``."""
+    records, missing = _count(
+        selected_ids or f"SELECT i.id AS item_id {selection}", selection_params
+    )
+    key, key_params = _group_key_sql(group_by)
+    from_part, where_part = selection.split(" WHERE ", 1)
+    if spec is None:
+        split, join, join_params = f"'{UNSPLIT}'", "", []
+    elif missing:
+        new, new_params = _new_splits_sql(
+            project=project, spec=spec, group_by=group_by, selection=selection,
+            selection_params=selection_params, bucket_sql=bucket_sql,
+            records=records, missing=missing,
+        )  # fmt: skip
+        split = "COALESCE(s.split, n.split)"
+        join = f"LEFT JOIN {SPLIT} s ON s.item_id = i.id LEFT JOIN ({new}) n ON n.item_id = i.id"
+        join_params = new_params
+    else:
+        split, join, join_params = "s.split", f"LEFT JOIN {SPLIT} s ON s.item_id = i.id", []
+    fresh = "0" if spec is None else "CASE WHEN s.item_id IS NULL THEN 1 ELSE 0 END"
+    if not groups:
+        key, key_params = "NULL", []
+    count = _groups_sql(group_by) if groups else "0"
+    sql = (
+        f"SELECT x.split, count(*), {count}, COALESCE(sum(x.fresh), 0) "  # noqa: S608
+        f"FROM (SELECT {split} AS split, {key} AS gkey, {fresh} AS fresh {from_part} {join} "
+        f"WHERE {where_part}) x GROUP BY x.split"
+    )
+    params = [*key_params, *join_params, *selection_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = {name: SplitSize(int(n), int(g), int(f)) for name, n, g, f in cursor.fetchall()}
+    total = (
+        splits_groups(group_by=group_by, selection=selection, selection_params=selection_params)
+        if groups
+        else 0
+    )
+    names = sorted(spec) if spec is not None else [UNSPLIT]
+    sizes = {name: rows.pop(name, SplitSize(0, 0, 0)) for name in names}
+    if rows:  # an item with a split outside the spec: splits_check_names prevents it
+        raise ValueError(f"items of the export have other splits: {sorted(rows)}")
+    new = missing if spec is not None else 0
+    return SplitPreview(splits=sizes, records=records, groups=total, new=new)
+
+
+def splits_groups(*, group_by: str | None, selection: str, selection_params: list) -> int:
+    """How many groups the selection's items form (items, ungrouped)."""
+    key, key_params = _group_key_sql(group_by)
+    count = "count(*)" if group_by is None else f"count(DISTINCT {key})"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {count} {selection}",  # noqa: S608
+            [*(key_params if group_by is not None else []), *selection_params],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def splits_refusals(
+    *,
+    project: Project,
+    spec: dict[str, float] | None,
+    records: dict[str, int],
+    groups: int,
+    group_by: str | None,
+    new: int,
+) -> list[dict[str, str]]:
+    """Why an export that assigns ``new`` items their splits must not: a
+    split with a share above 0 that would hold none of its ``records`` (per
+    split, after the assignment) and no other item of the project either.
+    Such a split would stay empty for good — the items keep the split they
+    are given — so the export is refused before anything is assigned. An
+    export that assigns nothing is never refused (its items' splits are
+    settled); nor is a later one whose empty split has items from earlier
+    exports. A split meant to stay empty is given the share 0."""
+    if spec is None or not new:
+        return []
+    empty = [name for name in sorted(spec) if spec[name] > 0 and not records.get(name)]
+    if not empty:
+        return []
+    held = set(
+        ItemSplit.objects.filter(item__project=project, split__in=empty)
+        .values_list("split", flat=True)
+        .distinct()
+    )
+    named = sum(1 for share in spec.values() if share > 0)
+    noun = (
+        ("group" if groups == 1 else "groups") if group_by else ("item" if groups == 1 else "items")
+    )
+    count = f"{groups} {noun} by {group_by!r}" if group_by else f"{groups} {noun}"
+    return [
+        {
+            "field": "splits",
+            "reason": f"{name} would get no records: only {count} for {named} splits "
+            f"(the smallest share is {min(s for s in spec.values() if s > 0):g}); items "
+            "keep the split they are given, so it would stay empty. Give "
+            f"{name} the share 0, group by a field with more values, or export later "
+            "with more gold",
+        }
+        for name in empty
+        if name not in held
+    ]
+
+
+def splits_missing(selected_ids: str, params: list) -> tuple[int, int]:
+    """How many rows ``selected_ids`` (a SELECT of ``item_id``) holds, and
+    how many of their items have no split yet."""
+    return _count(selected_ids, params)
 
 
 def _count(selected_ids: str, params: list) -> tuple[int, int]:

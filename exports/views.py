@@ -1,5 +1,5 @@
-"""The project's Export page (leads): start an export, watch its progress,
-download versions, compare two of them.
+"""The project's Export page (leads): preview an export's split sizes, start
+it, watch its progress, download versions, compare two of them.
 
 A view checks access through projects.access, calls one service of
 datasets/exports.py and renders; the form below only turns the page's
@@ -67,6 +67,9 @@ class ExportForm(forms.Form):
     decided_to = forms.DateTimeField(label="Decided before", required=False)
     include_excluded = forms.BooleanField(label="Include excluded items", required=False)
     provenance = forms.BooleanField(label="With provenance", required=False)
+    include_meta = forms.BooleanField(
+        label="With the items' metadata", required=False, initial=True
+    )
     system_prompt = forms.CharField(
         label="System prompt (chat)", required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -136,6 +139,7 @@ class ExportForm(forms.Form):
             "filters": filters,
             "options": {
                 "provenance": data["provenance"],
+                "include_meta": data["include_meta"],
                 "system_prompt": data["system_prompt"],
                 "prompt_template": data["prompt_template"] or "{text}",
             },
@@ -169,6 +173,7 @@ def _page(
     *,
     form: ExportForm | None = None,
     compared: dict | None = None,
+    preview: exports.Preview | None = None,
     status: int = 200,
 ) -> HttpResponse:
     context = project_context(request, project, "exports")
@@ -178,6 +183,7 @@ def _page(
         versions=versions,
         done=[v for v in versions if v.succeeded_at is not None],
         compared=compared,
+        preview=preview,
     )
     return render_page(request, PAGE, context, status=status)
 
@@ -218,6 +224,34 @@ def export_new(request: HttpRequest, project_id: int) -> HttpResponse:
         response["HX-Replace-Url"] = url
         return response
     return redirect(url)
+
+
+@login_required
+@require_POST
+def export_preview(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The split sizes the form's export would have, before the lead starts
+    it (exports.export_preview: nothing is assigned). htmx gets the preview
+    box alone, always with 200 so that it is swapped in, problems inside
+    it; without JavaScript the page comes back with the box filled in."""
+    project = _project(request, project_id)
+    form = ExportForm(request.POST, project=project)
+    preview = None
+    problems: list[str] = []
+    if form.is_valid():
+        body = form.request_body()
+        if not form.errors:
+            try:
+                preview = exports.export_preview(project=project, raw=body)
+            except InvalidInput as exc:
+                form.take_errors(exc.errors)
+    if form.errors:
+        problems = [str(e) for errors in form.errors.values() for e in errors]
+    if request.htmx:
+        context = project_context(request, project, "exports")
+        context.update(preview=preview, preview_problems=problems)
+        return render_partial(request, PAGE, "preview", context)
+    failed = bool(problems) or bool(preview and preview.errors)
+    return _page(request, project, form=form, preview=preview, status=400 if failed else 200)
 
 
 @login_required

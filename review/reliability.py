@@ -126,6 +126,11 @@ def read_reliability(
     )
 
 
+def value_of(text: str):
+    """A value's JSON text decoded as the coefficients take it."""
+    return _canonical(orjson.loads(text))
+
+
 def _canonical(value):
     # Lists (multi-label values) become tuples, so values can be hashed.
     return tuple(value) if isinstance(value, list) else value

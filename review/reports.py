@@ -341,6 +341,46 @@ def _confusion(u: _Units, data: Reliability, display) -> dict[str, Any]:
     }
 
 
+def _not_computed(spec) -> dict[str, Any]:
+    return {"value": None, "n": 0, "small": True, "reading": "undefined",
+            "reason": f"{spec.coefficient} is not computed by this report yet"}  # fmt: skip
+
+
+def _namer(task_type, config: dict, values: list) -> Namer:
+    def name_of(code) -> str:
+        return str(task_type.display_value(_plain(values[int(code)]), config))
+
+    return name_of
+
+
+def _headline(codes: np.ndarray, level, params: ReportParams, name_of: Namer, weights=None):
+    """α over the units with its seeded bootstrap interval."""
+    return _interval(
+        coef.alpha_interval(
+            codes, level, n_boot=params.n_boot, confidence=params.confidence,
+            seed=params.seed, small_below=params.small_below, weights=weights,
+        ),
+        name_of,
+    )  # fmt: skip
+
+
+def headline_compute(
+    task_type, config: dict, units: np.ndarray, weights: np.ndarray, values: list,
+    params: ReportParams,
+) -> dict[str, Any]:  # fmt: skip
+    """The report's headline figure alone, over units gathered elsewhere (an
+    export's records): ``units`` a units × slots matrix of codes into
+    ``values`` (NaN where missing), each row standing for ``weights`` units
+    (an export passes its distinct units: a few dozen rows for a million
+    records). The task type's coefficient with its n, reading and interval."""
+    spec = task_type.agreement_spec(config)
+    out: dict[str, Any] = {"coefficient": spec.coefficient, "level": spec.level}
+    if spec.coefficient != "alpha":
+        return {**out, **_not_computed(spec)}
+    level = _Level(spec.level, values).level
+    return {**out, **_headline(units, level, params, _namer(task_type, config, values), weights)}
+
+
 def compute_report(
     project: Project,
     data: Reliability,
@@ -367,21 +407,11 @@ def compute_report(
         },
     }
     if spec.coefficient != "alpha":
-        result["headline"] = {"value": None, "n": 0, "small": True, "reading": "undefined",
-                              "reason": f"{spec.coefficient} is not computed by this report yet"}  # fmt: skip
+        result["headline"] = _not_computed(spec)
         return result
     level = _Level(spec.level, data.values).level
-
-    def name_of(code) -> str:
-        return str(task_type.display_value(_plain(data.values[int(code)]), config))
-
-    result["headline"] = _interval(
-        coef.alpha_interval(
-            u.codes, level, n_boot=params.n_boot, confidence=params.confidence,
-            seed=params.seed, small_below=params.small_below,
-        ),
-        name_of,
-    )  # fmt: skip
+    name_of = _namer(task_type, config, data.values)
+    result["headline"] = _headline(u.codes, level, params, name_of)
     step("headline")
     result["percent_agreement"] = _figure(
         coef.percent_agreement(u.codes, small_below=params.small_below), "agreement"

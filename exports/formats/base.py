@@ -35,7 +35,10 @@ JSON_ID_BLOCK = 1 << 20
 # fields: before them, and after them (then "provenance" when asked).
 LEAD_COLUMNS = ("item_id", "external_id", "split")
 TAIL_COLUMNS = ("source", "revision")
-RESERVED_COLUMNS = frozenset(LEAD_COLUMNS + TAIL_COLUMNS + ("provenance",))
+RESERVED_COLUMNS = frozenset(LEAD_COLUMNS + TAIL_COLUMNS + ("provenance", "meta"))
+# Flat formats carry each metadata field as a column of its own, named with
+# this prefix: no export column has a dot, so no field can clash with one.
+META_PREFIX = "meta."
 
 
 # Not frozen, though formats only read it: a frozen dataclass sets each field
@@ -59,10 +62,65 @@ class GoldRow:
 
 
 @dataclass(frozen=True)
+class MetaColumn:
+    """A metadata field as flat formats write it: ``kind`` is the one type
+    its values take in the whole export (``meta_kind``)."""
+
+    key: str
+    kind: str  # "string", "integer", "number", "boolean" or "json"
+
+    @property
+    def name(self) -> str:
+        return META_PREFIX + self.key
+
+
+@dataclass(frozen=True)
 class ExportOptions:
     provenance: bool = False  # JSONL/CSV/Parquet/hf/raw: add the field/column "provenance"
+    include_meta: bool = True  # JSONL/CSV/Parquet/hf/raw: carry the item's meta
     system_prompt: str = ""  # chat format
     prompt_template: str = "{text}"  # chat format, classification: {text} and {labels}
+    # Not a request option: the metadata fields of the export's records, in
+    # key order, which the exporter reads before the writers start (a CSV
+    # header and a Parquet schema are written before the rows).
+    meta_columns: tuple[MetaColumn, ...] = ()
+
+
+def meta_kind(types: set[str]) -> str:
+    """The column type of a metadata field from the JSON types of its values
+    in the export ("string", "integer", "real", "boolean", "array",
+    "object", "null"): a string, integer or boolean column when all its
+    values are of that type, a number column for integers and reals mixed,
+    and JSON text for anything else (objects, lists, mixed types). Nulls and
+    records without the field are empty."""
+    types = types - {"null"}
+    if not types or types == {"string"}:
+        return "string"
+    if types == {"integer"} or types == {"boolean"}:
+        return types.pop()
+    if types <= {"integer", "real"}:
+        return "number"
+    return "json"
+
+
+def meta_json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def meta_typed(meta: dict, columns: tuple[MetaColumn, ...]) -> list:
+    """The values of ``columns`` for one record, each of its column's type
+    (Parquet): None where the record lacks the field, JSON text for "json"
+    columns, floats for "number" ones."""
+    values = []
+    for column in columns:
+        value = meta.get(column.key)
+        if value is not None:
+            if column.kind == "json":
+                value = meta_json(value)
+            elif column.kind == "number":
+                value = float(value)
+        values.append(value)
+    return values
 
 
 class Writer:
@@ -87,6 +145,9 @@ class Format:
     # True: the data files are compressed already (Parquet's zstd), so the
     # bundle stores them as they are instead of deflating them again.
     compressed: ClassVar[bool] = False
+    # True: the writer takes the metadata columns (ExportOptions.meta_columns),
+    # which the exporter reads before the rows.
+    flat_meta: ClassVar[bool] = False
 
     def supports(self, task_type: TaskType) -> bool:
         return True

@@ -1,10 +1,12 @@
 """CSV: one flat row per gold record, for spreadsheets and pandas.
 
 Columns in a fixed order: item_id, external_id, split, the task type's
-export_record fields sorted by name, source, revision, then provenance (a JSON
-string) when asked. Strings are written as they are, None as an empty cell,
-anything else (numbers, lists of labels, objects) as compact JSON with sorted
-keys. "\\n" line endings and minimal quoting (a cell is quoted, its quotes
+export_record fields sorted by name, source, revision, a column
+"meta.<field>" for each metadata field any record of the export has (sorted
+by field; empty where a record lacks it; none with include_meta false), then
+provenance (a JSON string) when asked. Strings are written as they are, None
+as an empty cell, anything else (numbers, lists of labels, objects) as
+compact JSON with sorted keys. "\\n" line endings and minimal quoting (a cell is quoted, its quotes
 doubled, only when it holds a comma, a quote, LF or CR) are pinned so the bytes
 depend only on the rows. The quoting is ours, not the csv module's: with a
 "\\n" line terminator the module leaves a lone CR unquoted, which readers
@@ -27,6 +29,7 @@ from annotation.tasktypes.base import TaskType
 from .base import (
     FLUSH_ROWS,
     LEAD_COLUMNS,
+    META_PREFIX,
     TAIL_COLUMNS,
     ExportOptions,
     Format,
@@ -65,8 +68,12 @@ def csv_line(cells: list[str]) -> str:
     )
 
 
-def csv_columns(fields: dict, provenance: bool) -> list[str]:
-    tail = [*TAIL_COLUMNS, "provenance"] if provenance else list(TAIL_COLUMNS)
+def csv_columns(fields: dict, provenance: bool, meta: list[str] | tuple = ()) -> list[str]:
+    """The flat formats' columns: the fixed ones around the task type's
+    fields, then the metadata columns (``meta``, in order), then provenance."""
+    if any(META_PREFIX in name for name in fields):
+        raise ValueError(f"export_record fields {sorted(fields)} clash with the metadata columns")
+    tail = [*TAIL_COLUMNS, *meta, "provenance"] if provenance else [*TAIL_COLUMNS, *meta]
     return [*LEAD_COLUMNS, *sorted(fields), *tail]
 
 
@@ -78,6 +85,8 @@ class CsvWriter(Writer):
         self.task_type = task_type
         self.config = config
         self.provenance = options.provenance
+        self.meta = options.meta_columns if options.include_meta else ()
+        self.meta_names = [column.name for column in self.meta]
         self.lines: list[str] = []
         self.columns: list[str] | None = None
 
@@ -85,16 +94,20 @@ class CsvWriter(Writer):
         fields = self.task_type.export_record(row.data, row.value, self.config)
         record = flat_record(row, fields, self.provenance)
         if self.columns is None:
-            self._header(csv_columns(fields, self.provenance))
-        if len(record) != len(self.columns):
+            self._header(csv_columns(fields, self.provenance, self.meta_names))
+        if len(record) + len(self.meta) != len(self.columns):
             raise ValueError(f"item {row.item_id}: export fields differ from the first row's")
+        if self.meta:
+            meta = row.meta
+            for column in self.meta:
+                record[column.name] = meta.get(column.key)
         self.lines.append(csv_line([csv_cell(record[name]) for name in self.columns]))
         if len(self.lines) >= FLUSH_ROWS:
             self._flush()
 
     def close(self) -> None:
         if self.columns is None:
-            self._header(csv_columns(self._probe_fields(), self.provenance))
+            self._header(csv_columns(self._probe_fields(), self.provenance, self.meta_names))
         self._flush()
 
     def _header(self, columns: list[str]) -> None:
@@ -133,6 +146,7 @@ def read_csv_ids(fp: BinaryIO) -> Iterator[int]:
 
 class Csv(Format):
     key = "csv"
+    flat_meta = True
     name = "CSV"
     extension = ".csv"
     content_type = "text/csv; charset=utf-8"

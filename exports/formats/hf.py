@@ -1,7 +1,9 @@
 """A Hugging Face ``datasets`` folder: ``load_dataset(<folder>)`` loads it.
 
-The data files are ``data/<split>.parquet``, written exactly like the Parquet
-format (typed columns, so labels lists stay lists); README.md is the dataset
+The data files are ``data/<split>.parquet``, written like the Parquet format
+(typed columns, so labels lists stay lists) but for the item's metadata:
+one struct column "meta" (a dict per row in ``datasets``) instead of a
+column per field; README.md is the dataset
 card: a YAML header whose ``configs`` names each split's data file (the
 unsplit "all" is offered as "train", since the library reserves "all"), so
 ``load_dataset`` ignores anything else beside them (datasheet.json,
@@ -13,9 +15,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, BinaryIO
 
-from .parquet import Parquet
+from annotation.tasktypes.base import TaskType
+
+from .base import ExportOptions, Writer
+from .parquet import Parquet, ParquetRowWriter
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#~!])")
 
@@ -98,6 +103,13 @@ def splits_with_rows(datasheet: dict, splits: list[str]) -> list[str]:
 class HuggingFace(Parquet):
     key = "hf"
     name = "Hugging Face datasets folder"
+
+    def writer(
+        self, out: BinaryIO, *, task_type: TaskType, config: dict, options: ExportOptions
+    ) -> Writer:
+        return ParquetRowWriter(
+            out, task_type=task_type, config=config, options=options, nested_meta=True
+        )
 
     def extra_files(self, *, datasheet: dict, splits: list[str]) -> dict[str, bytes]:
         if "all" in splits and "train" in splits:

@@ -1,7 +1,8 @@
 """JSONL: one flat object per gold record.
 
 Each line holds item_id, external_id, split, the task type's export_record
-fields (e.g. text and label, or text and labels), source and revision, plus
+fields (e.g. text and label, or text and labels), source and revision, the
+item's meta as a nested object (unless include_meta is false), plus
 provenance when asked. Keys sorted, compact, UTF-8, "\\n" endings (orjson),
 so the bytes depend only on the rows. Values stay raw: no formula escaping
 in JSON (SECURITY.md B10 round trip).
@@ -34,10 +35,14 @@ class JsonlWriter(LineWriter):
         self.export_record = task_type.export_record
         self.config = config
         self.provenance = options.provenance
+        self.include_meta = options.include_meta
 
     def line(self, row: GoldRow) -> Any:
         fields = self.export_record(row.data, row.value, self.config)
-        return flat_record(row, fields, self.provenance)
+        record = flat_record(row, fields, self.provenance)
+        if self.include_meta:
+            record["meta"] = row.meta
+        return record
 
 
 class Jsonl(Format):

@@ -4,7 +4,12 @@ Columns in a fixed order: item_id (int64), external_id (string), split
 (string), the task type's export_record fields sorted by name (types taken
 from the first row group: text → string, a label → string, labels →
 list<string>; objects keep sorted keys), source (string), revision (int64),
-then provenance (a JSON string) when asked.
+a column "meta.<field>" for each metadata field any record of the export
+has, sorted by field (its type from all the export's values, read before
+the writers start: string, int64, double when integers and reals mix, bool,
+else the value's JSON text; null where a record lacks it), then provenance
+(a JSON string) when asked. The hf format writes the metadata as one struct
+column "meta" with those fields instead.
 
 Rows are written in row groups of BATCH_ROWS (fewer when their text passes
 BATCH_CHARS), each by one write_table call with one Arrow array per column,
@@ -55,7 +60,16 @@ import pyarrow.parquet as pq
 
 from annotation.tasktypes.base import TaskType
 
-from .base import ExportOptions, Format, GoldRow, IdDigest, Writer, flat_record
+from .base import (
+    ExportOptions,
+    Format,
+    GoldRow,
+    IdDigest,
+    MetaColumn,
+    Writer,
+    flat_record,
+    meta_typed,
+)
 from .csv import csv_columns
 
 BATCH_ROWS = 50_000
@@ -75,6 +89,15 @@ FIXED_TYPES = {
     "provenance": pa.string(),
 }
 METADATA = {b"created_by": b"accord export (parquet v1)"}
+# A metadata column's Arrow type by its kind (base.meta_kind): JSON text for
+# objects, lists and mixed types, which no one column type holds.
+META_TYPES = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "boolean": pa.bool_(),
+    "json": pa.string(),
+}
 WRITER_SETTINGS: dict[str, Any] = {
     "version": "2.6",
     "compression": "zstd",
@@ -309,14 +332,38 @@ def _array(name: str, values: list, kind: pa.DataType) -> pa.Array:
         raise ValueError(f"column {name!r} does not fit {kind}: {exc}") from exc
 
 
+def meta_types(columns: tuple[MetaColumn, ...], *, nested: bool) -> dict[str, pa.DataType]:
+    """The metadata columns' names and types: one column per field, or (
+    ``nested``) one struct column "meta" with a field per metadata field —
+    none when the export's records have no metadata (Parquet has no empty
+    struct)."""
+    if not columns:
+        return {}
+    if nested:
+        return {"meta": pa.struct([(c.key, META_TYPES[c.kind]) for c in columns])}
+    return {c.name: META_TYPES[c.kind] for c in columns}
+
+
 class ParquetRowWriter(Writer):
     def __init__(
-        self, out: BinaryIO, *, task_type: TaskType, config: dict, options: ExportOptions
+        self,
+        out: BinaryIO,
+        *,
+        task_type: TaskType,
+        config: dict,
+        options: ExportOptions,
+        nested_meta: bool = False,
     ) -> None:
         self.out = out
         self.task_type = task_type
         self.config = config
         self.provenance = options.provenance
+        self.meta = options.meta_columns if options.include_meta else ()
+        self.meta_keys = [c.key for c in self.meta]
+        self.nested = nested_meta
+        types = meta_types(self.meta, nested=nested_meta)
+        self.meta_names = list(types)
+        self.fixed = {**FIXED_TYPES, **types}
         self.columns: list[str] | None = None
         self.plain: list[str] = []  # the columns but provenance
         self.values: list[list] = []  # per column: the rows not packed yet
@@ -329,8 +376,14 @@ class ParquetRowWriter(Writer):
     def write(self, row: GoldRow) -> None:
         fields = self.task_type.export_record(row.data, row.value, self.config)
         record = flat_record(row, fields, self.provenance)
+        if self.meta:
+            values = meta_typed(row.meta, self.meta)
+            if self.nested:
+                record["meta"] = dict(zip(self.meta_keys, values, strict=True))
+            else:
+                record.update(zip(self.meta_names, values, strict=True))
         if self.columns is None:
-            self.columns = csv_columns(fields, self.provenance)
+            self.columns = csv_columns(fields, self.provenance, self.meta_names)
             self.plain = [n for n in self.columns if n != "provenance"]
             assert not self.provenance or self.columns[-1] == "provenance"
             self.values = [[] for _ in self.columns]
@@ -368,7 +421,7 @@ class ParquetRowWriter(Writer):
         is a string column until it meets another value."""
         assert self.columns is not None
         if self.schema is None:
-            return [_column(n, FIXED_TYPES.get(n, pa.string())) for n in self.columns]
+            return [_column(n, self.fixed.get(n, pa.string())) for n in self.columns]
         return [_column(field.name, field.type) for field in self.schema]
 
     def _pack(self) -> None:
@@ -400,8 +453,8 @@ class ParquetRowWriter(Writer):
         assert self.columns is not None
         types = []
         for name, column in zip(self.columns, self.packed, strict=True):
-            if name in FIXED_TYPES:
-                types.append(FIXED_TYPES[name])
+            if name in self.fixed:
+                types.append(self.fixed[name])
             elif isinstance(column, _Strings):  # strings and nulls only
                 types.append(pa.string())
             else:
@@ -410,8 +463,8 @@ class ParquetRowWriter(Writer):
 
     def _close_empty(self) -> None:
         # No rows: a valid file with the fixed columns and no row group.
-        names = csv_columns({}, self.provenance)
-        schema = pa.schema([(n, FIXED_TYPES[n]) for n in names], metadata=METADATA)
+        names = csv_columns({}, self.provenance, self.meta_names)
+        schema = pa.schema([(n, self.fixed[n]) for n in names], metadata=METADATA)
         pq.ParquetWriter(Sink(self.out), schema, **WRITER_SETTINGS).close()
 
 
@@ -434,6 +487,7 @@ def parquet_ids_digest(fp: BinaryIO) -> tuple[int, str]:
 
 class Parquet(Format):
     key = "parquet"
+    flat_meta = True
     name = "Parquet"
     extension = ".parquet"
     compressed = True

@@ -2,8 +2,8 @@
 people who model annotators themselves.
 
 One line per item with submitted annotations, gold or not: item_id,
-external_id, split, data, meta, gold ({value, excluded, source, revision}, or
-null without a gold record), annotations (every submitted annotation, id
+external_id, split, data, meta (unless include_meta is false), gold
+({value, excluded, source, revision}, or null without a gold record), annotations (every submitted annotation, id
 order: id, annotator, value, guideline_version, config_version,
 submitted_at) and adjudications (every gold revision, oldest first), plus
 provenance when asked. Keys sorted, compact, UTF-8: canonical like JSONL.
@@ -42,6 +42,7 @@ class RawWriter(LineWriter):
     def __init__(self, out: BinaryIO, *, options: ExportOptions) -> None:
         super().__init__(out)
         self.provenance = options.provenance
+        self.include_meta = options.include_meta
 
     def line(self, row: GoldRow) -> Any:
         line = {
@@ -49,11 +50,12 @@ class RawWriter(LineWriter):
             "external_id": row.external_id,
             "split": row.split,
             "data": row.data,
-            "meta": row.meta,
             "gold": gold_of(row),
             "annotations": row.provenance.get("annotations", []),
             "adjudications": row.history,
         }
+        if self.include_meta:
+            line["meta"] = row.meta
         if self.provenance:
             line["provenance"] = row.provenance
         return line

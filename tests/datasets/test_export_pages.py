@@ -20,6 +20,13 @@ def _media(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
+def golden(gold, project, n: int = 10) -> None:
+    """Enough gold that each of 0.8/0.1/0.1 gets an item (one item alone
+    would leave validation and test empty, which an export refuses)."""
+    for k in range(n):
+        gold(project, f"item {k}", "pos")
+
+
 def url(project, tail: str = "") -> str:
     return f"/projects/{project.pk}/exports/{tail}"
 
@@ -40,7 +47,7 @@ def test_who_sees_the_tab(project, lead, annotator, reviewer, outsider, web_for)
 
 
 def test_starting_an_export_from_the_form(project, lead, gold, web_for):
-    gold(project, "one", "pos")
+    golden(gold, project)
     client = web_for(lead)
     response = client.post(url(project, "new/"), FORM)
     assert response.status_code == 302
@@ -73,7 +80,7 @@ def test_bad_fields_are_refused_beside_the_field(project, lead, gold, web_for, f
 
 
 def test_a_running_version_polls_and_a_finished_one_stops(project, lead, gold, web_for):
-    gold(project, "one", "pos")
+    golden(gold, project)
     client = web_for(lead)
     client.post(url(project, "new/"), FORM)
     version = DatasetVersion.objects.get()
@@ -85,7 +92,7 @@ def test_a_running_version_polls_and_a_finished_one_stops(project, lead, gold, w
     run_job(version.job_id, exports.export_run)
     card = client.get(url(project, f"{version.pk}/"), HTTP_HX_REQUEST="true").content.decode()
     assert "hx-trigger" not in card.split('id="compare-card"')[0]
-    assert "<strong>1</strong> record" in card and 'hx-swap-oob="true"' in card
+    assert "<strong>10</strong> records" in card and 'hx-swap-oob="true"' in card
 
 
 def test_versions_download_links_and_compare(project, lead, gold, web_for):

@@ -152,7 +152,12 @@ def test_jsonl_with_provenance(project, lead, mixed, annotator, second, reviewer
     assert sheet["reviewers"] == [{"id": reviewer.pk, "username": "reviewer"}]
     assert sheet["gold_sources"] == {"adjudicated": 1, "consensus": 2}
     assert sheet["counts"]["labels_by_split"] == {"all": {"neg": 1, "neu": 1, "pos": 1}}
-    assert sheet["agreement"] is None
+    # α of these records' annotations: pos/pos, neg/neg, pos/neg (by hand:
+    # 1 - (5 × 2/6) / (2 × 3 × 3 / 6) = 4/9); the excluded and unreviewed
+    # items are not in the export, so not in the figure.
+    agreement = sheet["agreement"]
+    assert agreement["value"] == pytest.approx(4 / 9, abs=1e-12)
+    assert (agreement["n"], agreement["annotations"], agreement["items"]) == (3, 6, 3)
     assert sheet["accord_version"]
     manifest = [
         orjson.loads(line)
@@ -180,7 +185,9 @@ def test_csv_parquet_chat_hold_the_gold(project, lead, mixed):
 
 
 def test_hf_folder_files_exist(project, lead, mixed):
-    version = export_now(project, lead, format="hf", splits={"train": 0.5, "test": 0.5})
+    # Three records, one per label, all in train at 0.5/0.5 (which is
+    # refused): a test split of share 0 still has its (empty) file.
+    version = export_now(project, lead, format="hf", splits={"train": 1.0, "test": 0.0})
     assert version.status == "succeeded", version.job.error
     names = {f["name"] for f in version.files}
     assert {"data/train.parquet", "data/test.parquet", "README.md", "datasheet.json"} <= names

@@ -63,6 +63,20 @@ again = api.post(f"/api/v1/projects/{project.pk}/exports/", {"format": "jsonl"},
 result["again"] = [again.status_code, again.json()["id"] == detail["id"]]
 bad = api.post(f"/api/v1/projects/{project.pk}/exports/", {"format": "jsonl", "filters": {"labels": ["nope"]}}, format="json")
 result["bad"] = [bad.status_code, bad.json()]
+from exports.models import ItemSplit
+exports_url = f"/api/v1/projects/{project.pk}/exports/"
+grouped = {"format": "jsonl", "splits": {"train": 0.8, "validation": 0.1, "test": 0.1},
+           "group_by": "source", "dry_run": True}
+refused = api.post(exports_url, grouped, format="json")
+result["dry_refused"] = [refused.status_code, refused.json()["splits"],
+                         [e["reason"].split(":")[0] for e in refused.json()["errors"]]]
+split = {"format": "jsonl", "splits": {"train": 0.6, "test": 0.4}}
+dry = api.post(exports_url, {**split, "dry_run": True}, format="json")
+result["dry"] = [dry.status_code, dry.json()]
+result["assigned_after_dry_runs"] = ItemSplit.objects.count()
+real = api.post(exports_url, split, format="json").json()
+run_job(real["job"]["id"], exports.export_run)
+result["real"] = api.get(f"/api/v1/exports/{real['id']}/").json()["counts"]["splits"]
 print("RESULT " + json.dumps(result))
 """
 
@@ -167,3 +181,14 @@ def test_export_page_api_and_downloads_on_sqlite(tmp_path):
     status, error = result["bad"]
     assert status == 400
     assert "filters.labels" in json.dumps(error)
+    # Dry runs: the sizes, nothing assigned; one source for three splits is
+    # refused, and an accepted one is what the export then writes.
+    status, sizes, reasons = result["dry_refused"]
+    assert status == 400
+    assert sizes["train"] == {"records": 5, "groups": 1, "new_records": 5}
+    assert reasons == ["test would get no records", "validation would get no records"]
+    status, dry = result["dry"]
+    assert status == 200 and dry["errors"] == [] and dry["new_records"] == 5
+    assert result["assigned_after_dry_runs"] == 0
+    assert {name: s["records"] for name, s in dry["splits"].items()} == result["real"]
+    assert all(result["real"].values())

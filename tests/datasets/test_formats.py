@@ -54,7 +54,7 @@ def test_jsonl_holds_exactly_the_rows() -> None:
     rows = single_rows()
     lines = json_lines(write("jsonl", rows))
     assert [line["item_id"] for line in lines] == [1, 2, 3, 7]
-    assert all(set(line) == FLAT_KEYS | {"label"} for line in lines)
+    assert all(set(line) == FLAT_KEYS | {"label", "meta"} for line in lines)
     assert lines[0] == {
         "item_id": 1,
         "external_id": "ext-1",
@@ -63,6 +63,7 @@ def test_jsonl_holds_exactly_the_rows() -> None:
         "label": "pos",
         "source": "consensus",
         "revision": 1,
+        "meta": {"lang": "en", "source": "forum"},
     }
     assert lines[1]["external_id"] is None and lines[1]["text"] == UNICODE_TEXT
     assert lines[2]["text"] == rows[2].data["text"]

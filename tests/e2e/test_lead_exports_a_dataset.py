@@ -1,6 +1,8 @@
-"""A lead exports gold in the browser: starts a JSONL export with splits on
-the Export tab, watches its progress until a real Celery worker finishes it,
-downloads the zip and one split, then exports again after more gold and
+"""A lead exports gold in the browser: previews the splits (12 records, four
+per label, leave validation and test empty at 0.8/0.1/0.1, which is
+refused; 0.5/0.25/0.25 fills all three), starts a JSONL export with splits
+on the Export tab, watches its progress until a real Celery worker finishes
+it, downloads the zip and one split, then exports again after more gold and
 compares the two versions."""
 
 from __future__ import annotations
@@ -53,6 +55,22 @@ def test_lead_exports_and_compares(
     page.click("#tab-exports")
     expect(page.locator("#no-versions")).to_be_visible()
 
+    page.get_by_label("Format").select_option("jsonl")
+    page.click("#preview-splits")
+    expect(page.locator("#split-preview-refused")).to_contain_text(
+        "validation would get no records"
+    )
+    expect(page.locator("#preview-train [data-records]")).to_have_text("12")
+    page.get_by_label("Train").fill("0.5")
+    page.get_by_label("Validation").fill("0.25")
+    page.get_by_label("Test").fill("0.25")
+    page.click("#preview-splits")
+    expect(page.locator("#preview-validation [data-records]")).to_have_text("3")
+    expect(page.locator("#preview-test [data-records]")).to_have_text("3")
+    expect(page.locator("#preview-train [data-records]")).to_have_text("6")
+    expect(page.locator("#split-preview-refused")).to_have_count(0)
+    assert not DatasetVersion.objects.exists()
+
     first = start_export(page)
     assert wait_for_version(page, first) == "succeeded"
     card = page.locator(f"#version-{first}")
@@ -73,6 +91,9 @@ def test_lead_exports_and_compares(
     for n in range(12, 15):
         annotate(project, (annotator, "pos"), (second, "pos"), text=f"gold text {n}")
     page.reload()
+    page.get_by_label("Train").fill("0.5")
+    page.get_by_label("Validation").fill("0.25")
+    page.get_by_label("Test").fill("0.25")
     second_version = start_export(page)
     assert wait_for_version(page, second_version) == "succeeded"
     page.locator("#compare-a").select_option(str(first))

@@ -572,6 +572,10 @@ MATRIX: dict[str, dict[str, Case]] = {
         "POST": Case(page_lead_only(302), body={"format": "csv", "no_splits": "on"})
     },
     "datasets:export_card": {"GET": Case(page_lead_only(200))},
+    # A preview assigns and stores nothing: the page with the sizes.
+    "datasets:export_preview": {
+        "POST": Case(page_lead_only(200), body={"format": "csv", "no_splits": "on"})
+    },
     # The world has one finished version: comparing it with itself.
     "datasets:export_compare": {
         "GET": Case(
