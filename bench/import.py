@@ -93,27 +93,14 @@ def child_import(file: str, project_name: str) -> dict:
     import django
 
     django.setup()
-    from django.core.files import File
-    from django.core.files.storage import default_storage
 
-    from annotation.importer import ImportOptions, import_run
+    from annotation.importer import import_run
     from annotation.models import Item
-    from projects.jobs import job_create, run_job
+    from projects.jobs import run_job
     from projects.models import Job, Project
 
     project = Project.objects.get(name=project_name)
-    with open(file, "rb") as fh:
-        name = default_storage.save("imports/bench.jsonl", File(fh))
-    job = job_create(
-        project=project,
-        kind="import",
-        user=None,
-        params={
-            "file": name,
-            "filename": "bench.jsonl",
-            "options": ImportOptions(format="jsonl").__dict__,
-        },
-    )
+    job = _import_job(project, file)
     start = time.perf_counter()
     run_job(job.pk, import_run)
     seconds = time.perf_counter() - start
@@ -233,6 +220,29 @@ def _percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def _import_job(project, file: str):
+    """A queued import job of ``file`` (JSONL) into ``project``, its upload
+    stored as the API stores one."""
+    from django.core.files import File
+    from django.core.files.storage import default_storage
+
+    from annotation.importer import ImportOptions
+    from projects.jobs import job_create
+
+    with open(file, "rb") as fh:
+        name = default_storage.save("imports/bench.jsonl", File(fh))
+    return job_create(
+        project=project,
+        kind="import",
+        user=None,
+        params={
+            "file": name,
+            "filename": "bench.jsonl",
+            "options": ImportOptions(format="jsonl").__dict__,
+        },
+    )
+
+
 def child_embedded(file: str, project_name: str, other_name: str, cancel_after: float) -> dict:
     """An import job in a child process; here an annotator claims and
     submits in the other project in a thread, and the main thread watches
@@ -244,14 +254,11 @@ def child_embedded(file: str, project_name: str, other_name: str, cancel_after: 
 
     django.setup()
     from django.contrib.auth import get_user_model
-    from django.core.files import File
-    from django.core.files.storage import default_storage
     from django.db import connection
 
     from annotation import queue
-    from annotation.importer import ImportOptions
     from annotation.models import Item
-    from projects.jobs import job_cancel, job_create
+    from projects.jobs import job_cancel
     from projects.models import Job, Project
 
     project = Project.objects.get(name=project_name)
@@ -298,18 +305,7 @@ def child_embedded(file: str, project_name: str, other_name: str, cancel_after: 
     claims.clear()
     submits.clear()
 
-    with open(file, "rb") as fh:
-        name = default_storage.save("imports/bench.jsonl", File(fh))
-    job = job_create(
-        project=project,
-        kind="import",
-        user=None,
-        params={
-            "file": name,
-            "filename": "bench.jsonl",
-            "options": ImportOptions(format="jsonl").__dict__,
-        },
-    )
+    job = _import_job(project, file)
     child = subprocess.Popen(
         [sys.executable, __file__, "--child", "run-job", "--job", str(job.pk)],
         stdout=subprocess.PIPE,
@@ -491,13 +487,19 @@ def report(results: list[dict]) -> str:
         ]
         for r in embedded:
             b, c = r["embedded"]["beside"], r["embedded"]["cancel"]
+            # An import shorter than the cancel's delay ends before the cancel.
+            cancelled = (
+                "ended before the cancel"
+                if c["cancel_to_end_s"] is None
+                else f"{c['cancel_to_end_s']:.2f} s"
+            )
             lines.append(
                 f"| {r['n']:,} | {b['seconds']:.1f} s, {b['status']} | {b['cycles']} | "
                 f"{b['claim_p50_ms']:.0f} / {b['claim_p95_ms']:.0f} / {b['claim_max_ms']:.0f} ms "
                 f"({b['alone']['claim_p50_ms']:.0f} / {b['alone']['claim_p95_ms']:.0f} ms) | "
                 f"{b['submit_p50_ms']:.0f} / {b['submit_p95_ms']:.0f} ms | "
                 f"{b['longest_progress_gap_s']:.2f} s ({b['last_gap_s']:.2f} s) | "
-                f"{c['cancel_to_end_s']:.2f} s, {c['status']} | {c['visible_items']} items visible, "
+                f"{cancelled}, {c['status']} | {c['visible_items']} items visible, "
                 f"{c['rows_in_item_table']} rows in the item table |"
             )
         lines += [
