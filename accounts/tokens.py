@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from accord.sql import model_columns, model_from_row
+
 from .models import ApiToken, User
 
 
@@ -48,9 +50,6 @@ def token_verify(key: str) -> ApiToken | None:
     # every API request, and compiling ORM queries cost more CPU than the
     # database's work (docs/benchmarks.md, the queue). Expiry and revocation
     # are decided in SQL, so no timestamp needs converting.
-    # Imported here: projects depends on accounts, not the other way round.
-    from projects.access import model_columns, model_from_row
-
     now = timezone.now()
     digest = _digest(key)
     with connection.cursor() as cursor:

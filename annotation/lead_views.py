@@ -22,9 +22,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accord.errors import Conflict, InvalidInput
+from accord.pages import render_page
 from projects import access
 from projects.models import Project
-from projects.views import project_context, read_only_when_archived, render_page
+from projects.pages import project_context, read_only_when_archived
 from review.models import GoldRecord
 
 from . import lead_selectors, queue

@@ -17,21 +17,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db import connection
 from django.utils import timezone
 
 from accord.errors import Conflict
+from accord.sql import LockNamespace, advisory_xact_lock
 
-NAMESPACE = 0x17E5
 # A staging import reports progress (its heartbeat) at least twice a second.
 STAGING_STALE = timedelta(seconds=60)
 
 
 def lock_project_items(project_id: int) -> None:
     """Call inside the transaction that writes the items."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [NAMESPACE, project_id])
+    advisory_xact_lock(LockNamespace.ITEMS, project_id)
 
 
 def staging_holder(project_id: int) -> int | None:

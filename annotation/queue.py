@@ -39,7 +39,7 @@ from django.utils import timezone
 
 from accord.errors import Conflict, InvalidInput, ServiceUnavailable
 from accord.ratelimit import RateLimited, check_rate
-from projects.access import model_columns, model_from_row
+from accord.sql import model_columns, model_from_row
 from projects.counters import CounterBatch
 from projects.models import (
     GuidelineVersion,

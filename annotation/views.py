@@ -29,11 +29,12 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accord.errors import Conflict, InvalidInput
+from accord.pages import render_page
 from projects import access
 from projects import selectors as project_selectors
 from projects.jobs import job_cancel as job_cancel_request
 from projects.models import Job, Project
-from projects.views import project_context, read_only_when_archived, render_page
+from projects.pages import project_context, read_only_when_archived
 
 from . import forms, importer, selectors, services
 from .models import Item, ItemState

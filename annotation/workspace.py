@@ -27,7 +27,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Left
 from django.http import Http404, HttpRequest, HttpResponse
@@ -39,11 +38,12 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
 
 from accord.errors import Conflict, InvalidInput
+from accord.pages import login_or_401, render_page, render_partial
 from accord.ratelimit import RateLimited
 from projects import access
 from projects.markdown import render_markdown
 from projects.models import ConfigVersion, Project
-from projects.views import project_context, render_page, render_partial
+from projects.pages import project_context
 from review.selectors import unseen_feedback
 
 from . import queue, queue_selectors, tasktypes
@@ -66,31 +66,6 @@ DONE = (AssignmentState.SUBMITTED, AssignmentState.SKIPPED)
 
 
 # --- plumbing -----------------------------------------------------------------
-
-
-def _wants_status(request: HttpRequest) -> bool:
-    """A request made by the page's script (htmx, or fetch for drafts), which
-    handles a 401 itself; a browser navigating gets the login page."""
-    return bool(request.htmx) or request.headers.get("X-Requested-With") == "fetch"
-
-
-def login_or_401(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.user.is_authenticated:
-            return view(request, *args, **kwargs)
-        if _wants_status(request):
-            response = HttpResponse(
-                "Your session has ended: sign in again to go on.",
-                status=401,
-                content_type="text/plain; charset=utf-8",
-            )
-            # Not Basic: the browser must not pop up its own password prompt.
-            response["WWW-Authenticate"] = 'Session realm="Accord"'
-            return response
-        return redirect_to_login(request.get_full_path())
-
-    return wrapper
 
 
 def _project(request: HttpRequest, project_id: int) -> Project:

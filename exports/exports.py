@@ -57,6 +57,7 @@ from django.utils.dateparse import parse_datetime
 from isal import isal_zlib
 
 from accord.errors import InvalidInput
+from accord.sql import LockNamespace
 from annotation import tasktypes
 from annotation.models import Annotation, Assignment, Item
 from projects.jobs import JobContext, JobFailed, job_create, job_enqueue
@@ -116,8 +117,7 @@ REQUEST_KEYS = ("format", "splits", "group_by", "filters", "options", "dry_run")
 MAX_TEXT = 10_000
 # The datasheet's agreement: the agreement report's resamples and seed.
 AGREEMENT = ReportParams()
-# Advisory-lock namespace for split assignment (projects.jobs uses 0x4A0B).
-SPLIT_LOCK = 0x5B17
+SPLIT_LOCK = int(LockNamespace.SPLITS)
 SERIALIZATION_RETRIES = 3
 SQL_DUMP = orjson.OPT_SORT_KEYS
 

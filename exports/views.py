@@ -22,11 +22,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accord.errors import Conflict, InvalidInput
+from accord.pages import render_page, render_partial
 from annotation import tasktypes
 from projects import access
 from projects.models import Project
+from projects.pages import project_context, read_only_when_archived
 from projects.services import project_config
-from projects.views import project_context, read_only_when_archived, render_page, render_partial
 from review.models import GoldSource
 
 from . import exports, formats

@@ -14,16 +14,17 @@ No view compares roles inline.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable
 
 from django.contrib.auth.models import AnonymousUser, Permission
 from django.core.exceptions import PermissionDenied
-from django.db import connection, connections
+from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 from rest_framework.permissions import BasePermission
+
+from accord.sql import dialect, model_columns, model_from_row
 
 from .models import Membership, Project, ProjectUserObjectPermission, Role
 
@@ -134,74 +135,6 @@ def user_permissions(user, project: Project) -> frozenset[str]:
         return frozenset(row[0] for row in cursor.fetchall())
 
 
-# --- rows of SQL of our own ----------------------------------------------------
-#
-# The token check, these access checks and the queue's claim and submit read
-# with SQL of their own (compiling an ORM query costs more CPU than running
-# it). ``Model.objects.raw`` would still rebuild its column map and
-# converters from the cursor's description on every call, which on the hot
-# path cost as much as the query; these two keep the map per model. Columns
-# are named, never ``*``: a prepared statement (accord/settings.py) whose
-# result changed shape because a migration added a column would fail until
-# its connection closed.
-
-
-def _columns(model) -> list[str]:
-    quote = connection.ops.quote_name
-    return [quote(field.column) for field in model._meta.concrete_fields]
-
-
-_COLUMNS: dict[tuple[Any, str], str] = {}
-
-
-def model_columns(model, alias: str) -> str:
-    """The model's columns in field order, as ``alias.column, …``."""
-    key = (model, alias)
-    if key not in _COLUMNS:
-        _COLUMNS[key] = ", ".join(f"{alias}.{column}" for column in _columns(model))
-    return _COLUMNS[key]
-
-
-_CONVERTERS: dict[tuple[Any, str], list[tuple[int, list, Any]]] = {}
-
-
-def _converters(model) -> list[tuple[int, list, Any]]:
-    """(position, converters, column) for each field whose value the ORM
-    converts on this database (JSON from text on both; dates, times and
-    booleans on SQLite): the same functions RawQuerySet applies."""
-    key = (model, connection.vendor)
-    if key not in _CONVERTERS:
-        found = []
-        for position, field in enumerate(model._meta.concrete_fields):
-            column = field.get_col(model._meta.db_table)
-            functions = connection.ops.get_db_converters(column) + field.get_db_converters(
-                connection
-            )
-            if functions:
-                found.append((position, functions, column))
-        _CONVERTERS[key] = found
-    return _CONVERTERS[key]
-
-
-def model_from_row(model, row: Sequence, start: int = 0):
-    """The instance whose columns (``model_columns`` order) start at
-    ``row[start]``, as the ORM would have loaded it."""
-    size = len(model._meta.concrete_fields)
-    values = list(row[start : start + size])
-    converters = _converters(model)
-    if converters:
-        wrapper = connections[connection.alias]  # what the ORM passes, not the proxy
-        for position, functions, column in converters:
-            value = values[position]
-            for function in functions:
-                value = function(value, column, wrapper)
-            values[position] = value
-    instance = model(*values)
-    instance._state.adding = False
-    instance._state.db = connection.alias
-    return instance
-
-
 def _project_and_permissions(pk: int, user) -> tuple[Project | None, frozenset[str]]:
     """The project and the user's permission codenames on it, in one read."""
     if user is None or not user.is_authenticated or not user.is_active:
@@ -221,11 +154,7 @@ def _project_and_permissions(pk: int, user) -> tuple[Project | None, frozenset[s
 def _held_sql(project: str = "pr") -> str:
     """The caller's permission codenames on ``project`` as one text column
     (parameter: the user's id)."""
-    joined = (
-        "string_agg(p.codename, ',')"
-        if connection.vendor == "postgresql"
-        else "group_concat(p.codename, ',')"
-    )
+    joined = dialect().string_agg("p.codename", "','")
     return (
         f"(SELECT {joined} FROM {ProjectUserObjectPermission._meta.db_table} o "  # noqa: S608
         f"JOIN {Permission._meta.db_table} p ON p.id = o.permission_id "

@@ -46,6 +46,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accord.errors import Conflict, InvalidInput
+from accord.sql import LockNamespace
 
 from .models import Job, JobStatus, Project
 
@@ -53,9 +54,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 PROGRESS_EVERY_SECONDS = 0.5
-# Advisory-lock namespace, so job locks never collide with other users of
-# pg_advisory_lock on the same database.
-LOCK_NAMESPACE = 0x4A0B
+LOCK_NAMESPACE = int(LockNamespace.JOBS)
 
 
 class JobCancelled(Exception):

@@ -14,8 +14,6 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
-from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -23,137 +21,23 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from accord.errors import Conflict, InvalidInput
+from accord.pages import render_page
 
 from . import access, forms, selectors, services
 from .markdown import render_markdown
 from .models import GuidelineDraft, Invite, Membership, Project
+from .pages import Can, project_context, read_only_when_archived
 
 # The session key that carries a new invite link across POST/redirect/GET, so
 # the link is shown once and never travels in a URL or a cookie.
 INVITE_LINK_KEY = "accord_new_invite"
 FIX_BELOW = "Nothing was saved: correct the fields marked below."
-READ_ONLY = "This project is archived, so it is read-only. A lead can unarchive it in Settings."
 
 Page = Callable[[HttpRequest, Project], HttpResponse]
-
-
-# --- plumbing -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Can:
-    """What the caller may do on this project, from access.user_permissions:
-    templates ask ``can.manage_members``, never about roles."""
-
-    perms: frozenset[str]
-    archived: bool
-
-    def _may(self, perm: str) -> bool:
-        return perm in self.perms and not (self.archived and perm in access.WRITE_PERMISSIONS)
-
-    @property
-    def change(self) -> bool:
-        return self._may(access.CHANGE)
-
-    @property
-    def see_settings(self) -> bool:
-        # An archived project's settings stay readable: that is where it is
-        # unarchived.
-        return access.CHANGE in self.perms
-
-    @property
-    def manage_members(self) -> bool:
-        return self._may(access.MANAGE_MEMBERS)
-
-    @property
-    def see_invites(self) -> bool:
-        return access.MANAGE_MEMBERS in self.perms
-
-    @property
-    def edit_guidelines(self) -> bool:
-        return self._may(access.EDIT_GUIDELINES)
-
-    @property
-    def see_draft(self) -> bool:
-        return access.EDIT_GUIDELINES in self.perms
-
-    @property
-    def see_items(self) -> bool:
-        # An archived project's items stay readable.
-        return access.IMPORT_ITEMS in self.perms
-
-    @property
-    def manage_items(self) -> bool:
-        return self._may(access.IMPORT_ITEMS)
-
-    @property
-    def view_stats(self) -> bool:
-        return access.VIEW_STATS in self.perms
-
-    @property
-    def annotate(self) -> bool:
-        # The Annotate tab and history stay for an archived project: the
-        # workspace says it is read-only, the history lists past work.
-        return access.ANNOTATE in self.perms
-
-    @property
-    def export(self) -> bool:
-        # An archived project's versions stay readable and downloadable.
-        return access.EXPORT in self.perms
-
-    @property
-    def review(self) -> bool:
-        return access.REVIEW in self.perms
-
-    @property
-    def see_gold(self) -> bool:
-        # Gold and its history are for reviewers and leads; an annotator
-        # sees gold only as feedback on their own work.
-        return bool(self.perms & {access.REVIEW, access.VIEW_STATS})
-
-
-def render_page(
-    request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200
-) -> HttpResponse:
-    """The whole page, or for an htmx request only its ``section`` partial
-    (a history restore needs the whole page)."""
-    partial = bool(request.htmx) and not request.htmx.history_restore_request
-    project = context.get("project")
-    # Times on a project's pages read in the project's time zone.
-    with timezone.override(project.time_zone if project else None):
-        response = render(
-            request, f"{template}#section" if partial else template, context, status=status
-        )
-    patch_vary_headers(response, ["HX-Request"])
-    return response
-
-
-def render_partial(
-    request: HttpRequest, template: str, partial: str, context: dict[str, Any], *, status: int = 200
-) -> HttpResponse:
-    """An htmx action's answer: one named partial of ``template``, with the
-    messages out of band, times in the project's time zone."""
-    context["oob_messages"] = True
-    project = context.get("project")
-    with timezone.override(project.time_zone if project else None):
-        response = render(request, f"{template}#{partial}", context, status=status)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
-
-
-def project_context(request: HttpRequest, project: Project, tab: str) -> dict[str, Any]:
-    membership = access.membership_of(request.user, project)
-    return {
-        "project": project,
-        "tab": tab,
-        "can": Can(access.user_permissions(request.user, project), project.is_archived),
-        "my_roles": membership.roles if membership else [],
-    }
 
 
 def _done(
@@ -178,25 +62,6 @@ def _done(
         response["HX-Replace-Url"] = url
         return response
     return redirect(url)
-
-
-def read_only_when_archived(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """A write on an archived project answers 409 with a read-only notice
-    (access raises ProjectArchived for it)."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, project_id: int, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, project_id, **kwargs)
-        except access.ProjectArchived:
-            # ProjectArchived comes only after the visibility check passed,
-            # so naming the project here tells the caller nothing new.
-            project = access.access_project(request.user, project_id, write=False)
-            messages.error(request, READ_ONLY)
-            context = project_context(request, project, "overview")
-            return render_page(request, "projects/read_only.html", context, status=409)
-
-    return wrapper
 
 
 # --- list and create ----------------------------------------------------------

@@ -26,9 +26,10 @@ from django.utils.cache import patch_vary_headers
 from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
 
+from accord.pages import render_page
 from projects import access
 from projects.models import Job, JobStatus, Project
-from projects.views import project_context, render_page
+from projects.pages import project_context
 
 from . import charts, report_jobs
 from .models import AgreementReport

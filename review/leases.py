@@ -23,11 +23,11 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accord.errors import Conflict, InvalidInput
+from accord.sql import model_columns, model_from_row
 from annotation import queue
 from annotation.models import Annotation, Item, ItemState
 from annotation.queue import NothingLeft
 from annotation.tasktypes.base import TaskTypeError
-from projects.access import model_columns, model_from_row
 from projects.models import Project
 
 from .gold import _task, current_guideline_version

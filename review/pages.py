@@ -24,11 +24,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accord.errors import Conflict, InvalidInput
+from accord.pages import render_page, render_partial
 from annotation import tasktypes
 from annotation.labels import item_label
 from annotation.queue_selectors import config_version
 from projects import access
-from projects.views import project_context, read_only_when_archived, render_page, render_partial
+from projects.pages import project_context, read_only_when_archived
 
 from . import gold as gold_service
 from . import leases, selectors
