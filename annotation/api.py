@@ -221,11 +221,9 @@ class ItemPriorityView(ProjectPermissionMixin, APIView):
         responses={202: JOB_ANSWER},
     )
     def post(self, request, project_id: int):
-        from .tasks import set_priorities
-
         params = services.clean_priorities(request.data)
         if params["mode"] == "filter":
             selectors.items_filter(self.project, params["filter"])  # 400 now, not in the job
         job = job_create(project=self.project, kind="priority", user=request.user, params=params)
-        job_enqueue(job, set_priorities)
+        job_enqueue(job)
         return Response({"job": job_payload(job)}, status=status.HTTP_202_ACCEPTED)

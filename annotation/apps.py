@@ -11,6 +11,14 @@ class AnnotationConfig(AppConfig):
         from .tasktypes import autodiscover
 
         autodiscover()
+        # Imported once the models are loaded; the tasks are this app's job kinds.
+        from projects.jobs import job_kind_register
+
+        from . import tasks
+
+        job_kind_register("import", tasks.import_items)
+        job_kind_register("priority", tasks.set_priorities)
+        job_kind_register("requeue", tasks.requeue)
         post_migrate.connect(_text_index_ensure, sender=self, dispatch_uid="annotation.text_search")
 
 

@@ -144,7 +144,6 @@ def import_start(
     *, project: Project, user, stream: IO[bytes], filename: str, options: ImportOptions
 ) -> Job:
     """Store the file, create the job and queue it once this transaction commits."""
-    from .tasks import import_items
 
     name = default_storage.save(
         f"imports/{project.pk}/{uuid.uuid4().hex}.{options.format}", File(stream)
@@ -156,7 +155,7 @@ def import_start(
             user=user,
             params={"file": name, "filename": filename[:200], "options": asdict(options)},
         )
-        job_enqueue(job, import_items)
+        job_enqueue(job)
     return job
 
 

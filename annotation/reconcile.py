@@ -34,13 +34,9 @@ CHUNK = 5000
 
 def requeue_start(*, project: Project, user, reason: str):
     """Queue a re-rank / overlap / cursor job for ``project`` (after commit)."""
-    # The task object, not its name: job_enqueue reads the name from it, and a
-    # string made every overlap/order/seed change answer 500 after its commit
-    # and never run the job. (Imported where used, like the other senders.)
-    from .tasks import requeue
 
     job = job_create(project=project, user=user, kind="requeue", params={"reason": reason})
-    job_enqueue(job, requeue)
+    job_enqueue(job)
     return job
 
 

@@ -14,7 +14,11 @@ class DatasetsConfig(AppConfig):
 
         connection_created.connect(functions_register, dispatch_uid="exports.sqlite")
 
-        from projects.jobs import job_leftovers_register
+        from projects.jobs import job_kind_register, job_leftovers_register
+
+        from . import tasks
+
+        job_kind_register("export", tasks.export_dataset)
 
         def remove_work_folder(job_id: int) -> None:
             # Imported when needed: the export module loads the formats'

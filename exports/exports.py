@@ -533,7 +533,6 @@ def export_start(*, project: Project, user, raw: Any) -> Started:
     parameters were asked of the same gold (a failed or cancelled one is
     retried with a new job), else a new one with its job queued on commit.
     Bad parameters raise InvalidInput and store nothing."""
-    from .tasks import export_dataset
 
     with transaction.atomic():
         # One request at a time per project: the second of two identical
@@ -554,7 +553,7 @@ def export_start(*, project: Project, user, raw: Any) -> Started:
                     project=locked, kind=KIND, user=user, params={"version": version.pk}
                 )
                 version.save(update_fields=["job"])
-                job_enqueue(version.job, export_dataset)
+                job_enqueue(version.job)
             return Started(version, created=False)
         _refuse_empty_splits(locked, params)
         if params["splits"] and not locked.split_names:
@@ -572,7 +571,7 @@ def export_start(*, project: Project, user, raw: Any) -> Started:
             project=locked, kind=KIND, user=user, params={"version": version.pk}
         )
         version.save(update_fields=["job"])
-        job_enqueue(version.job, export_dataset)
+        job_enqueue(version.job)
     return Started(version, created=True)
 
 

@@ -82,12 +82,30 @@ def job_create(
     )
 
 
-def job_enqueue(job: Job, task) -> None:
-    """Send ``task(job.id)`` once the current transaction commits. The task's
-    name is kept on the row, so the recovery sweep can send it again."""
-    job.task = task.name
-    Job.objects.filter(pk=job.pk).update(task=task.name)
-    transaction.on_commit(lambda: _send(job.pk, task.name))
+# Each kind of job and the Celery task that runs it, registered by the app
+# that owns the kind (its AppConfig.ready, with the task object, so a typo
+# fails at start-up, not after a commit). Services start a job by its kind
+# and never import the module that runs it.
+_kind_tasks: dict[str, Any] = {}
+
+
+def job_kind_register(kind: str, task: Any) -> None:
+    _kind_tasks[kind] = task
+
+
+def job_kinds() -> dict[str, str]:
+    """Every registered kind and its task's name."""
+    return {kind: task.name for kind, task in _kind_tasks.items()}
+
+
+def job_enqueue(job: Job) -> None:
+    """Send the task of ``job.kind`` with the job's id once the current
+    transaction commits. The task's name is kept on the row, so the recovery
+    sweep can send it again."""
+    name = _kind_tasks[job.kind].name
+    job.task = name
+    Job.objects.filter(pk=job.pk).update(task=name)
+    transaction.on_commit(lambda: _send(job.pk, name))
 
 
 def _send(job_id: int, task_name: str) -> bool:

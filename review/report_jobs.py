@@ -71,12 +71,11 @@ def report_start(*, project: Project, user, params: ReportParams | None = None) 
     job = running_report(project)
     if job is not None:
         return job
-    from .tasks import agreement_report
 
     job = job_create(
         project=project, kind=KIND, user=user, params=(params or ReportParams()).as_dict()
     )
-    job_enqueue(job, agreement_report)
+    job_enqueue(job)
     return job
 
 

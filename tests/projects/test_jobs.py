@@ -91,3 +91,16 @@ def test_silent_and_never_started_jobs_are_failed(project, lead):
     assert jobs_fail_stale() == 2
     states = dict(Job.objects.values_list("pk", "status"))
     assert (states[silent.pk], states[lost.pk], states[fresh.pk]) == ("failed", "failed", "queued")
+
+
+def test_every_job_kind_is_run_by_a_registered_task():
+    """Services start jobs by kind; each kind's task must be one the worker
+    knows, under the name kept on the job row."""
+    from accord.celery import app
+    from projects.jobs import job_kinds
+
+    kinds = job_kinds()
+    assert set(kinds) >= {"import", "priority", "requeue", "agreement", "export"}
+    app.loader.import_default_modules()
+    for kind, name in kinds.items():
+        assert name in app.tasks, kind
