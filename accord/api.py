@@ -8,7 +8,7 @@ from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .errors import Conflict, InvalidInput, ServiceUnavailable
+from .errors import Conflict, InvalidInput, ProjectArchived, ServiceUnavailable
 
 
 class CursorPagination(pagination.CursorPagination):
@@ -56,8 +56,6 @@ def exception_handler(exc, context):
 
     Shape: {"detail": <summary>, "errors": [{"field": ..., "reason": ...}]}.
     """
-    from projects.access import ProjectArchived
-
     if isinstance(exc, InvalidInput):
         return Response(error_body(exc.errors), status=400)
     from accord.ratelimit import RateLimited

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
+
 
 class InvalidInput(ValueError):
     """Bad input, with one {field, reason} per problem. Answered with 400."""
@@ -35,3 +37,8 @@ class ServiceUnavailable(Exception):
         self.detail = detail
         self.retry_after = retry_after
         super().__init__(detail)
+
+
+class ProjectArchived(PermissionDenied):
+    """A write on an archived project. Answered with 409 (the API) or the
+    read-only page (projects/pages.py)."""

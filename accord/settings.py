@@ -184,10 +184,15 @@ INSTALLED_APPS = [
     "guardian",
     "django_htmx",
     "template_partials",
+    # Accord's apps, in pipeline order (docs/architecture.md): each imports
+    # only the ones above it in this list.
+    "tasktypes",
     "accounts",
     "projects",
+    "items",
     "annotation",
     "review",
+    "agreement",
     "exports",
     "accord",  # management commands: embedded, demo
 ]
@@ -423,7 +428,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 600.0,
     },
     "refresh-agreement-reports": {
-        "task": "review.tasks.refresh_reports",
+        "task": "agreement.tasks.refresh_reports",
         "schedule": 3600.0,
     },
 }

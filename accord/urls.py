@@ -12,8 +12,10 @@ api_v1 = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),
     path("me/", MeView.as_view(), name="me"),
     path("", include("projects.api_urls")),
+    path("", include("items.api_urls")),
     path("", include("annotation.api_urls")),
     path("", include("review.api_urls")),
+    path("", include("agreement.api_urls")),
     path("", include("exports.api_urls")),
     path("jobs/<int:job_id>/", JobDetailView.as_view(), name="job-detail"),
     path("jobs/<int:job_id>/cancel/", JobCancelView.as_view(), name="job-cancel"),
@@ -36,10 +38,10 @@ urlpatterns = [
         name="api-docs",
     ),
     path("", include("projects.urls")),
+    path("", include("items.urls")),
     path("", include("annotation.urls")),
     path("", include("review.urls")),
-    path("", include("review.pages_urls")),
-    path("", include("review.agreement_urls")),
+    path("", include("agreement.urls")),
     path("", include("exports.urls")),
 ]
 

@@ -6,33 +6,12 @@ class AnnotationConfig(AppConfig):
     verbose_name = "Annotation"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_migrate
-
-        from .tasktypes import autodiscover
-
-        autodiscover()
-        # Imported once the models are loaded; the tasks are this app's job kinds.
+        # Imported once the models are loaded.
+        from items import hooks as item_hooks
         from projects.jobs import job_kind_register
 
-        from . import tasks
+        from . import receivers, tasks
 
-        job_kind_register("import", tasks.import_items)
-        job_kind_register("priority", tasks.set_priorities)
         job_kind_register("requeue", tasks.requeue)
-        post_migrate.connect(_text_index_ensure, sender=self, dispatch_uid="annotation.text_search")
-
-
-def _text_index_ensure(using: str, **kwargs) -> None:
-    """On SQLite, bring the search index's triggers back after any migration
-    (rebuilding the item table drops them) and refill it if they were gone."""
-    from django.db import connections
-
-    from .text_search import sqlite_index_ensure
-
-    connection = connections[using]
-    if connection.vendor == "sqlite":
-        from django.db.migrations.recorder import MigrationRecorder
-
-        applied = MigrationRecorder(connection).applied_migrations()
-        if ("annotation", "0010_add_item_text_search") in applied:
-            sqlite_index_ensure(connection)
+        item_hooks.queue_reordered.connect(receivers.queue_follow)
+        item_hooks.annotated_sql.connect(receivers.annotated_sql)

@@ -15,12 +15,14 @@ from typing import Any
 from django.http import Http404
 from django.utils.text import Truncator
 
+import tasktypes
+from items.labels import item_label
+from items.models import Item, ItemState
 from projects.models import ConfigVersion, Project
 from projects.selectors import project_item_counts
 
-from . import queue_selectors, tasktypes
-from .labels import item_label
-from .models import Assignment, AssignmentState, Item, ItemState, RevisionKind
+from . import queue_selectors
+from .models import Assignment, AssignmentState, RevisionKind
 
 # Leases listed at most: beyond it the page says the table is cut short.
 MAX_LEASES = 500

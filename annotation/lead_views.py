@@ -23,13 +23,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accord.errors import Conflict, InvalidInput
 from accord.pages import render_page
+from items.models import ItemState
 from projects import access
 from projects.models import Project
 from projects.pages import project_context, read_only_when_archived
 from review.models import GoldRecord
 
 from . import lead_selectors, queue
-from .models import ItemState
 
 
 def _queue_page(

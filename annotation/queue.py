@@ -27,7 +27,6 @@ The rules (DESIGN.md, "The queue") and how this module keeps them:
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -37,28 +36,22 @@ from django.db import connection, transaction
 from django.http import Http404
 from django.utils import timezone
 
+import tasktypes
 from accord.errors import Conflict, InvalidInput, ServiceUnavailable
 from accord.ratelimit import RateLimited, check_rate
 from accord.sql import model_columns, model_from_row
+from agreement.services import report_soon_on_commit
+from items.models import Item, ItemState
 from projects.counters import CounterBatch
-from projects.models import (
-    GuidelineVersion,
-    Membership,
-    Project,
-    QueueOrder,
-)
+from projects.models import GuidelineVersion, Membership, Project
 from review.gold import item_settle, submissions
-from review.report_jobs import report_soon_on_commit
 
-from . import tasktypes
 from .models import (
     EXCLUDES,
     Annotation,
     AnnotationRevision,
     Assignment,
     AssignmentState,
-    Item,
-    ItemState,
     QueueCursor,
     ReopenedSlot,
     RevisionKind,
@@ -90,30 +83,6 @@ class NothingLeft(Exception):
 class Claim:
     assignment: Assignment
     resumed: bool
-
-
-# --- ranks --------------------------------------------------------------------
-
-
-def random_rank(seed: int, content_hash: str) -> float:
-    """A seeded position in [0, 1), the same in Python and in PostgreSQL's
-    ``md5`` (see _RANDOM_RANK_SQL), so a re-rank in SQL agrees with import."""
-    digest = hashlib.md5(f"{seed}:{content_hash}".encode(), usedforsecurity=False).hexdigest()
-    return int(digest[:15], 16) / float(1 << 60)
-
-
-_RANDOM_RANK_SQL = (
-    "(('x' || substr(md5(%s || ':' || content_hash), 1, 15))::bit(60)::bigint)::float8 "
-    "/ 1152921504606846976.0"
-)
-
-
-def item_rank(project: Project, *, priority: float, content_hash: str) -> float:
-    if project.queue_order == QueueOrder.PRIORITY:
-        return -priority
-    if project.queue_order == QueueOrder.RANDOM:
-        return random_rank(project.queue_seed, content_hash)
-    return 0.0
 
 
 # --- helpers ------------------------------------------------------------------

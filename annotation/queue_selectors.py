@@ -9,18 +9,12 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
+from items.models import Item, ItemState
 from projects import access
 from projects.counters import counters_for
 from projects.models import ConfigVersion, GuidelineVersion, Membership, Project
 
-from .models import (
-    Annotation,
-    AnnotationRevision,
-    Assignment,
-    AssignmentState,
-    Item,
-    ItemState,
-)
+from .models import Annotation, AnnotationRevision, Assignment, AssignmentState
 
 
 def own_annotations(*, project: Project, user) -> QuerySet[Annotation]:

@@ -11,12 +11,14 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from items.locks import lock_project_items
+from items.models import Item, ItemState
+from items.ranks import RANDOM_RANK_SQL, random_rank
 from projects.counters import counter_add
 from projects.jobs import JobContext, job_create, job_enqueue
 from projects.models import Project, ProjectCounter, QueueOrder
 
-from .locks import lock_project_items
-from .models import Annotation, Assignment, AssignmentState, Item, ItemState, QueueCursor
+from .models import Annotation, Assignment, AssignmentState, QueueCursor
 from .queue import (
     ASSIGNMENT,
     CURSOR,
@@ -25,7 +27,6 @@ from .queue import (
     _excluded_sql,
     _release,
     item_compare,
-    random_rank,
 )
 
 log = logging.getLogger(__name__)
@@ -66,11 +67,9 @@ def items_rerank(project: Project) -> int:
             )
             return cursor.rowcount
     if connection.vendor == "postgresql":
-        from .queue import _RANDOM_RANK_SQL
-
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {ITEM} SET rank = {_RANDOM_RANK_SQL} "  # noqa: S608
+                f"UPDATE {ITEM} SET rank = {RANDOM_RANK_SQL} "  # noqa: S608
                 "WHERE project_id = %s AND state = 'open'",
                 [str(project.queue_seed), project.pk],
             )

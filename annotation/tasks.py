@@ -4,22 +4,6 @@ from celery import shared_task
 
 from projects.jobs import run_job
 
-from .importer import import_discard_upload, import_run
-
-
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def import_items(job_id: int) -> None:
-    """Run import job ``job_id``; safe to deliver twice (projects.jobs)."""
-    run_job(job_id, import_run)
-    import_discard_upload(job_id)
-
-
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def set_priorities(job_id: int) -> None:
-    from .services import priorities_run
-
-    run_job(job_id, priorities_run)
-
 
 @shared_task(ignore_result=True)
 def expire_leases() -> int:
@@ -36,7 +20,8 @@ def expire_leases() -> int:
 def reconcile_counters() -> dict:
     """Recount the queue's counters and report any drift, and remove what
     killed embedded-mode imports staged (hourly)."""
-    from .importer import staging_sweep
+    from items.importer import staging_sweep
+
     from .reconcile import counters_reconcile_all
 
     staging_sweep()

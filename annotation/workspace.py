@@ -37,18 +37,20 @@ from django.utils.cache import patch_vary_headers
 from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
 
+import tasktypes
 from accord.errors import Conflict, InvalidInput
 from accord.pages import login_or_401, render_page, render_partial
 from accord.ratelimit import RateLimited
+from items.labels import item_label
+from items.models import ItemState
 from projects import access
 from projects.markdown import render_markdown
 from projects.models import ConfigVersion, Project
 from projects.pages import project_context
 from review.selectors import unseen_feedback
 
-from . import queue, queue_selectors, tasktypes
-from .labels import item_label
-from .models import Annotation, Assignment, AssignmentState, ItemState
+from . import queue, queue_selectors
+from .models import Annotation, Assignment, AssignmentState
 
 PAGE = "annotation/workspace.html"
 HISTORY = "annotation/history.html"

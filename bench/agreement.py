@@ -73,10 +73,10 @@ def child_report(project_id: int, n_boot: int) -> dict:
     _django()
     from django.contrib.auth import get_user_model
 
+    from agreement.reports import ReportParams
+    from agreement.services import latest_report, report_run
     from projects.jobs import job_create, run_job
     from projects.models import Job
-    from review.report_jobs import latest_report, report_run
-    from review.reports import ReportParams
 
     lead = get_user_model().objects.get(username="bench-lead")
     from projects.models import Project
@@ -103,8 +103,8 @@ def child_report(project_id: int, n_boot: int) -> dict:
 
 def child_read(project_id: int) -> dict:
     _django()
+    from agreement.reliability import read_reliability
     from projects.models import Project
-    from review.reliability import read_reliability
 
     started = time.monotonic()
     data = read_reliability(Project.objects.get(pk=project_id))
@@ -136,10 +136,10 @@ def _module_at(revision: str):
 
 def child_bootstrap(project_id: int, n_boot: int, baseline: str) -> dict:
     _django()
+    from agreement import coefficients as agreement
+    from agreement.reliability import read_reliability
+    from agreement.reports import _units
     from projects.models import Project
-    from review import agreement
-    from review.reliability import read_reliability
-    from review.reports import _units
 
     codes = _units(read_reliability(Project.objects.get(pk=project_id))).codes
     runs = []

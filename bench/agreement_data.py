@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from django.db import connection
 
-from annotation.models import Annotation, Assignment, Item
+from annotation.models import Annotation, Assignment
 from annotation.reconcile import counters_reconcile
+from items.models import Item
 from projects.models import Project
 from review.models import GoldRecord
 

@@ -159,8 +159,8 @@ def child_reset(project_id: int) -> dict:
     _django()
     from django.db import connection
 
-    from annotation.models import Item
     from exports.models import ItemSplit
+    from items.models import Item
 
     table = ItemSplit._meta.db_table
     with connection.cursor() as cursor:

@@ -94,8 +94,8 @@ def child_import(file: str, project_name: str) -> dict:
 
     django.setup()
 
-    from annotation.importer import import_run
-    from annotation.models import Item
+    from items.importer import import_run
+    from items.models import Item
     from projects.jobs import run_job
     from projects.models import Job, Project
 
@@ -126,7 +126,7 @@ def child_copy(file: str, project_name: str) -> dict:
     from django.db import connection
     from django.utils import timezone
 
-    from annotation.importer import ITEM_COLUMNS
+    from items.importer import ITEM_COLUMNS
     from projects.models import Project
 
     project = Project.objects.get(name=project_name)
@@ -179,7 +179,7 @@ def child_setup_other(name: str) -> dict:
     django.setup()
     from django.contrib.auth import get_user_model
 
-    from annotation.services import ItemRow, items_create
+    from items.services import ItemRow, items_create
     from projects import services
 
     User = get_user_model()
@@ -203,7 +203,7 @@ def child_run_job(job_id: int) -> dict:
     import django
 
     django.setup()
-    from annotation.importer import import_run
+    from items.importer import import_run
     from projects.jobs import run_job
     from projects.models import Job
 
@@ -226,7 +226,7 @@ def _import_job(project, file: str):
     from django.core.files import File
     from django.core.files.storage import default_storage
 
-    from annotation.importer import ImportOptions
+    from items.importer import ImportOptions
     from projects.jobs import job_create
 
     with open(file, "rb") as fh:
@@ -257,7 +257,7 @@ def child_embedded(file: str, project_name: str, other_name: str, cancel_after: 
     from django.db import connection
 
     from annotation import queue
-    from annotation.models import Item
+    from items.models import Item
     from projects.jobs import job_cancel
     from projects.models import Job, Project
 

@@ -95,8 +95,8 @@ def child_setup(n: int) -> dict:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from annotation import text_search
-    from annotation.importer import ITEM_COLUMNS
+    from items import text_search
+    from items.importer import ITEM_COLUMNS
     from projects import services
     from projects.counters import counter_add
 
@@ -148,7 +148,7 @@ def child_index() -> dict:
     django.setup()
     from django.db import connection
 
-    from annotation import text_search
+    from items import text_search
 
     started = time.perf_counter()
     with connection.cursor() as cursor:
@@ -189,8 +189,8 @@ def child_measure(project_id: int, runs: int, phase: str) -> dict:
     from django.test import Client
 
     from accounts.tokens import token_issue
-    from annotation.models import Item, ItemState
-    from annotation.selectors import items_filter
+    from items.models import Item, ItemState
+    from items.selectors import items_filter
     from projects.models import Project
 
     project = Project.objects.get(pk=project_id)

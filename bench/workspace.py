@@ -65,7 +65,7 @@ import json, sys
 import django
 django.setup()
 from django.contrib.auth import get_user_model
-from annotation.services import ItemRow, items_create
+from items.services import ItemRow, items_create
 from projects import services
 from projects.services import project_config
 User = get_user_model()

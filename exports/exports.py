@@ -56,16 +56,17 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from isal import isal_zlib
 
+import tasktypes
 from accord.errors import InvalidInput
 from accord.sql import LockNamespace
-from annotation import tasktypes
-from annotation.models import Annotation, Assignment, Item
+from agreement.reliability import value_of
+from agreement.reports import ReportParams, headline_compute
+from annotation.models import Annotation, Assignment
+from items.models import Item
 from projects.jobs import JobContext, JobFailed, job_create, job_enqueue
 from projects.models import Job, JobStatus, Project
 from projects.services import project_config
 from review.models import GoldRecord, GoldRevision, GoldSource
-from review.reliability import value_of
-from review.reports import ReportParams, headline_compute
 
 from . import formats
 from .formats.base import ExportOptions, GoldRow, IdDigest, MetaColumn, meta_kind

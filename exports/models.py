@@ -7,7 +7,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from annotation.models import Item
+from items.models import Item
 from projects.models import Job, Project
 
 

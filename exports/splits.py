@@ -47,7 +47,7 @@ from django.db import connection
 from django.db.models.fields.json import compile_json_path
 
 from accord.errors import InvalidInput
-from annotation.models import Item
+from items.models import Item
 from projects.models import Project
 
 from .models import ItemSplit

@@ -21,9 +21,9 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+import tasktypes
 from accord.errors import Conflict, InvalidInput
 from accord.pages import render_page, render_partial
-from annotation import tasktypes
 from projects import access
 from projects.models import Project
 from projects.pages import project_context, read_only_when_archived

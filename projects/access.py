@@ -24,6 +24,7 @@ from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 from rest_framework.permissions import BasePermission
 
+from accord.errors import ProjectArchived
 from accord.sql import dialect, model_columns, model_from_row
 
 from .models import Membership, Project, ProjectUserObjectPermission, Role
@@ -177,10 +178,6 @@ def _project(pk: int) -> Project | None:
     return None if row is None else model_from_row(Project, row)
 
 
-class ProjectArchived(PermissionDenied):
-    """A write on an archived project (the API answers 409)."""
-
-
 def access_project(user, project_id, perm: str = VIEW, *, write: bool | None = None) -> Project:
     """The project if ``user`` holds ``perm`` on it, else Http404.
 
@@ -285,7 +282,7 @@ def access_assignment(user, assignment_id, *, write: bool = True):
         raise Http404 from exc
     if user is None or not user.is_authenticated or not 0 < pk < 2**63:
         raise Http404
-    from annotation.models import Item
+    from items.models import Item
 
     # One read for the assignment, its project with the caller's permissions
     # on it, and its item: every submit, skip and draft asks this.

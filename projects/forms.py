@@ -19,7 +19,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.text import capfirst
 
-from annotation import tasktypes
+import tasktypes
 
 from .models import DEFAULT_REASON_CODES, Project, QueueOrder, ReviewPolicy, Role
 from .services import MAX_OVERLAP

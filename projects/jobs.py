@@ -45,6 +45,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accord.celery import app
 from accord.errors import Conflict, InvalidInput
 from accord.sql import LockNamespace
 
@@ -114,8 +115,6 @@ def _send(job_id: int, task_name: str) -> bool:
     Runs after the commit, so the request that made the job answers with it
     whatever happens here: a message that did not get through leaves the job
     queued with no ``sent_at``, and ``jobs_recover`` sends it later."""
-    from accord.celery import app
-
     try:
         app.send_task(task_name, args=[job_id])
     except Exception as exc:  # noqa: BLE001 - any broker failure; the sweep retries

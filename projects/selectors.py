@@ -8,7 +8,8 @@ from typing import TypedDict
 
 from django.db.models import Count, QuerySet
 
-from annotation.models import Annotation, ItemState
+from annotation.models import Annotation
+from items.models import ItemState
 
 from . import access
 from .counters import counters_for

@@ -22,8 +22,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+import tasktypes
 from accord.errors import Conflict, InvalidInput
-from annotation import tasktypes
 from annotation.models import Annotation
 
 from . import access
@@ -399,7 +399,7 @@ def project_config_update(
     new_key = current.task_type if task_type is None else task_type
     new_type, normalised = _clean_config(new_key, config)
     if new_key != current.task_type:
-        from annotation.tasktypes.base import ConfigImpact
+        from tasktypes.base import ConfigImpact
 
         impact = ConfigImpact(breaking=True, changes=[f"changes the task type to {new_key!r}"])
     else:

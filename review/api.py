@@ -19,12 +19,10 @@ from accord.errors import InvalidInput
 from annotation.queue import NothingLeft
 from projects import access
 from projects.api import ProjectPermissionMixin
-from projects.jobs_api import job_payload
 from projects.serializers import reject_unknown
 
 from . import gold as gold_service
-from . import leases, report_jobs, selectors
-from .reports import ReportParams
+from . import leases, selectors
 
 NO_CONTENT = OpenApiResponse(
     description='nothing to review now; header Accord-Reason "nothing-left" or "all-leased" '
@@ -324,59 +322,3 @@ class ReviewLeaseReleaseView(ProjectPermissionMixin, APIView):
     def post(self, request, project_id: int, review_id: int):
         released = leases.review_lease_release(project=self.project, review_id=review_id)
         return Response({"released": released})
-
-
-def report_payload(report) -> dict:
-    return {
-        "id": report.pk,
-        "created_at": report.created_at,
-        "coefficient": report.coefficient,
-        "value": report.value,
-        "annotations": report.annotations,
-        "items": report.items,
-        "duration_ms": report.duration_ms,
-        "params": report.params,
-        "result": report.result,
-        "job": report.job_id,
-    }
-
-
-class AgreementInput(serializers.Serializer):
-    n_boot = serializers.IntegerField(required=False, min_value=0, max_value=10000)
-    seed = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
-    confidence = serializers.FloatField(required=False, min_value=0.5, max_value=0.999)
-
-
-class AgreementView(ProjectPermissionMixin, APIView):
-    project_perm = access.VIEW_STATS
-
-    @extend_schema(
-        responses=inline_serializer(
-            "AgreementReport",
-            {
-                "report": serializers.JSONField(allow_null=True),
-                "running": serializers.JSONField(allow_null=True),
-            },
-        )
-    )
-    def get(self, request, project_id: int):
-        report = report_jobs.latest_report(self.project)
-        running = report_jobs.running_report(self.project)
-        return Response(
-            {
-                "report": report_payload(report) if report else None,
-                "running": job_payload(running) if running else None,
-            }
-        )
-
-    @extend_schema(
-        request=AgreementInput,
-        responses={202: inline_serializer("AgreementJob", {"job": serializers.JSONField()})},
-    )
-    def post(self, request, project_id: int):
-        data = reject_unknown(request.data or {}, {"n_boot", "seed", "confidence"})
-        serializer = AgreementInput(data=data)
-        serializer.is_valid(raise_exception=True)
-        params = ReportParams(**serializer.validated_data)
-        job = report_jobs.report_start(project=self.project, user=request.user, params=params)
-        return Response({"job": job_payload(job)}, status=202)

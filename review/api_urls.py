@@ -18,7 +18,6 @@ urlpatterns = [
         api.ReviewLeaseReleaseView.as_view(),
         name="review-lease-release",
     ),
-    path("projects/<int:project_id>/agreement/", api.AgreementView.as_view(), name="agreement"),
     path("projects/<int:project_id>/gold/", api.GoldListView.as_view(), name="gold-list"),
     path(
         "projects/<int:project_id>/feedback/", api.FeedbackListView.as_view(), name="feedback-list"

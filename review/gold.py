@@ -27,23 +27,16 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
 
+import tasktypes
 from accord.errors import Conflict, InvalidInput
-from annotation import tasktypes
-from annotation.labels import item_label
-from annotation.models import Annotation, Assignment, Item, ItemState
-from annotation.tasktypes.base import ConsensusRule, TaskType, TaskTypeError
+from annotation.models import Annotation, Assignment
+from items.labels import item_label
+from items.models import Item, ItemState
 from projects.counters import CounterBatch
 from projects.models import GuidelineVersion, Project, ReviewPolicy
+from tasktypes.base import ConsensusRule, TaskType, TaskTypeError
 
-from .models import (
-    Feedback,
-    GoldRecord,
-    GoldRevision,
-    GoldSource,
-    Review,
-    ReviewKind,
-    ReviewState,
-)
+from .models import Feedback, GoldRecord, GoldRevision, GoldSource, Review, ReviewKind, ReviewState
 
 GOLD = GoldRecord._meta.db_table
 REVISION = GoldRevision._meta.db_table
@@ -514,7 +507,7 @@ def _decide(
 
 
 def _report_soon(project_id: int) -> None:
-    from .report_jobs import report_soon
+    from agreement.services import report_soon
 
     report_soon(project_id)
 

@@ -25,10 +25,11 @@ from django.utils import timezone
 from accord.errors import Conflict, InvalidInput
 from accord.sql import model_columns, model_from_row
 from annotation import queue
-from annotation.models import Annotation, Item, ItemState
+from annotation.models import Annotation
 from annotation.queue import NothingLeft
-from annotation.tasktypes.base import TaskTypeError
+from items.models import Item, ItemState
 from projects.models import Project
+from tasktypes.base import TaskTypeError
 
 from .gold import _task, current_guideline_version
 from .models import Review, ReviewKind, ReviewState

@@ -7,7 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from annotation.models import Annotation, Item
+from annotation.models import Annotation
+from items.models import Item
 from projects.models import Project
 
 
@@ -175,32 +176,3 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"feedback on annotation {self.annotation_id}"
-
-
-class AgreementReport(models.Model):
-    """One computed agreement report of a project: every figure with its n,
-    as JSON, and the parameters it was computed with. The latest is shown;
-    older ones stay for comparison."""
-
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="reports")
-    job = models.ForeignKey(
-        "projects.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField()
-    # The headline, for lists and trends without opening the JSON.
-    coefficient = models.CharField(max_length=40)
-    value = models.FloatField(null=True, blank=True)
-    annotations = models.PositiveIntegerField(default=0)
-    items = models.PositiveIntegerField(default=0)
-    duration_ms = models.PositiveIntegerField(default=0)
-    # What the data looked like (counters), so the schedule skips projects
-    # whose data has not changed since.
-    fingerprint = models.CharField(max_length=200, blank=True)
-    params = models.JSONField(default=dict)
-    result = models.JSONField(default=dict)
-
-    class Meta:
-        indexes = [models.Index(fields=["project", "-created_at"], name="report_latest")]
-
-    def __str__(self) -> str:
-        return f"agreement report {self.pk} of {self.project_id}"

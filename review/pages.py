@@ -23,11 +23,11 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+import tasktypes
 from accord.errors import Conflict, InvalidInput
 from accord.pages import render_page, render_partial
-from annotation import tasktypes
-from annotation.labels import item_label
 from annotation.queue_selectors import config_version
+from items.labels import item_label
 from projects import access
 from projects.pages import project_context, read_only_when_archived
 
@@ -153,7 +153,7 @@ def review_lease_release(request: HttpRequest, project_id: int, review_id: int) 
         messages.success(request, "Review lease released: the item is back in the review queue.")
     else:
         messages.info(request, "That review had already ended.")
-    url = reverse("review_pages:gold", args=[project.pk])
+    url = reverse("review:gold", args=[project.pk])
     if request.htmx:
         response = _gold_page(request, project, held)
         response["HX-Replace-Url"] = url
@@ -257,7 +257,7 @@ def gold_adjudicate(request: HttpRequest, project_id: int, gold_id: int) -> Http
             request, record, status=403, errors=[str(exc) or "You may not adjudicate this item."]
         )
     messages.success(request, "Gold changed; the earlier decision stays in the history.")
-    return redirect("review_pages:gold_detail", project_id=project.pk, gold_id=record.pk)
+    return redirect("review:gold_detail", project_id=project.pk, gold_id=record.pk)
 
 
 @login_required
@@ -273,4 +273,4 @@ def gold_promote(request: HttpRequest, project_id: int, gold_id: int) -> HttpRes
     messages.success(
         request, "Added to the guidelines' draft as a worked example: edit and publish it there."
     )
-    return redirect("review_pages:gold_detail", project_id=project_id, gold_id=record.pk)
+    return redirect("review:gold_detail", project_id=project_id, gold_id=record.pk)

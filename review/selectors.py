@@ -19,12 +19,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accord.errors import InvalidInput
-from annotation.labels import item_label
-from annotation.models import Annotation, ItemState
+from annotation.models import Annotation
 from annotation.queue_selectors import config_version
-from annotation.tasktypes import get as task_type_for
+from items.labels import item_label
+from items.models import ItemState
 from projects.counters import counters_for
 from projects.models import Membership, Project
+from tasktypes import get as task_type_for
 
 from .gold import dispute_key
 from .models import Feedback, GoldRecord, GoldRevision, GoldSource, Review, ReviewKind, ReviewState

@@ -30,18 +30,19 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+import tasktypes
 from accord.errors import Conflict, InvalidInput
 from accord.pages import login_or_401, render_page, render_partial
-from annotation import queue_selectors, tasktypes
-from annotation.labels import item_label
-from annotation.models import ItemState
+from annotation import queue_selectors
 from annotation.queue import NothingLeft
-from annotation.tasktypes.base import HOTKEY_RE, TaskType
+from items.labels import item_label
+from items.models import ItemState
 from projects import access
 from projects.markdown import render_markdown
 from projects.models import GuidelineVersion, Project
 from projects.pages import project_context
 from projects.templatetags.accord_extras import duration
+from tasktypes.base import HOTKEY_RE, TaskType
 
 from . import gold, leases, selectors
 from .models import Review, ReviewKind, ReviewState

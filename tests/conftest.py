@@ -318,8 +318,8 @@ def annotate(db):
     from django.utils import timezone
 
     from annotation import queue
-    from annotation.models import Item
-    from annotation.services import ItemRow, items_create
+    from items.models import Item
+    from items.services import ItemRow, items_create
     from projects.services import project_config
 
     def make(project, *pairs, text: str = "some text") -> Item:

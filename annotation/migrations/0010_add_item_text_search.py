@@ -11,7 +11,7 @@ from django.db import migrations
 
 
 def forwards(apps, schema_editor):
-    from annotation import text_search
+    from items import text_search
 
     connection = schema_editor.connection
     if connection.vendor == "postgresql":
@@ -24,7 +24,7 @@ def forwards(apps, schema_editor):
 
 
 def backwards(apps, schema_editor):
-    from annotation import text_search
+    from items import text_search
 
     connection = schema_editor.connection
     if connection.vendor == "postgresql":

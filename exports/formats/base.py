@@ -20,7 +20,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.json as pa_json
 
-from annotation.tasktypes.base import ExportNotSupported, TaskType
+from tasktypes.base import ExportNotSupported, TaskType
 
 # Sorted keys, compact separators, UTF-8 without escapes, "\n" after each line.
 JSON_LINE = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE

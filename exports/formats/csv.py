@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from annotation.tasktypes.base import TaskType
+from tasktypes.base import TaskType
 
 from .base import (
     FLUSH_ROWS,

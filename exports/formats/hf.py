@@ -17,7 +17,7 @@ import json
 import re
 from typing import Any, BinaryIO
 
-from annotation.tasktypes.base import TaskType
+from tasktypes.base import TaskType
 
 from .base import ExportOptions, Writer
 from .parquet import Parquet, ParquetRowWriter

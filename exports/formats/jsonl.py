@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from annotation.tasktypes.base import TaskType
+from tasktypes.base import TaskType
 
 from .base import (
     ExportOptions,

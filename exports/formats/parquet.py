@@ -58,7 +58,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from annotation.tasktypes.base import TaskType
+from tasktypes.base import TaskType
 
 from .base import (
     ExportOptions,

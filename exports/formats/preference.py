@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, BinaryIO
 
-from annotation.tasktypes.base import TaskType
+from tasktypes.base import TaskType
 
 from .base import ExportOptions, Format, GoldRow, LineWriter, Writer, implements, require_answer
 

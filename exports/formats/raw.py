@@ -14,17 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from annotation.tasktypes.base import TaskType
+from tasktypes.base import TaskType
 
-from .base import (
-    ExportOptions,
-    Format,
-    GoldRow,
-    LineWriter,
-    Writer,
-    json_ids_digest,
-    read_json_ids,
-)
+from .base import ExportOptions, Format, GoldRow, LineWriter, Writer, json_ids_digest, read_json_ids
 
 
 def gold_of(row: GoldRow) -> dict | None:

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django import template
 
-from annotation import tasktypes
+import tasktypes
 
 register = template.Library()
 

@@ -8,8 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation import queue
-from annotation.models import Item
-from annotation.services import ItemRow, items_create
+from items.models import Item
+from items.services import ItemRow, items_create
 from projects import services
 from review import gold, leases
 

@@ -13,12 +13,12 @@ from html.parser import HTMLParser
 import pytest
 from django.utils.safestring import SafeString
 
+from agreement import charts
+from agreement.reports import ReportParams
+from agreement.services import latest_report, report_run
 from projects import services
 from projects.jobs import job_create, run_job
 from projects.models import Job
-from review import charts
-from review.report_jobs import latest_report, report_run
-from review.reports import ReportParams
 
 pytestmark = pytest.mark.django_db
 
@@ -212,8 +212,8 @@ def _submit(project, user, text: str, value) -> None:
     from django.utils import timezone
 
     from annotation import queue
-    from annotation.models import Item
-    from annotation.services import ItemRow, items_create
+    from items.models import Item
+    from items.services import ItemRow, items_create
 
     if not Item.objects.filter(project=project, data__text=text).exists():
         config = services.project_config(project).config

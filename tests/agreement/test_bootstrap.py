@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from review import agreement as ag
+from agreement import coefficients as ag
 
 
 def dataset(units: int = 200, seed: int = 5) -> np.ndarray:

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from review import agreement as ag
-from review.agreement import Figure
+from agreement import coefficients as ag
+from agreement.coefficients import Figure
 
 NAN = np.nan
 

@@ -16,7 +16,7 @@ from nltk.metrics.distance import binary_distance, jaccard_distance, masi_distan
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
-from review import agreement as ag
+from agreement import coefficients as ag
 from tests.agreement.test_coefficients import KRIPPENDORFF_2011
 
 TOL = 1e-9

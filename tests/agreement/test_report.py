@@ -8,9 +8,9 @@ import krippendorff
 import numpy as np
 import pytest
 
+from agreement.reports import ReportParams
+from agreement.services import latest_report, report_run
 from projects.jobs import job_create, run_job
-from review.report_jobs import latest_report, report_run
-from review.reports import ReportParams
 
 pytestmark = pytest.mark.django_db
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from nltk.metrics.agreement import AnnotationTask
 
+from agreement.coefficients import masi_distance
+from agreement.reports import ReportParams
+from agreement.services import latest_report, report_run
 from projects import services
 from projects.jobs import job_create, run_job
-from review.agreement import masi_distance
-from review.report_jobs import latest_report, report_run
-from review.reports import ReportParams
 
 pytestmark = pytest.mark.django_db
 

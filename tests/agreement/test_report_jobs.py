@@ -14,14 +14,14 @@ import pytest
 from django.db import connection
 
 from accord.celery import app
+from agreement import services as report_jobs
+from agreement.models import AgreementReport
+from agreement.reports import ReportParams
+from agreement.tasks import agreement_report
 from bench.agreement_data import fill
 from projects import services
 from projects.jobs import job_create, run_job
 from projects.models import Job
-from review import report_jobs
-from review.models import AgreementReport
-from review.reports import ReportParams
-from review.tasks import agreement_report
 from tests.conftest import start_worker, stop_worker, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)

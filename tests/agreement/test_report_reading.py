@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
+from agreement.reports import ReportParams
+from agreement.services import report_run
 from annotation.models import Annotation
 from bench.agreement_data import fill
 from projects import services
 from projects.jobs import job_create, run_job
-from review.report_jobs import report_run
-from review.reports import ReportParams
 from tests.agreement.test_agreement_page import page_url, tables
 
 pytestmark = pytest.mark.django_db

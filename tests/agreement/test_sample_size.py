@@ -10,8 +10,8 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from review import agreement as ag
-from review.agreement import Figure, Interval
+from agreement import coefficients as ag
+from agreement.coefficients import Figure, Interval
 
 
 @pytest.mark.parametrize("p_c", [0.5, 0.25, 0.1, 0.01])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from review import agreement as ag
+from agreement import coefficients as ag
 
 A = [(0, 5, "PER"), (10, 15, "LOC"), (20, 25, "ORG")]
 B = [(0, 5, "PER"), (10, 16, "LOC"), (30, 35, "ORG")]

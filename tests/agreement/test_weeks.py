@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from review.reliability import _weeks
+from agreement.reliability import _weeks
 
 
 def test_the_week_turns_at_local_midnight():

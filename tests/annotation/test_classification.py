@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from annotation import tasktypes
-from annotation.tasktypes.base import ConsensusRule, TaskTypeError
+import tasktypes
+from tasktypes.base import ConsensusRule, TaskTypeError
 
 clf = tasktypes.get("classification")
 

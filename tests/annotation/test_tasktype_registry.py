@@ -7,11 +7,13 @@ from typing import Any
 
 import pytest
 
+import tasktypes
 from accord.errors import InvalidInput
-from annotation import tasktypes
-from annotation.models import Annotation, Item
-from annotation.services import ItemRow, items_create
-from annotation.tasktypes.base import (
+from annotation.models import Annotation
+from items.models import Item
+from items.services import ItemRow, items_create
+from projects import services
+from tasktypes.base import (
     AgreementSpec,
     ConfigImpact,
     ConsensusRule,
@@ -19,7 +21,6 @@ from annotation.tasktypes.base import (
     TaskType,
     TaskTypeError,
 )
-from projects import services
 
 pytestmark = pytest.mark.django_db
 

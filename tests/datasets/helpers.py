@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from annotation.tasktypes.classification import Classification
 from exports import formats
 from exports.formats import ExportOptions, GoldRow
+from tasktypes.classification import Classification
 
 CLASSIFICATION = Classification()
 SINGLE = {

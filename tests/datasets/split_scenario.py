@@ -52,7 +52,7 @@ def doc_of(k: int):
 def _add(project, prefix: str, n: int, start: int, *, grouped: bool) -> None:
     from django.utils import timezone
 
-    from annotation.models import Item
+    from items.models import Item
     from review.models import GoldRecord
 
     texts = [f"{prefix} {start + k}" for k in range(n)]

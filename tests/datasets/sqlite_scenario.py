@@ -103,8 +103,8 @@ def _annotate(project, item, pairs) -> None:
 
 
 def _project(lead, people, name: str, config: dict, texts: list[str]):
-    from annotation.models import Item
-    from annotation.services import ItemRow, items_create
+    from items.models import Item
+    from items.services import ItemRow, items_create
     from projects import services
 
     project = services.project_create(

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from agreement import services as report_jobs
+from agreement.services import latest_report, report_start
 from exports import exports
 from projects.jobs import run_job
-from review import report_jobs
-from review.report_jobs import latest_report, report_start
 from tests.datasets.exporting import export_now
 
 from .test_export_service import adjudicate

@@ -10,9 +10,9 @@ import hashlib
 import pytest
 from django.utils import timezone
 
-from annotation.models import Item
 from exports import exports
 from exports.models import DatasetVersion, ItemSplit
+from items.models import Item
 from projects.jobs import run_job
 from projects.models import Job
 from review.models import GoldRecord

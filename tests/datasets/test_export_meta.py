@@ -17,9 +17,9 @@ import pyarrow.parquet as pq
 import pytest
 from django.utils import timezone
 
-from annotation.models import Item
 from exports import exports
 from exports.models import DatasetVersion
+from items.models import Item
 from projects.jobs import job_create, run_job
 from review.models import GoldRecord
 from tests.datasets.exporting import export_now

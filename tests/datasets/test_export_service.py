@@ -20,10 +20,10 @@ import pytest
 from django.core.files.storage import FileSystemStorage
 from django.core.management import call_command
 
-from annotation.models import Item
 from exports import exports, formats
 from exports.formats.jsonl import Jsonl, JsonlWriter
 from exports.models import DatasetVersion, ItemSplit
+from items.models import Item
 from projects.jobs import run_job
 from projects.models import Job
 from tests.datasets.exporting import export_now

@@ -13,10 +13,11 @@ import pytest
 from django.db import connection
 
 from accord.celery import app
-from annotation.models import Annotation, Assignment, Item
+from annotation.models import Annotation, Assignment
 from bench.agreement_data import fill
 from exports import exports
 from exports.models import DatasetVersion
+from items.models import Item
 from projects import services
 from projects.models import Job
 from review.models import GoldRecord

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from annotation.tasktypes.base import ExportNotSupported, TaskType
 from exports import formats
+from tasktypes.base import ExportNotSupported, TaskType
 
 from .helpers import CLASSIFICATION, gold, json_lines, write
 

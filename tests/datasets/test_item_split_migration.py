@@ -10,8 +10,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from annotation.models import Item
 from exports.models import ItemSplit
+from items.models import Item
 
 # Splits on the item row, the new table already there but still empty.
 BEFORE = [("annotation", "0007_add_item_split"), ("datasets", "0002_add_item_split")]

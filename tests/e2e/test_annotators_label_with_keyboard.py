@@ -18,8 +18,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from annotation.models import Annotation, Assignment, Item
-from annotation.services import ItemRow, items_create
+from annotation.models import Annotation, Assignment
+from items.models import Item
+from items.services import ItemRow, items_create
 from projects import services
 from projects.services import project_config
 from tests.conftest import PASSWORD

@@ -23,14 +23,14 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
 
-from annotation import importer
+from agreement.reports import ReportParams
+from agreement.services import report_run
+from items import importer
 from projects import services
 from projects.jobs import job_create, run_job
 from review import gold as gold_service
 from review import leases
 from review.models import GoldRecord
-from review.report_jobs import report_run
-from review.reports import ReportParams
 from tests.conftest import PASSWORD
 from tests.datasets.exporting import export_now
 from tests.e2e.conftest import watched_page

@@ -24,7 +24,7 @@ import pytest
 from playwright.sync_api import expect
 
 from annotation.models import Annotation
-from annotation.services import ItemRow, items_create
+from items.services import ItemRow, items_create
 from projects import services
 from projects.services import project_config
 from tests.conftest import PASSWORD

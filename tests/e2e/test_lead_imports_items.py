@@ -12,7 +12,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from annotation.models import Item
+from items.models import Item
 from projects.models import Job
 from tests.conftest import PASSWORD
 

@@ -19,8 +19,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from annotation.models import Item
-from annotation.services import ItemRow, items_create
+from items.models import Item
+from items.services import ItemRow, items_create
 from projects import services
 from projects.services import project_config
 from review.models import Feedback, GoldRecord

@@ -35,7 +35,7 @@ def new_job(project, lead, lines: list[dict], extra: str = "", **options):
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
 
-    from annotation.importer import ImportOptions
+    from items.importer import ImportOptions
     from projects.jobs import job_create
 
     body = "\n".join(json.dumps(r) for r in lines) + extra
@@ -52,7 +52,7 @@ def start_worker(job_id: int, chunk_rows: int | None = None) -> subprocess.Popen
     """The worker's side of one job, in a process of its own (reading
     ``chunk_rows`` rows a chunk, if given)."""
     code = (
-        "from annotation import importer\n"
+        "from items import importer\n"
         "from projects.jobs import run_job\n"
         f"importer.CHUNK_ROWS = {chunk_rows or 'importer.CHUNK_ROWS'}\n"
         f"run_job({job_id}, importer.import_run)\n"
@@ -76,7 +76,7 @@ def table_rows(project_id: int) -> int:
 
 
 def leftovers(project_id: int) -> dict:
-    from annotation.models import ImportStaging, Item, StagedUpdate
+    from items.models import ImportStaging, Item, StagedUpdate
     from projects.counters import counters_for
 
     counters = counters_for([project_id]).get(project_id, {})
@@ -99,7 +99,7 @@ class Watch:
         self.max_rows = 0
 
     def until(self, stop, timeout: float = 60) -> dict:
-        from annotation.models import Item
+        from items.models import Item
         from projects.models import Job
 
         deadline = time.monotonic() + timeout
@@ -119,7 +119,7 @@ class Watch:
 def setup():
     from django.contrib.auth import get_user_model
 
-    from annotation.services import ItemRow, items_create
+    from items.services import ItemRow, items_create
     from projects import services
 
     User = get_user_model()
@@ -259,7 +259,7 @@ def failed(n: int) -> dict:
     """A strict import whose last line is bad, and an update import that
     fails the same way: nothing of either is left, the items it would have
     replaced keep their content."""
-    from annotation.models import Item
+    from items.models import Item
 
     lead, _, _ = setup()
     target = project(lead, "Target")
@@ -300,7 +300,7 @@ def killed(n: int) -> dict:
     """A worker killed mid-import: its staged rows are never visible; the
     redelivered job removes them and imports the file exactly once. A second
     killed import's rows are removed by the sweep once its job is failed."""
-    from annotation.models import Item
+    from items.models import Item
     from projects.models import Job
 
     lead, _, _ = setup()
@@ -331,7 +331,7 @@ def killed(n: int) -> dict:
     worker.wait(30)
     before_sweep = leftovers(second.pk)
     Job.objects.filter(pk=job2.pk).update(status="failed")  # as the stale-job beat does
-    from annotation.importer import staging_sweep
+    from items.importer import staging_sweep
 
     staging_sweep()
     return {
@@ -345,7 +345,7 @@ def killed(n: int) -> dict:
 def two_at_once(n: int) -> dict:
     """Two imports into one project at the same time, overlapping in half
     their rows: every row once, counted once as created."""
-    from annotation.models import Item
+    from items.models import Item
     from projects.models import Job
 
     lead, _, _ = setup()

@@ -45,7 +45,7 @@ QUERIES = [
 
 
 def _found(project, query: dict) -> list[str]:
-    from annotation.selectors import items_filter
+    from items.selectors import items_filter
 
     return list(items_filter(project, query).order_by("pk").values_list("external_id", flat=True))
 
@@ -55,10 +55,10 @@ def run() -> dict:
     from django.core.management import call_command
     from django.db import connection
 
-    from annotation import text_search
-    from annotation.models import Item
-    from annotation.selectors import items_filter
-    from annotation.services import ItemRow, items_create, items_delete
+    from items import text_search
+    from items.models import Item
+    from items.selectors import items_filter
+    from items.services import ItemRow, items_create, items_delete
     from projects import services
     from projects.services import project_config
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
-from annotation.models import Item
+from items.models import Item
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

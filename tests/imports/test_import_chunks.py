@@ -11,9 +11,10 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from annotation import importer
-from annotation.keys import KeySet, hash_keys
-from annotation.models import Annotation, Item
+from annotation.models import Annotation
+from items import importer
+from items.keys import KeySet, hash_keys
+from items.models import Item
 from projects.jobs import job_create, run_job
 from projects.models import Job
 

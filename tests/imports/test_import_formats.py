@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from annotation.models import Item
+from items.models import Item
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

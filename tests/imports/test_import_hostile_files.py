@@ -14,9 +14,9 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
-from annotation.importer import ImportOptions, import_run
-from annotation.models import Item
-from annotation.tasks import import_items
+from items.importer import ImportOptions, import_run
+from items.models import Item
+from items.tasks import import_items
 from projects.jobs import job_create, run_job
 from projects.models import Job
 

@@ -16,9 +16,9 @@ from django.core.files.storage import default_storage
 from django.db import connection
 
 from accord.celery import app
-from annotation.importer import ImportOptions, import_run
-from annotation.models import Item
-from annotation.tasks import import_items
+from items.importer import ImportOptions, import_run
+from items.models import Item
+from items.tasks import import_items
 from projects.jobs import job_create, run_job
 from projects.models import Job
 from tests.conftest import start_worker, stop_worker, wait_until

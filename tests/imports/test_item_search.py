@@ -80,8 +80,8 @@ def test_sqlite_answers_from_its_fts5_index_and_keeps_it_through_migrations(on_s
 
 @pytest.mark.django_db
 def test_postgresql_answers_a_rare_word_from_the_trigram_index(project):
-    from annotation.selectors import items_filter
-    from annotation.services import ItemRow, items_create
+    from items.selectors import items_filter
+    from items.services import ItemRow, items_create
     from projects.services import project_config
 
     words = ["good", "bad", "slow", "fast", "kind", "late", "early", "fine"]
@@ -112,7 +112,7 @@ def test_a_search_repeated_on_one_connection_keeps_its_plan(project, lead, api_f
     """With server-side binding a statement run five times is prepared: the
     search's pattern is part of the statement, so a prepared plan is never
     one that ignores the index."""
-    from annotation.selectors import items_filter
+    from items.selectors import items_filter
 
     queries = set()
     for q in ("apple", "pear", "plum"):

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from annotation.models import Annotation, Item
-from annotation.services import ItemRow, items_create
+from annotation.models import Annotation
+from items.models import Item
+from items.services import ItemRow, items_create
 from projects.models import ProjectCounter
 from projects.services import project_config
 
@@ -189,7 +190,7 @@ def test_archive_refuses_ids_of_other_projects(
     api_for, lead, project, items, make_project, make_user
 ):
     other = make_project(make_user("other-lead"), name="Other")
-    from annotation.services import items_create as create
+    from items.services import items_create as create
 
     create(
         project=other, rows=[ItemRow({"text": "elsewhere"})], config=project_config(other).config

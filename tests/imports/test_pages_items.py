@@ -14,8 +14,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from annotation.models import Annotation, Item, ItemState
-from annotation.services import ItemRow, items_create
+from annotation.models import Annotation
+from items.models import Item, ItemState
+from items.services import ItemRow, items_create
 from projects import services
 from projects.jobs import job_create
 from projects.models import Job, JobStatus

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from annotation.models import Annotation, Item
+from annotation.models import Annotation
+from items.models import Item
 from projects.models import ProjectCounter
 
 pytestmark = pytest.mark.django_db(transaction=True)

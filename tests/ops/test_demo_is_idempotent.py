@@ -11,7 +11,7 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 
 from accord.management.commands import demo
-from annotation.models import Item
+from items.models import Item
 from projects.models import GuidelineVersion, Membership, Project
 
 PASSWORD_LINE = re.compile(r"^\s+(demo-[a-z0-9-]+)\s+(\S+)\s*$", re.MULTILINE)

@@ -25,7 +25,7 @@ import io, json
 from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from annotation.importer import ImportOptions, import_start
+from items.importer import ImportOptions, import_start
 from projects import services
 from projects.models import Job
 lead = get_user_model().objects.create_user("lead")
@@ -43,7 +43,7 @@ print(json.dumps({"job": job.pk, "project": project.pk}))
 STATE = """
 import json
 from projects.models import Job
-from annotation.models import Item
+from items.models import Item
 job = Job.objects.get(pk={job})
 print(json.dumps({{"status": job.status, "attempts": job.attempts,
     "items": Item.objects.filter(project_id={project}).count()}}))

@@ -26,15 +26,15 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.tokens import token_issue
+from agreement.models import AgreementReport
+from agreement.services import fingerprint
+from agreement.tasks import refresh_reports
 from annotation.models import Annotation
-from annotation.services import ItemRow, items_create
+from items.services import ItemRow, items_create
 from projects import services
 from projects.jobs import jobs_recover
 from projects.models import Job
 from projects.services import project_config
-from review.models import AgreementReport
-from review.report_jobs import fingerprint
-from review.tasks import refresh_reports
 from tests.conftest import (
     PASSWORD,
     start_redis,

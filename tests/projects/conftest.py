@@ -8,7 +8,7 @@ import re
 import pytest
 from django.test import Client
 
-from annotation.services import ItemRow, items_create
+from items.services import ItemRow, items_create
 
 # The payloads every page must show as inert text.
 XSS_PAYLOADS = (

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from annotation.services import ItemRow, items_create
+from items.services import ItemRow, items_create
 from projects import services
 from projects.services import project_config
 

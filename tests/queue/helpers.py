@@ -10,7 +10,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count
 
-from annotation.models import Annotation, Assignment, Item, ItemState
+from annotation.models import Annotation, Assignment
+from items.models import Item, ItemState
 
 OPEN = ItemState.OPEN
 

@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from annotation.models import Annotation, AnnotationRevision, Assignment, Item
+from annotation.models import Annotation, AnnotationRevision, Assignment
+from items.models import Item
 from projects.models import ProjectCounter
 from tests.conftest import CLASSIFICATION_CONFIG
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from annotation import tasktypes
-from annotation.tasktypes.base import AgreementSpec, ConfigImpact, TaskType, TaskTypeError
+import tasktypes
 from projects import services
+from tasktypes.base import AgreementSpec, ConfigImpact, TaskType, TaskTypeError
 
 from .helpers import claim, draft, edit, submit, undo
 
@@ -56,7 +56,7 @@ def note_project(lead, annotator, annotators):
     project = services.project_create(user=lead, name="Notes", task_type=Note.key, config={})
     for person in (annotator, annotators[0]):
         services.membership_set(project=project, user=person, roles=["annotator"])
-    from annotation.services import ItemRow, items_create
+    from items.services import ItemRow, items_create
 
     items_create(
         project=project, rows=[ItemRow({"text": f"note {i}"}) for i in range(3)], config={}

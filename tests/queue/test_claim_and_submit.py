@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from annotation.models import Annotation, Assignment, Item
+from annotation.models import Annotation, Assignment
+from items.models import Item
 
 pytestmark = pytest.mark.django_db
 

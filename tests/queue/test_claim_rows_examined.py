@@ -18,8 +18,9 @@ import pytest
 from django.db import connection
 
 from annotation import queue
-from annotation.models import Assignment, Item, QueueCursor, ReopenedSlot
+from annotation.models import Assignment, QueueCursor, ReopenedSlot
 from annotation.reconcile import cursor_position
+from items.models import Item
 from projects import services
 
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(120)]

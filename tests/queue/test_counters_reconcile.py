@@ -10,11 +10,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from annotation.models import Annotation, Assignment, Item, ItemState
+from annotation.models import Annotation, Assignment
 from annotation.queue import leases_expire
 from annotation.queue_selectors import annotator_progress
 from annotation.reconcile import _reconciled, counters_expected, counters_reconcile
 from annotation.tasks import reconcile_counters
+from items.models import Item, ItemState
 from projects.counters import counter_add, counters_for
 from projects.models import ProjectCounter
 

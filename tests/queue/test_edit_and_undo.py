@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from annotation.models import Annotation, AnnotationRevision, Assignment, Item
+from annotation.models import Annotation, AnnotationRevision, Assignment
+from items.models import Item
 from projects.counters import counters_for
 
 from .helpers import claim, edit, queue_violations, submit, together, undo

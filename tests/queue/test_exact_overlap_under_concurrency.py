@@ -11,7 +11,8 @@ import time
 import pytest
 from django.db import connection, transaction
 
-from annotation.models import Annotation, Assignment, Item
+from annotation.models import Annotation, Assignment
+from items.models import Item
 from projects import services
 
 from .helpers import claim, later, queue_violations, skip, submit, together

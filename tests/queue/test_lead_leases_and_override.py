@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from annotation.models import Assignment, Item
+from annotation.models import Assignment
+from items.models import Item
 from projects.counters import counters_for
 
 from .helpers import claim, draft, queue_violations, skip, submit

@@ -14,8 +14,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from annotation import queue
-from annotation.models import Assignment, Item
-from annotation.services import ItemRow, items_create
+from annotation.models import Assignment
+from items.models import Item
+from items.services import ItemRow, items_create
 from projects import services
 from projects.models import Job
 from projects.services import project_config

@@ -14,8 +14,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from annotation import queue
-from annotation.models import Annotation, Assignment, AssignmentState, Item
-from annotation.services import ItemRow, items_create
+from annotation.models import Annotation, Assignment, AssignmentState
+from items.models import Item
+from items.services import ItemRow, items_create
 from projects import services
 from projects.services import project_config
 from tests.projects.conftest import XSS_PAYLOADS

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from annotation.models import Assignment, Item
-from annotation.queue import random_rank
+from annotation.models import Assignment
 from annotation.reconcile import counters_reconcile
+from items.models import Item
+from items.ranks import random_rank
 from projects import services
 from projects.models import Job
 

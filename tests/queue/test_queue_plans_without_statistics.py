@@ -25,8 +25,9 @@ import pytest
 from django.db import connection
 
 from annotation import queue
-from annotation.models import Annotation, Assignment, Item, QueueCursor, ReopenedSlot
+from annotation.models import Annotation, Assignment, QueueCursor, ReopenedSlot
 from annotation.reconcile import cursor_position
+from items.models import Item
 from projects import services
 from review import leases
 from review.models import Review

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from annotation.models import Annotation, Assignment, Item
+from annotation.models import Annotation, Assignment
+from items.models import Item
 from projects import services
 
 from .helpers import claim, draft, later, skip, submit

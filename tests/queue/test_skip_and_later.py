@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from annotation.models import Assignment, Item
+from annotation.models import Assignment
 from annotation.queue import leases_expire
 from annotation.queue_selectors import annotator_counts
+from items.models import Item
 
 from .helpers import claim, later, queue_violations, skip, submit
 

@@ -36,9 +36,10 @@ from hypothesis.stateful import (
 
 from accord.errors import Conflict
 from annotation import queue
-from annotation.models import Annotation, Assignment, Item
+from annotation.models import Annotation, Assignment
 from annotation.reconcile import _reconciled, counters_expected
-from annotation.services import ItemRow, items_create
+from items.models import Item
+from items.services import ItemRow, items_create
 from projects import services
 from projects.counters import counters_for
 from tests.conftest import CLASSIFICATION_CONFIG

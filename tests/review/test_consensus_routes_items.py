@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from annotation.models import ItemState
+from items.models import ItemState
 from projects import services
 from projects.selectors import project_item_counts
 from review.gold import audit_drawn

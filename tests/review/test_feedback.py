@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from annotation.models import Item
+from items.models import Item
 
 from .helpers import claim, resolve
 

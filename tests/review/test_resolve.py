@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from annotation.models import ItemState
+from items.models import ItemState
 from projects import services
 from projects.selectors import project_item_counts
 from review.models import Feedback, GoldRecord, GoldRevision, GoldSource, Review, ReviewState
@@ -197,8 +197,8 @@ def test_the_gold_record_keeps_versions(
     from django.utils import timezone
 
     from annotation import queue
-    from annotation.models import Item
-    from annotation.services import ItemRow, items_create
+    from items.models import Item
+    from items.services import ItemRow, items_create
     from projects.services import project_config
 
     items_create(

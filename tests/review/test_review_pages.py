@@ -12,13 +12,13 @@ import re
 import pytest
 from django.test import Client
 
-from annotation.models import ItemState
-from annotation.tasktypes import get as task_type
-from annotation.tasktypes.base import TaskTypeError
+from items.models import ItemState
 from projects import services
 from review import leases
 from review.models import Feedback, GoldRecord, GoldSource, Review, ReviewState
 from review.views import keymap
+from tasktypes import get as task_type
+from tasktypes.base import TaskTypeError
 from tests.conftest import CLASSIFICATION_CONFIG
 
 pytestmark = pytest.mark.django_db

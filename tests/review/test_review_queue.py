@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from annotation.models import Item
+from items.models import Item
 from projects import services
 from review.models import Review, ReviewState
 

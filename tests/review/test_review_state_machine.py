@@ -32,10 +32,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from accord.errors import Conflict, InvalidInput
 from annotation import queue
-from annotation.models import Annotation, Item, ItemState
+from annotation.models import Annotation
 from annotation.queue import NothingLeft
 from annotation.reconcile import _reconciled, counters_expected
-from annotation.services import ItemRow, items_create
+from items.models import Item, ItemState
+from items.services import ItemRow, items_create
 from projects import services
 from projects.counters import counters_for
 from review import gold as gold_service

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from annotation import queue
-from annotation.models import Item
+from items.models import Item
 from projects import services
 from projects.jobs import job_create
 

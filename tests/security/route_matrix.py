@@ -476,14 +476,14 @@ MATRIX: dict[str, dict[str, Case]] = {
     "annotation:annotate_history": {"GET": Case(page_annotator_only(200))},
     "annotation:annotate_edit": {"POST": Case(page_annotator_only(302), body={"value": "neg"})},
     # --- pages (annotation namespace: items and their imports, for leads)
-    "annotation:items": {"GET": Case(page_lead_only(200))},
-    "annotation:items_archive": {
+    "items:items": {"GET": Case(page_lead_only(200))},
+    "items:items_archive": {
         "POST": Case(page_lead_only(302), body=lambda w, role: {"ids": [w.extra["item"].pk]})
     },
-    "annotation:items_delete": {
+    "items:items_delete": {
         "POST": Case(page_lead_only(302), body=lambda w, role: {"ids": [w.extra["item"].pk]})
     },
-    "annotation:item_import": {
+    "items:item_import": {
         "GET": Case(page_lead_only(200)),
         # A file in the body makes send() post multipart; the lead is sent to the job.
         "POST": Case(
@@ -496,8 +496,8 @@ MATRIX: dict[str, dict[str, Case]] = {
         ),
     },
     # The world's job is an import job of the project, still queued.
-    "annotation:job": {"GET": Case(page_lead_only(200))},
-    "annotation:job_cancel": {"POST": Case(page_lead_only(302))},
+    "items:job": {"GET": Case(page_lead_only(200))},
+    "items:job_cancel": {"POST": Case(page_lead_only(302))},
     # --- pages (the lead's side of the queue)
     "annotation:queue": {"GET": Case(page_lead_only(200))},
     "annotation:item_detail": {"GET": Case(page_lead_only(200))},
@@ -543,17 +543,17 @@ MATRIX: dict[str, dict[str, Case]] = {
         "POST": Case(roles(404, 404, 200, 404, PAGE_LOGIN), body={"value": "neu", "reason": "x"})
     },
     "review:review_release": {"POST": Case(roles(404, 404, 302, 404, PAGE_LOGIN))},
-    "review_pages:feedback": {"GET": Case(page_annotator_only(200))},
-    "review_pages:gold": {"GET": Case(roles(200, 403, 200, 404, PAGE_LOGIN))},
-    "review_pages:gold_detail": {"GET": Case(gold_readers(200, PAGE_LOGIN))},
-    "review_pages:gold_adjudicate": {
+    "review:feedback": {"GET": Case(page_annotator_only(200))},
+    "review:gold": {"GET": Case(roles(200, 403, 200, 404, PAGE_LOGIN))},
+    "review:gold_detail": {"GET": Case(gold_readers(200, PAGE_LOGIN))},
+    "review:gold_adjudicate": {
         "POST": Case(
             roles(403, 404, 302, 404, PAGE_LOGIN),
             body={"revision": "1", "value": "neu", "reason": "x"},
         )
     },
-    "review_pages:gold_promote": {"POST": Case(roles(302, 404, 403, 404, PAGE_LOGIN))},
-    "review_pages:review_lease_release": {"POST": Case(page_lead_only(302))},
+    "review:gold_promote": {"POST": Case(roles(302, 404, 403, 404, PAGE_LOGIN))},
+    "review:review_lease_release": {"POST": Case(page_lead_only(302))},
     # --- API: exports. Leads only; a dataset version is 404 to everyone else,
     # members included. A new request (provenance on) starts a job: 202.
     "api:export-list": {

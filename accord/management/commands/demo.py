@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from annotation.services import ItemRow, items_create
+from items.services import ItemRow, items_create
 from projects import services
 from projects.models import Project
 

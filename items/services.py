@@ -6,18 +6,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import transaction
-from django.db.models import Case, FloatField, Value, When
+from django.db import connection, transaction
+from django.db.models import BooleanField, Case, FloatField, Value, When
+from django.db.models.expressions import RawSQL
 
+import tasktypes
 from accord.errors import Conflict, InvalidInput
 from projects.counters import counter_add
 from projects.jobs import JobContext
 from projects.models import Project, QueueOrder
 
-from . import tasktypes
+from . import hooks
 from .canonical import content_hash
 from .locks import lock_project_items, refuse_while_importing
 from .models import Item, ItemState
+from .ranks import item_rank
 
 
 @dataclass
@@ -36,8 +39,6 @@ def items_create(*, project: Project, rows: Iterable[ItemRow], config: dict) -> 
     skipped. For small batches (the demo, tests): files go through the
     streamed import.
     """
-    from .queue import item_rank
-
     lock_project_items(project.pk)
     refuse_while_importing(project.pk)
     task_type = tasktypes.get(project.task_type)
@@ -70,10 +71,13 @@ def items_create(*, project: Project, rows: Iterable[ItemRow], config: dict) -> 
     if new and project.queue_order != QueueOrder.IMPORT:
         # New items may sort before where annotators' cursors are (as in
         # the streamed import).
-        from .reconcile import cursors_reseed
-
-        cursors_reseed(project)
+        hooks.queue_reordered.send(project=project, rerank=False)
     return len(new)
+
+
+def _annotated() -> RawSQL:
+    table = connection.ops.quote_name(Item._meta.db_table)
+    return RawSQL(hooks.annotated_sql(alias=table), [], output_field=BooleanField())  # noqa: S611 - our names
 
 
 def _move_counters(project_id: int, moves: dict[str, int], to_state: str) -> None:
@@ -104,10 +108,11 @@ def items_delete(*, project: Project, ids: list[int]) -> int:
     missing = sorted(set(ids) - found)
     if missing:
         raise InvalidInput(f"no item {missing[0]} in this project", field="ids")
-    from .models import Annotation
-
     worked = sorted(
-        set(Annotation.objects.filter(item_id__in=found).values_list("item_id", flat=True))
+        Item.objects.filter(pk__in=found)
+        .alias(worked=_annotated())
+        .filter(worked=True)
+        .values_list("pk", flat=True)
     )
     if worked:
         raise Conflict(
@@ -247,8 +252,5 @@ def priorities_run(ctx: JobContext) -> None:
                 ctx.progress(start + len(chunk), len(entries))
         if project.queue_order == QueueOrder.PRIORITY:
             # The queue follows at once: ranks and every cursor, in this transaction.
-            from .reconcile import cursors_reseed, items_rerank
-
-            items_rerank(project)
-            cursors_reseed(project)
+            hooks.queue_reordered.send(project=project, rerank=True)
         ctx.succeed({"updated": n})

@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from annotation import tasktypes
+import tasktypes
 from annotation.queue_selectors import config_version
 from projects.models import Project
 
-from . import agreement as coef
+from . import coefficients as coef
 from .reliability import JUDGED, NO_VERSION, Reliability
 
 MIXED = -2

@@ -20,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from accord.errors import InvalidInput
-from annotation.importer import KIND, ImportOptions, import_discard_upload, import_run
+from items.importer import KIND, ImportOptions, import_discard_upload, import_run
 from projects import access
 from projects.jobs import job_create, run_job
 from projects.models import Job, Project

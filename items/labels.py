@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from django.utils.text import Truncator
 
-from . import tasktypes
+import tasktypes
+
 from .models import Item
 
 EXCERPT = 40  # characters of the item's text when it has no external id

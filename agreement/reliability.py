@@ -21,8 +21,7 @@ from django.db import connection
 
 from annotation.models import Annotation, Assignment
 from projects.models import Project
-
-from .models import GoldRecord, GoldSource
+from review.models import GoldRecord, GoldSource
 
 CHUNK = 50_000
 # Gold sources an annotator may be measured against: consensus gold holds

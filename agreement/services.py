@@ -19,6 +19,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from accord.celery import app
 from projects.counters import counters_for
 from projects.jobs import JobContext, job_create, job_enqueue
 from projects.models import Job, JobStatus, Project
@@ -79,6 +80,10 @@ def report_start(*, project: Project, user, params: ReportParams | None = None) 
     return job
 
 
+# Sent by name: the task module imports this one to run the reports.
+DEBOUNCED_TASK = "agreement.tasks.agreement_debounced"
+
+
 def report_soon(project_id: int) -> None:
     """Ask for a report after the current burst of changes: the first call
     in a debounce window schedules one run at the window's end, the others
@@ -88,8 +93,6 @@ def report_soon(project_id: int) -> None:
     When Redis (the debounce key, the broker) does not answer, the report is
     not scheduled; a later change schedules it, or the hourly refresh
     (``reports_refresh``) finds the project's data newer than its report."""
-    from .tasks import agreement_debounced
-
     window = _debounce_seconds()
     key = f"agreement-soon:{project_id}"
     try:
@@ -99,7 +102,7 @@ def report_soon(project_id: int) -> None:
         log.warning("project %s: agreement report not scheduled: %s", project_id, exc)
         return
     try:
-        agreement_debounced.apply_async(args=[project_id], countdown=window)
+        app.send_task(DEBOUNCED_TASK, args=[project_id], countdown=window)
     except Exception as exc:  # noqa: BLE001 - whatever the broker raises
         log.warning("project %s: agreement report not scheduled: %s", project_id, exc)
         with contextlib.suppress(Exception):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django import template
 
-from annotation.labels import item_label as label_of
-from annotation.models import Item
+from items.labels import item_label as label_of
+from items.models import Item
 
 register = template.Library()
 

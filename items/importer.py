@@ -49,17 +49,19 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
+import tasktypes
 from accord.errors import InvalidInput
 from projects.counters import counter_add
 from projects.jobs import JobCancelled, JobContext, JobFailed, job_create, job_enqueue
 from projects.models import Job, Project, QueueOrder
 
-from . import tasktypes
+from . import hooks
 from .canonical import canonical_json, content_hash_of
 from .jsonscan import JsonLimitError, JsonScanner, ScannedReader, nesting_exceeds
 from .keys import KeySet, hash_keys, id_keys, project_keys
 from .locks import STAGING_STALE, job_alive, lock_project_items, staging_holder
-from .models import STAGED, Annotation, ImportStaging, Item, ItemState, StagedUpdate
+from .models import STAGED, ImportStaging, Item, ItemState, StagedUpdate
+from .ranks import item_rank
 
 FORMATS = ("jsonl", "json", "csv", "tsv")
 CHUNK_ROWS = 20_000
@@ -676,8 +678,6 @@ ITEM_COLUMNS = (
 def insert_items(
     project: Project, rows: list[StagedRow], now, state: str = ItemState.OPEN.value
 ) -> None:
-    from .queue import item_rank
-
     project_id, overlap = project.pk, project.overlap
     values = (
         (
@@ -808,9 +808,7 @@ def _publish(
         counter_add(project.pk, f"items:{ItemState.OPEN}", tally.created)
         if tally.created and project.queue_order != QueueOrder.IMPORT:
             # New items may sort before where annotators' cursors are.
-            from .reconcile import cursors_reseed
-
-            cursors_reseed(project)
+            hooks.queue_reordered.send(project=project, rerank=False)
         ctx.succeed(
             {
                 **base,
@@ -993,8 +991,6 @@ class Staging:
     def publish(self, tally: Tally, base: dict) -> None:
         """Make every staged row an item, apply the updates, count them and
         mark the job succeeded: one transaction."""
-        from .reconcile import cursors_reseed
-
         item = Item._meta.db_table
         with transaction.atomic():
             self._check_held()
@@ -1019,7 +1015,7 @@ class Staging:
             counter_add(project.pk, "items:total", created)
             counter_add(project.pk, f"items:{ItemState.OPEN}", created)
             if created and (reordered or project.queue_order != QueueOrder.IMPORT):
-                cursors_reseed(project)
+                hooks.queue_reordered.send(project=project, rerank=False)
             tally.conflict_lines.sort(key=lambda x: x["line"])
             self.ctx.succeed(
                 {
@@ -1035,8 +1031,6 @@ class Staging:
     def _rerank(self, project: Project) -> None:
         """Ranks for the order the project has now (a requeue while the
         import ran saw only the published items)."""
-        from .queue import item_rank
-
         staged = Item._base_manager.filter(project_id=project.pk, state=STAGED)
         rows = [
             (item_rank(project, priority=0.0, content_hash=digest), pk)
@@ -1052,10 +1046,7 @@ class Staging:
         """Replace the content of the items named by the staged updates that
         are still open and unannotated; the others became conflicts."""
         item, update = Item._meta.db_table, StagedUpdate._meta.db_table
-        replaceable = (
-            f"i.state = 'open' AND NOT EXISTS (SELECT 1 FROM {Annotation._meta.db_table} a "  # noqa: S608
-            "WHERE a.item_id = i.id)"
-        )
+        replaceable = f"i.state = 'open' AND NOT {hooks.annotated_sql(alias='i')}"
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT s.line, s.external_id FROM {update} s WHERE s.job_id = %s "  # noqa: S608

@@ -203,8 +203,8 @@ def _items_page(
         next_query=_next_query(filters, next_after),
         state_links=_state_links(query, project_selectors.project_item_counts(project)),
         # Archive and delete answer with the list as it was filtered.
-        archive_action=_with_query("annotation:items_archive", project, query),
-        delete_action=_with_query("annotation:items_delete", project, query),
+        archive_action=_with_query("items:items_archive", project, query),
+        delete_action=_with_query("items:items_delete", project, query),
         imports=[{"job": job, "outcome": _job_outcome(job)} for job in _recent_imports(project)],
     )
     return render_page(request, "annotation/items.html", context, status=status)
@@ -230,7 +230,7 @@ def _items_done(request: HttpRequest, project: Project, text: str) -> HttpRespon
     """After archive or delete: back to the list as it was filtered (the
     form posts to a URL that carries the list's query string)."""
     messages.success(request, text)
-    url = _with_query("annotation:items", project, request.GET)
+    url = _with_query("items:items", project, request.GET)
     if request.htmx:
         response = _items_page(request, project, request.GET)
         response["HX-Replace-Url"] = url
@@ -315,7 +315,7 @@ def item_import(request: HttpRequest, project_id: int) -> HttpResponse:
             messages.success(
                 request, f"“{upload.name}” was uploaded; it is imported in the background."
             )
-            url = reverse("annotation:job", args=[project.pk, job.pk])
+            url = reverse("items:job", args=[project.pk, job.pk])
             if request.htmx:
                 response = _job_page(request, project, job)
                 response["HX-Push-Url"] = url
@@ -440,4 +440,4 @@ def job_cancel(request: HttpRequest, project_id: int, job_id: int) -> HttpRespon
         return _job_partial(request, project, job, status=status)
     if status == 409:
         return _job_page(request, project, job, status=409)
-    return redirect("annotation:job", project_id=project.pk, job_id=job.pk)
+    return redirect("items:job", project_id=project.pk, job_id=job.pk)

@@ -31,7 +31,7 @@ from projects import access
 from projects.models import Job, JobStatus, Project
 from projects.pages import project_context
 
-from . import charts, report_jobs
+from . import charts, services
 from .models import AgreementReport
 
 JOB_CARD = "agreement-job"  # the progress card's id: its polls aim at it
@@ -226,7 +226,7 @@ def _failed_since(project: Project, report: AgreementReport | None) -> Job | Non
     """The latest computation, if it failed after the report shown was made:
     the lead should know the figures are older than they asked for."""
     last = (
-        Job.objects.filter(project=project, kind=report_jobs.KIND)
+        Job.objects.filter(project=project, kind=services.KIND)
         .order_by("-created_at", "-pk")
         .first()
     )
@@ -239,10 +239,10 @@ def _failed_since(project: Project, report: AgreementReport | None) -> Job | Non
 
 def _page(request: HttpRequest, project: Project, *, status: int = 200) -> HttpResponse:
     context = project_context(request, project, "agreement")
-    report = report_jobs.latest_report(project)
+    report = services.latest_report(project)
     context.update(
         report=report,
-        job=report_jobs.running_report(project),
+        job=services.running_report(project),
         failed=_failed_since(project, report),
         job_card=JOB_CARD,
     )
@@ -265,7 +265,7 @@ def _job_card(request: HttpRequest, project: Project, job: Job) -> HttpResponse:
 def _polled_job(project: Project, raw: str) -> Job | None:
     if not (raw.isascii() and raw.isdigit() and len(raw) < 19):
         return None
-    return Job.objects.filter(project=project, kind=report_jobs.KIND, pk=int(raw)).first()
+    return Job.objects.filter(project=project, kind=services.KIND, pk=int(raw)).first()
 
 
 def _announce(request: HttpRequest, job: Job) -> None:
@@ -310,8 +310,8 @@ def run(request: HttpRequest, project_id: int) -> HttpResponse:
     running (report_start never starts a second)."""
     project = _lead_project(request, project_id)
     # Only for the wording: report_start itself decides under a lock.
-    already = report_jobs.running_report(project) is not None
-    report_jobs.report_start(project=project, user=request.user)
+    already = services.running_report(project) is not None
+    services.report_start(project=project, user=request.user)
     if already:
         messages.info(request, "A computation is already under way: its progress is shown below.")
     else:
