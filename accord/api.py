@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import Conflict, InvalidInput, ProjectArchived, ServiceUnavailable
+from .ratelimit import RateLimited
 
 
 class CursorPagination(pagination.CursorPagination):
@@ -58,8 +59,6 @@ def exception_handler(exc, context):
     """
     if isinstance(exc, InvalidInput):
         return Response(error_body(exc.errors), status=400)
-    from accord.ratelimit import RateLimited
-
     if isinstance(exc, RateLimited):
         response = Response({"detail": str(exc)}, status=429)
         response["Retry-After"] = str(exc.retry_after)

@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         if data_dir:
             os.environ["ACCORD_DATA_DIR"] = os.path.abspath(os.path.expanduser(data_dir))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "accord.settings")
+    # Imported once the settings module is chosen above.
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(argv)

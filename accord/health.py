@@ -43,6 +43,7 @@ def _check_broker() -> str | None:
         folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
         return None if folder.is_dir() else "broker folder missing"
     try:
+        # Imported here: the embedded mode has no Redis to check.
         import redis
 
         client = redis.Redis.from_url(

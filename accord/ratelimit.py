@@ -62,6 +62,7 @@ def _redis_counter():
     embedded mode's local memory). One per process: a Redis client is
     thread-safe and builds its connections from the cache's pool."""
     if not _counter:
+        # Imported on first use: the embedded mode's cache is not Redis.
         from django.core.cache.backends.redis import RedisCache
 
         backend = caches["default"]

@@ -423,6 +423,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "annotation.tasks.reconcile_counters",
         "schedule": 3600.0,
     },
+    "sweep-staged-imports": {
+        "task": "items.tasks.sweep_staged_imports",
+        "schedule": 3600.0,
+    },
     "fail-stale-jobs": {
         "task": "projects.tasks.fail_stale_jobs",
         "schedule": 600.0,

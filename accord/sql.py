@@ -37,6 +37,15 @@ class PostgreSQL:
     jsonb_cast = "::jsonb"
     # Byte order for identifiers, whatever the database's collation.
     collate_c = ' COLLATE "C"'
+    # COPY … FROM STDIN takes rows faster than any INSERT.
+    copy_in = True
+    # Many writers at once: a long import is one transaction under an
+    # advisory lock while others write beside it.
+    single_writer = False
+
+    @staticmethod
+    def epoch_seconds(column: str) -> str:
+        return f"EXTRACT(EPOCH FROM {column})::bigint"
 
     @staticmethod
     def for_update() -> str:
@@ -70,6 +79,14 @@ class SQLite:
     jsonb_param = "%s"
     jsonb_cast = ""
     collate_c = ""
+    copy_in = False
+    # One writer at a time for the whole database: a long import writes in
+    # short transactions (items/importer.py, "Staging").
+    single_writer = True
+
+    @staticmethod
+    def epoch_seconds(column: str) -> str:
+        return f"CAST(strftime('%%s', {column}) AS INTEGER)"
 
     @staticmethod
     def for_update() -> str:

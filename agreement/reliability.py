@@ -19,6 +19,7 @@ import numpy as np
 import orjson
 from django.db import connection
 
+from accord.sql import dialect
 from annotation.models import Annotation, Assignment
 from projects.models import Project
 from review.models import GoldRecord, GoldSource
@@ -62,10 +63,7 @@ class Reliability:
 
 
 def _sql() -> str:
-    if connection.vendor == "postgresql":
-        stamp = "EXTRACT(EPOCH FROM n.created_at)::bigint"
-    else:
-        stamp = "CAST(strftime('%%s', n.created_at) AS INTEGER)"
+    stamp = dialect().epoch_seconds("n.created_at")
     return (
         f"SELECT n.item_id, n.annotator_id, n.value, COALESCE(n.guideline_version, -1), "  # noqa: S608
         f"{stamp}, g.value, COALESCE(g.source, ''), COALESCE(g.excluded, FALSE) "

@@ -18,13 +18,9 @@ def expire_leases() -> int:
 
 @shared_task(ignore_result=True)
 def reconcile_counters() -> dict:
-    """Recount the queue's counters and report any drift, and remove what
-    killed embedded-mode imports staged (hourly)."""
-    from items.importer import staging_sweep
-
+    """Recount the queue's counters and report any drift (hourly)."""
     from .reconcile import counters_reconcile_all
 
-    staging_sweep()
     return counters_reconcile_all()
 
 

@@ -126,7 +126,7 @@ def child_copy(file: str, project_name: str) -> dict:
     from django.db import connection
     from django.utils import timezone
 
-    from items.importer import ITEM_COLUMNS
+    from items.writing import ITEM_COLUMNS
     from projects.models import Project
 
     project = Project.objects.get(name=project_name)

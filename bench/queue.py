@@ -241,7 +241,7 @@ def _copy_items(project, n: int, *, analyse: bool = True) -> None:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from items.importer import ITEM_COLUMNS
+    from items.writing import ITEM_COLUMNS
     from projects.counters import counter_add
 
     rng = random.Random(11)

@@ -96,7 +96,7 @@ def child_setup(n: int) -> dict:
     from django.utils import timezone
 
     from items import text_search
-    from items.importer import ITEM_COLUMNS
+    from items.writing import ITEM_COLUMNS
     from projects import services
     from projects.counters import counter_add
 

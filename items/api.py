@@ -23,7 +23,7 @@ from projects.jobs import job_create, job_enqueue
 from projects.jobs_api import JobOutput, job_payload
 from projects.serializers import reject_unknown
 
-from . import importer, selectors, services
+from . import importer, parsing, selectors, services
 from .models import Item
 
 
@@ -103,7 +103,7 @@ class ItemListView(ProjectPermissionMixin, APIView):
                 raise InvalidInput("is empty", field="file")
             form = {k: request.data.get(k) for k in request.data if k != "file"}
             reject_unknown(form, set(IMPORT_OPTIONS))
-            if not form.get("format") and importer.guess_format(upload.name or "") is None:
+            if not form.get("format") and parsing.guess_format(upload.name or "") is None:
                 raise exceptions.UnsupportedMediaType(
                     media_type,
                     detail=(
@@ -147,7 +147,7 @@ def _json_body(request) -> io.BufferedReader:
         raise InvalidInput("the body is empty: send a JSON array of items", field="body")
     if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
         raise InvalidInput("must be a JSON array of items", field="body")
-    return io.BufferedReader(importer._Prefixed(head, raw))
+    return io.BufferedReader(parsing.Prefixed(head, raw))
 
 
 class ItemDetailView(ProjectPermissionMixin, APIView):

@@ -14,7 +14,7 @@ from django.template.defaultfilters import filesizeformat
 
 from projects.forms import ServiceForm
 
-from . import importer
+from . import parsing
 from .models import ItemState
 
 FORMAT_CHOICES = [
@@ -154,7 +154,7 @@ class ImportForm(ServiceForm):
         data = super().clean()
         upload = data.get("file")
         if upload is not None and not data.get("format"):
-            if importer.guess_format(upload.name or "") is None:
+            if parsing.guess_format(upload.name or "") is None:
                 self.add_error(
                     "format",
                     "The format cannot be told from the file name: choose it here.",

@@ -21,6 +21,9 @@ from django.utils import timezone
 
 from accord.errors import Conflict
 from accord.sql import LockNamespace, advisory_xact_lock
+from projects.models import Job, JobStatus
+
+from .models import ImportStaging
 
 # A staging import reports progress (its heartbeat) at least twice a second.
 STAGING_STALE = timedelta(seconds=60)
@@ -33,16 +36,12 @@ def lock_project_items(project_id: int) -> None:
 
 def staging_holder(project_id: int) -> int | None:
     """The import job holding the project's items, live or not."""
-    from .models import ImportStaging
-
     return (
         ImportStaging.objects.filter(project_id=project_id).values_list("job_id", flat=True).first()
     )
 
 
 def job_alive(job_id: int) -> bool:
-    from projects.models import Job, JobStatus
-
     beat = (
         Job.objects.filter(pk=job_id, status=JobStatus.RUNNING)
         .values_list("heartbeat_at", flat=True)

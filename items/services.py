@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import BooleanField, Case, FloatField, Value, When
+from django.db.models import BooleanField, Case, Count, FloatField, Value, When
 from django.db.models.expressions import RawSQL
 
 import tasktypes
@@ -21,6 +21,7 @@ from .canonical import content_hash
 from .locks import lock_project_items, refuse_while_importing
 from .models import Item, ItemState
 from .ranks import item_rank
+from .selectors import items_filter
 
 
 @dataclass
@@ -87,8 +88,6 @@ def _move_counters(project_id: int, moves: dict[str, int], to_state: str) -> Non
 
 
 def _state_counts(items) -> dict[str, int]:
-    from django.db.models import Count
-
     return {
         row["state"]: row["n"] for row in items.values("state").annotate(n=Count("id")).order_by()
     }
@@ -217,8 +216,6 @@ def clean_priorities(raw) -> dict:
 def priorities_run(ctx: JobContext) -> None:
     """Apply a bulk priority change (a job). One transaction, so the queue
     sees the old priorities or the new ones, never a mix."""
-    from .selectors import items_filter
-
     params = ctx.params
     project = Project.objects.get(pk=ctx.job.project_id)
     with transaction.atomic():

@@ -6,6 +6,7 @@ from projects.jobs import run_job
 
 from .importer import import_discard_upload, import_run
 from .services import priorities_run
+from .staging import staging_sweep
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -13,6 +14,12 @@ def import_items(job_id: int) -> None:
     """Run import job ``job_id``; safe to deliver twice (projects.jobs)."""
     run_job(job_id, import_run)
     import_discard_upload(job_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_staged_imports() -> int:
+    """Remove what killed embedded-mode imports staged (hourly)."""
+    return staging_sweep()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -30,6 +30,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 
+from accord.sql import dialect
+
 from .models import Item
 
 ITEM = Item._meta.db_table
@@ -91,7 +93,8 @@ def _like_pattern(text: str) -> str:
 
 def text_contains(text: str) -> Q:
     """Items whose ``data.text`` contains ``text``, ignoring case."""
-    if connection.vendor == "postgresql":
+    if dialect().is_postgresql:  # a trigram index; SQLite has FTS5 (above)
+        # Imported here: the embedded mode (SQLite) may have no psycopg.
         from psycopg import sql
 
         connection.ensure_connection()

@@ -35,6 +35,8 @@ unset ACCORD_MODE
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/python manage.py makemigrations --check --dry-run
+# Apps import only downward, without cycles (the contracts in pyproject.toml).
+.venv/bin/lint-imports --no-cache
 # Two processes (pytest-xdist), one test file per process at a time, so a
 # module's shared fixtures are built once; `scripts/test.sh -n 0` runs serially.
 # Each process gets its own test database, Redis database and media folder

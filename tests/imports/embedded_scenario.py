@@ -52,9 +52,9 @@ def start_worker(job_id: int, chunk_rows: int | None = None) -> subprocess.Popen
     """The worker's side of one job, in a process of its own (reading
     ``chunk_rows`` rows a chunk, if given)."""
     code = (
-        "from items import importer\n"
+        "from items import importer, reading\n"
         "from projects.jobs import run_job\n"
-        f"importer.CHUNK_ROWS = {chunk_rows or 'importer.CHUNK_ROWS'}\n"
+        f"reading.CHUNK_ROWS = {chunk_rows or 'reading.CHUNK_ROWS'}\n"
         f"run_job({job_id}, importer.import_run)\n"
     )
     return subprocess.Popen(
@@ -331,7 +331,7 @@ def killed(n: int) -> dict:
     worker.wait(30)
     before_sweep = leftovers(second.pk)
     Job.objects.filter(pk=job2.pk).update(status="failed")  # as the stale-job beat does
-    from items.importer import staging_sweep
+    from items.staging import staging_sweep
 
     staging_sweep()
     return {

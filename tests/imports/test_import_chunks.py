@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from annotation.models import Annotation
-from items import importer
+from items import importer, reading
 from items.keys import KeySet, hash_keys
 from items.models import Item
 from projects.jobs import job_create, run_job
@@ -36,7 +36,7 @@ def run_import(project, lead, rows, **options) -> Job:
 
 @pytest.fixture
 def tiny_chunks(monkeypatch):
-    monkeypatch.setattr(importer, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(reading, "CHUNK_ROWS", 2)
 
 
 def test_duplicates_and_reused_ids_across_chunks(tiny_chunks, project, lead):

@@ -246,6 +246,7 @@ def _die_with_parent() -> None:
     # only this command, which stops them in order. If this command is killed
     # outright, Linux still takes them down with it.
     if sys.platform.startswith("linux"):
+        # Linux only: prctl through libc.
         import ctypes
 
         pr_set_pdeathsig = 1
