@@ -87,7 +87,3 @@ def exception_handler(exc, context):
     if getattr(exc, "wait", None):
         response["Retry-After"] = str(int(exc.wait) + 1)
     return response
-
-
-def not_found_response() -> Response:
-    return Response({"detail": "Not found."}, status=404)

@@ -1,6 +1,9 @@
 """Inter-annotator agreement coefficients: pure functions over numpy arrays.
 
-No Django here. Every coefficient takes reliability data, returns a
+Over 500 lines on purpose: the coefficients share one encoding of
+reliability data and one coincidence matrix, and are checked together
+against the reference libraries (tests/agreement/test_references.py). No
+Django here, nor anything of Accord's (an import-linter contract). Every coefficient takes reliability data, returns a
 :class:`Figure`, and never turns an undefined figure into 0 or 1.
 
 Reliability data is a *units × coders* matrix (one row per item, one column
