@@ -41,6 +41,7 @@ from accord.errors import Conflict, InvalidInput
 from accord.pages import login_or_401, render_page, render_partial
 from accord.ratelimit import RateLimited
 from projects import access
+from projects.fields import input_validate
 from projects.markdown import render_markdown
 from projects.models import ConfigVersion, Project
 from projects.pages import project_context
@@ -49,6 +50,7 @@ from review.selectors import unseen_feedback
 from . import queue, queue_selectors, tasktypes
 from .labels import item_label
 from .models import Annotation, Assignment, AssignmentState, ItemState
+from .queue_api import SkipInput
 
 PAGE = "annotation/workspace.html"
 HISTORY = "annotation/history.html"
@@ -317,7 +319,9 @@ def annotate_skip(request: HttpRequest, project_id: int, assignment_id: int) -> 
     project, user = assignment.project, request.user
     reason = request.POST.get("reason", "")
     try:
-        queue.assignment_skip(assignment=assignment, user=user, reason=reason)
+        # Judged as the API's skip is: the same reason rules on both.
+        clean = input_validate(SkipInput, {"reason": reason})["reason"]
+        queue.assignment_skip(assignment=assignment, user=user, reason=clean)
     except (InvalidInput, RateLimited) as exc:
         if isinstance(exc, RateLimited):
             errors = [
