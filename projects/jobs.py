@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -45,6 +46,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accord.celery import app
 from accord.errors import Conflict, InvalidInput
 from accord.sql import LockNamespace
 
@@ -114,8 +116,6 @@ def _send(job_id: int, task_name: str) -> bool:
     Runs after the commit, so the request that made the job answers with it
     whatever happens here: a message that did not get through leaves the job
     queued with no ``sent_at``, and ``jobs_recover`` sends it later."""
-    from accord.celery import app
-
     try:
         app.send_task(task_name, args=[job_id])
     except Exception as exc:  # noqa: BLE001 - any broker failure; the sweep retries
@@ -223,8 +223,6 @@ class JobContext:
 
     def progress(self, done: int, total: int | None = None, *, force: bool = False) -> None:
         """Report progress (throttled) and stop if a cancel was requested."""
-        import time
-
         if self.listener is not None:
             self.listener(done, total)
         now = time.monotonic()

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
@@ -183,6 +184,7 @@ class ProjectSettingsInput(InputSerializer):
             ]
 
 
+@extend_schema_serializer(component_name="ProjectInput")
 class ProjectCreateInput(ProjectSettingsInput):
     """A new project: its settings, task type and first config, judged
     together so that every problem is reported at once."""
