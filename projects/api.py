@@ -147,11 +147,11 @@ class ConfigView(ProjectPermissionMixin, APIView):
             return Response(
                 {
                     "detail": "This change affects existing annotations; confirm it.",
-                    "impact": change.as_dict(),
+                    "impact": s.ConfigChangeOutput(change).data,
                 },
                 status=status.HTTP_409_CONFLICT,
             )
-        return Response(change.as_dict(), status=201 if change.applied else 200)
+        return Response(s.ConfigChangeOutput(change).data, status=201 if change.applied else 200)
 
 
 class MemberListView(ProjectPermissionMixin, APIView):
@@ -275,7 +275,7 @@ class GuidelineDiffView(ProjectPermissionMixin, APIView):
         old = get_object_or_404(GuidelineVersion, project=self.project, number=numbers[0])
         new = get_object_or_404(GuidelineVersion, project=self.project, number=numbers[1])
         lines = selectors.guideline_diff(old.body, new.body)
-        return Response([line.__dict__ for line in lines])
+        return Response(s.DiffLineOutput(lines, many=True).data)
 
 
 class StatsView(ProjectPermissionMixin, APIView):

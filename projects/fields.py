@@ -102,12 +102,6 @@ class Judged:
         return self.to_internal_value(data)
 
 
-def whole_number(value: Any, low: int, high: int, reason: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ValidationError(reason)
-    return value
-
-
 class WholeNumberField(Judged, serializers.IntegerField):
     """A JSON integer from ``low`` to ``high``: never a string, a float or a bool."""
 
@@ -118,7 +112,9 @@ class WholeNumberField(Judged, serializers.IntegerField):
     def to_internal_value(self, data: Any) -> int | None:
         if data is None and self.allow_null:
             return None
-        return whole_number(data, self.low, self.high, self.reason)
+        if not isinstance(data, int) or isinstance(data, bool) or not self.low <= data <= self.high:
+            raise ValidationError(self.reason)
+        return data
 
 
 class SeedField(WholeNumberField):
