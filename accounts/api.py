@@ -8,6 +8,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .authentication import HashedTokenAuthentication
 from .models import ApiToken
 from .throttle import client_ip, login_attempt, login_succeeded
 from .tokens import token_issue, token_revoke
@@ -55,8 +56,6 @@ class TokenView(APIView):
     @extend_schema(request=None, responses={204: None})
     def delete(self, request):
         """Revoke the token this request is authenticated with."""
-        from .authentication import HashedTokenAuthentication
-
         try:
             result = HashedTokenAuthentication().authenticate(request)
         except AuthenticationFailed:

@@ -6,6 +6,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
+        # Imported once the apps are loaded: the middleware module reads the models.
         from django.contrib.auth.signals import user_logged_in
 
         from .middleware import start_session_clock

@@ -13,10 +13,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accord.api import NewestFirstPagination
-from accord.errors import InvalidInput
 from projects import access
 from projects.api import ProjectPermissionMixin
-from projects.serializers import reject_unknown
+from projects.fields import (
+    AnyJSONField,
+    FlagField,
+    InputSerializer,
+    OneOfField,
+    ReasonField,
+    WholeNumberField,
+    input_validate,
+)
 
 from . import queue, queue_selectors
 from .models import Annotation, Assignment
@@ -66,15 +73,22 @@ class AnnotationOutput(serializers.Serializer):
         return obj.item.compared_at is not None
 
 
-class SubmitInput(serializers.Serializer):
-    value = serializers.JSONField(help_text="the task type's value, e.g. a label key")
-    active_ms = serializers.IntegerField(required=False, help_text="client's active time")
-    preannotation_shown = serializers.BooleanField(
+class SubmitInput(InputSerializer):
+    value = AnyJSONField(help_text="the task type's value, e.g. a label key")
+    active_ms = WholeNumberField(
+        low=0,
+        high=7 * 86_400_000,
+        reason="must be a whole number of milliseconds",
+        required=False,
+        allow_null=True,
+        help_text="client's active time",
+    )
+    preannotation_shown = FlagField(
         required=False,
         help_text="ignored: the server records whether it showed a pre-annotation "
         "(accepted so that older clients keep working)",
     )
-    next = serializers.BooleanField(
+    next = FlagField(
         required=False,
         help_text="true: the answer also carries the caller's next assignment (`next`), "
         "or null with `next_reason`, as the claim would answer",
@@ -93,20 +107,24 @@ class SubmitAndNextOutput(AnnotationOutput):
     )
 
 
-class ValueInput(serializers.Serializer):
-    value = serializers.JSONField()
+class ValueInput(InputSerializer):
+    """A draft, or an edit of a submitted annotation."""
+
+    value = AnyJSONField()
 
 
-class SkipInput(serializers.Serializer):
-    reason = serializers.CharField(help_text="why this item is skipped (required)")
+class SkipInput(InputSerializer):
+    """Also what the workspace's skip form is judged by."""
+
+    reason = ReasonField(
+        max_length=queue.MAX_REASON,
+        required_reason="is required: say why you skip this item",
+        help_text="why this item is skipped (required)",
+    )
 
 
-def _body(request, fields: set[str], required: tuple[str, ...] = ()) -> dict:
-    data = reject_unknown(request.data, fields)
-    missing = [name for name in required if name not in data]
-    if missing:
-        raise InvalidInput([{"field": name, "reason": "is required"} for name in missing])
-    return data
+class NoInput(InputSerializer):
+    """Later, unskip, undo: the body is empty (or {})."""
 
 
 def _time(value) -> str | None:
@@ -210,10 +228,7 @@ class SubmitView(APIView):
     )
     def post(self, request, assignment_id: int):
         assignment = access.access_assignment(request.user, assignment_id)
-        data = _body(request, set(SubmitInput().fields), ("value",))
-        for flag in ("preannotation_shown", "next"):
-            if not isinstance(data.get(flag, False), bool):
-                raise InvalidInput("must be true or false", field=flag)
+        data = input_validate(SubmitInput, request.data)
         done = queue.annotation_submit(
             assignment=assignment,
             user=request.user,
@@ -230,7 +245,7 @@ class SkipView(APIView):
     @extend_schema(request=SkipInput, responses=AssignmentOutput)
     def post(self, request, assignment_id: int):
         assignment = access.access_assignment(request.user, assignment_id)
-        data = _body(request, {"reason"}, ("reason",))
+        data = input_validate(SkipInput, request.data)
         skipped = queue.assignment_skip(
             assignment=assignment, user=request.user, reason=data["reason"]
         )
@@ -241,7 +256,7 @@ class UnskipView(APIView):
     @extend_schema(request=None, responses=AssignmentOutput)
     def post(self, request, assignment_id: int):
         assignment = access.access_assignment(request.user, assignment_id)
-        _body(request, set())
+        input_validate(NoInput, request.data)
         taken_back = queue.assignment_unskip(assignment=assignment, user=request.user)
         return Response(assignment_payload(taken_back))
 
@@ -268,7 +283,7 @@ class LaterView(APIView):
     @extend_schema(request=None, responses=AssignmentOutput)
     def post(self, request, assignment_id: int):
         assignment = access.access_assignment(request.user, assignment_id)
-        _body(request, set())
+        input_validate(NoInput, request.data)
         deferred = queue.assignment_later(assignment=assignment, user=request.user)
         return Response(assignment_payload(deferred))
 
@@ -277,7 +292,7 @@ class DraftView(APIView):
     @extend_schema(request=ValueInput, responses=AssignmentOutput)
     def post(self, request, assignment_id: int):
         assignment = access.access_assignment(request.user, assignment_id)
-        data = _body(request, {"value"}, ("value",))
+        data = input_validate(ValueInput, request.data)
         saved = queue.assignment_draft(
             assignment=assignment, user=request.user, value=data["value"]
         )
@@ -305,7 +320,7 @@ class AnnotationDetailView(APIView):
     @extend_schema(request=ValueInput, responses=AnnotationOutput)
     def patch(self, request, annotation_id: int):
         annotation = access.access_annotation(request.user, annotation_id, write=True)
-        data = _body(request, {"value"}, ("value",))
+        data = input_validate(ValueInput, request.data)
         edited = queue.annotation_edit(
             annotation=annotation, user=request.user, value=data["value"]
         )
@@ -317,7 +332,7 @@ class UndoView(APIView):
     @extend_schema(request=None, responses=AssignmentOutput)
     def post(self, request, annotation_id: int):
         annotation = access.access_annotation(request.user, annotation_id, write=True)
-        _body(request, set())
+        input_validate(NoInput, request.data)
         assignment = queue.annotation_undo(annotation=annotation, user=request.user)
         return Response(assignment_payload(assignment))
 
@@ -394,9 +409,10 @@ class UnfinishableView(ProjectPermissionMixin, APIView):
         return Response(queue_selectors.unfinishable(self.project))
 
 
-class OverrideInput(serializers.Serializer):
-    action = serializers.ChoiceField(
+class OverrideInput(InputSerializer):
+    action = OneOfField(
         ["compare", "exclude"],
+        reason='must be "compare" or "exclude"',
         help_text="compare with the annotations it has, or exclude it from gold",
     )
 
@@ -409,6 +425,6 @@ class ItemOverrideView(ProjectPermissionMixin, APIView):
         responses=inline_serializer("Override", {"state": serializers.CharField()}),
     )
     def post(self, request, project_id: int, item_id: int):
-        data = _body(request, {"action"}, ("action",))
+        data = input_validate(OverrideInput, request.data)
         item = queue.item_override(project=self.project, item_id=item_id, action=data["action"])
         return Response({"id": item.pk, "state": item.state, "outcome": item.outcome})

@@ -19,3 +19,9 @@ def queue_follow(*, project: Project, rerank: bool) -> None:
 
 def annotated_sql(*, alias: str) -> str:
     return f"EXISTS (SELECT 1 FROM {Annotation._meta.db_table} a WHERE a.item_id = {alias}.id)"  # noqa: S608 - our names
+
+
+def annotation_values(*, project: Project):
+    """Every value annotated in ``project``, streamed: a config change's impact."""
+    rows = Annotation.objects.filter(project=project).values_list("value", flat=True)
+    return rows.iterator(chunk_size=2000)

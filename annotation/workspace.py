@@ -44,6 +44,7 @@ from accord.ratelimit import RateLimited
 from items.labels import item_label
 from items.models import ItemState
 from projects import access
+from projects.fields import input_validate
 from projects.markdown import render_markdown
 from projects.models import ConfigVersion, Project
 from projects.pages import project_context
@@ -51,6 +52,7 @@ from review.selectors import unseen_feedback
 
 from . import queue, queue_selectors
 from .models import Annotation, Assignment, AssignmentState
+from .queue_api import SkipInput
 
 PAGE = "annotation/workspace.html"
 HISTORY = "annotation/history.html"
@@ -319,7 +321,9 @@ def annotate_skip(request: HttpRequest, project_id: int, assignment_id: int) -> 
     project, user = assignment.project, request.user
     reason = request.POST.get("reason", "")
     try:
-        queue.assignment_skip(assignment=assignment, user=user, reason=reason)
+        # Judged as the API's skip is: the same reason rules on both.
+        clean = input_validate(SkipInput, {"reason": reason})["reason"]
+        queue.assignment_skip(assignment=assignment, user=user, reason=clean)
     except (InvalidInput, RateLimited) as exc:
         if isinstance(exc, RateLimited):
             errors = [

@@ -28,3 +28,10 @@ class DatasetsConfig(AppConfig):
             work_folder_remove(job_id)
 
         job_leftovers_register("export", remove_work_folder)
+
+        # What projects asks of this app (projects imports nothing from it).
+        from projects import access
+
+        from .models import DatasetVersion
+
+        access.owned_register(DatasetVersion=DatasetVersion)

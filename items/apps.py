@@ -8,13 +8,26 @@ class ItemsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported once the models are loaded: the tasks run this app's job kinds.
+        from projects import access
+        from projects import hooks as project_hooks
         from projects.jobs import job_kind_register
 
         from . import tasks
+        from .models import Item
 
         job_kind_register("import", tasks.import_items)
         job_kind_register("priority", tasks.set_priorities)
+        # What projects asks of this app (projects imports nothing from it).
+        access.owned_register(Item=Item)
+        project_hooks.item_states.connect(_item_states)
         post_migrate.connect(_text_index_ensure, sender=self, dispatch_uid="items.text_search")
+
+
+def _item_states() -> list[str]:
+    # Imported when called: apps.py is imported before the models are loaded.
+    from .models import ItemState
+
+    return list(ItemState.values)
 
 
 def _text_index_ensure(using: str, **kwargs) -> None:

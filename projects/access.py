@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AnonymousUser, Permission
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 from rest_framework.permissions import BasePermission
@@ -27,7 +27,7 @@ from rest_framework.permissions import BasePermission
 from accord.errors import ProjectArchived
 from accord.sql import dialect, model_columns, model_from_row
 
-from .models import Membership, Project, ProjectUserObjectPermission, Role
+from .models import Job, Membership, Project, ProjectUserObjectPermission, Role
 
 VIEW = "view_project"
 CHANGE = "change_project"
@@ -247,11 +247,27 @@ class ProjectPermission(BasePermission):
         return True
 
 
+# The models of the apps above projects whose rows the access_* helpers
+# below guard (an assignment, a review, a dataset version): each app
+# registers its own in its AppConfig.ready, so projects imports none of them.
+_OWNED: dict[str, type[Model]] = {}
+
+
+def owned_register(**models: type[Model]) -> None:
+    """Make ``models`` (by name: ``Assignment=Assignment``) known to access."""
+    _OWNED.update(models)
+
+
+def owned(name: str) -> type[Model]:
+    try:
+        return _OWNED[name]
+    except KeyError:
+        raise ImproperlyConfigured(f"no installed app registered the model {name}") from None
+
+
 def access_job(user, job_id):
     """A job for its initiator or a lead of its project; 404 for anyone else
     (SECURITY.md A4). Cancelling needs the same."""
-    from .models import Job
-
     try:
         pk = int(job_id)
     except (TypeError, ValueError) as exc:
@@ -274,18 +290,15 @@ def access_assignment(user, assignment_id, *, write: bool = True):
     """The caller's own assignment in a project where they may annotate;
     Http404 for anyone else's or a project they left (never 403: an
     annotator does not learn another's assignment exists)."""
-    from annotation.models import Assignment
-
     try:
         pk = int(assignment_id)
     except (TypeError, ValueError) as exc:
         raise Http404 from exc
     if user is None or not user.is_authenticated or not 0 < pk < 2**63:
         raise Http404
-    from items.models import Item
-
     # One read for the assignment, its project with the caller's permissions
     # on it, and its item: every submit, skip and draft asks this.
+    Assignment, Item = owned("Assignment"), owned("Item")
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {model_columns(Assignment, 'a')}, {model_columns(Project, 'pr')}, "  # noqa: S608
@@ -313,8 +326,6 @@ def access_assignment(user, assignment_id, *, write: bool = True):
 def access_annotation(user, annotation_id, *, write: bool = False):
     """An annotation for its annotator (while they may annotate) or a lead of
     its project; Http404 for anyone else (blind: never another annotator)."""
-    from annotation.models import Annotation
-
     try:
         pk = int(annotation_id)
     except (TypeError, ValueError) as exc:
@@ -322,7 +333,10 @@ def access_annotation(user, annotation_id, *, write: bool = False):
     if user is None or not user.is_authenticated:
         raise Http404
     annotation = (
-        Annotation.objects.filter(pk=pk).select_related("item", "project", "annotator").first()
+        owned("Annotation")
+        .objects.filter(pk=pk)
+        .select_related("item", "project", "annotator")
+        .first()
     )
     if annotation is None:
         raise Http404
@@ -348,12 +362,10 @@ def _pk(value) -> int:
 def access_review(user, review_id, *, write: bool = False):
     """A review lease for its reviewer while they may review; Http404 for
     anyone else, so a review id says nothing to an annotator or outsider."""
-    from review.models import Review
-
     pk = _pk(review_id)
     if user is None or not user.is_authenticated:
         raise Http404
-    review = Review.objects.filter(pk=pk, reviewer=user).select_related("item").first()
+    review = owned("Review").objects.filter(pk=pk, reviewer=user).select_related("item").first()
     if review is None:
         raise Http404
     project, held = _project_and_permissions(review.project_id, user)
@@ -369,12 +381,10 @@ def access_gold(user, gold_id, *, write: bool = False):
     """A gold record for a reviewer or lead of its project (an annotator
     sees gold only as feedback on their own work); Http404 otherwise.
     Writing (a new adjudication) needs the review permission."""
-    from review.models import GoldRecord
-
     pk = _pk(gold_id)
     if user is None or not user.is_authenticated:
         raise Http404
-    gold = GoldRecord.objects.filter(pk=pk).select_related("item").first()
+    gold = owned("GoldRecord").objects.filter(pk=pk).select_related("item").first()
     if gold is None:
         raise Http404
     project, held = _project_and_permissions(gold.project_id, user)
@@ -391,12 +401,10 @@ def access_gold(user, gold_id, *, write: bool = False):
 def access_dataset_version(user, version_id):
     """A dataset version for a lead of its project (the export permission);
     Http404 for anyone else, members included (SECURITY.md A1, A4)."""
-    from exports.models import DatasetVersion
-
     pk = _pk(version_id)
     if user is None or not user.is_authenticated:
         raise Http404
-    version = DatasetVersion.objects.select_related("project", "job").filter(pk=pk).first()
+    version = owned("DatasetVersion").objects.select_related("project", "job").filter(pk=pk).first()
     if version is None or EXPORT not in user_permissions(user, version.project):
         raise Http404
     return version

@@ -6,8 +6,9 @@ answer.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -16,46 +17,47 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accord.api import CursorPagination
-from accord.errors import Conflict, InvalidInput
+from accord.errors import InvalidInput
 
 from . import access, selectors, services
 from . import serializers as s
-from .models import ConfigVersion, GuidelineDraft, GuidelineVersion, Invite
+from .fields import input_validate
+from .models import ConfigVersion, GuidelineDraft, GuidelineVersion, Invite, Project
 
 User = get_user_model()
+# The PATCH fields that make a new config version rather than change settings.
+SCHEMA_FIELDS = ("task_type", "config", "config_note", "confirm")
 
 
-def project_payload(
-    project, user, *, counts: dict | None = None, roles: list | None = None
+@dataclass
+class ProjectShown:
+    """A project as the API shows it to one caller: the model, its current
+    config version, the caller's roles, item counts and warnings."""
+
+    project: Project
+    config: ConfigVersion
+    roles: list[str]
+    counts: dict[str, int]
+    warnings: list[selectors.Warning]
+
+    def __getattr__(self, name: str):
+        return getattr(self.project, name)
+
+
+def project_output(
+    project: Project, user, *, counts: dict | None = None, roles: list | None = None
 ) -> dict:
-    config = services.project_config(project)
     if roles is None:
         membership = access.membership_of(user, project)
         roles = membership.roles if membership else []
-    return {
-        "id": project.pk,
-        "name": project.name,
-        "description": project.description,
-        "task_type": project.task_type,
-        "config": config.config,
-        "config_version": config.number,
-        "time_zone": project.time_zone,
-        "overlap": project.overlap,
-        "consensus": project.consensus,
-        "review_policy": project.review_policy,
-        "audit_sample": float(project.audit_sample),
-        "lease_seconds": project.lease_seconds,
-        "queue_order": project.queue_order,
-        "queue_seed": project.queue_seed,
-        "audit_seed": project.audit_seed,
-        "anonymous_review": project.anonymous_review,
-        "reason_codes": project.reason_codes,
-        "archived": project.is_archived,
-        "created_at": project.created_at,
-        "roles": roles,
-        "counts": counts if counts is not None else selectors.project_item_counts(project),
-        "warnings": selectors.project_warnings(project),
-    }
+    shown = ProjectShown(
+        project=project,
+        config=services.project_config(project),
+        roles=roles,
+        counts=counts if counts is not None else selectors.project_item_counts(project),
+        warnings=selectors.project_warnings(project),
+    )
+    return s.ProjectOutput(shown).data
 
 
 def paginated(request, view, queryset, serializer_class) -> Response:
@@ -79,22 +81,16 @@ class ProjectListView(ProjectPermissionMixin, APIView):
         summaries = selectors.project_summaries(request.user, page)
         return paginator.get_paginated_response(
             [
-                project_payload(x.project, request.user, counts=x.counts, roles=x.roles)
+                project_output(x.project, request.user, counts=x.counts, roles=x.roles)
                 for x in summaries
             ]
         )
 
-    @extend_schema(request=s.ProjectInput, responses={201: s.ProjectOutput})
+    @extend_schema(request=s.ProjectCreateInput, responses={201: s.ProjectOutput})
     def post(self, request):
-        data = s.reject_unknown(request.data, set(s.ProjectInput().fields))
-        project = services.project_create(
-            user=request.user,
-            name=data.pop("name", None),
-            task_type=data.pop("task_type", None),
-            config=data.pop("config", None),
-            **data,
-        )
-        return Response(project_payload(project, request.user), status=status.HTTP_201_CREATED)
+        values = input_validate(s.ProjectCreateInput, request.data)
+        project = services.project_create(user=request.user, **values)
+        return Response(project_output(project, request.user), status=status.HTTP_201_CREATED)
 
 
 class ProjectDetailView(ProjectPermissionMixin, APIView):
@@ -102,41 +98,16 @@ class ProjectDetailView(ProjectPermissionMixin, APIView):
 
     @extend_schema(responses=s.ProjectOutput)
     def get(self, request, project_id: int):
-        return Response(project_payload(self.project, request.user))
+        return Response(project_output(self.project, request.user))
 
     @extend_schema(request=s.ProjectPatchInput, responses=s.ProjectOutput)
     def patch(self, request, project_id: int):
-        data = s.reject_unknown(request.data, set(s.ProjectPatchInput().fields))
-        config_keys = {"config", "task_type", "config_note", "confirm"}
-        config_part = {k: data.pop(k) for k in list(data) if k in config_keys}
-        if not isinstance(config_part.get("confirm", False), bool):
-            raise InvalidInput("must be true or false", field="confirm")
-        if not isinstance(config_part.get("config_note", ""), str):
-            raise InvalidInput("must be text", field="config_note")
-        # One request, one outcome: when the schema part is refused (400, or
-        # 409 for want of confirmation) the settings part is rolled back too.
-        with transaction.atomic():
-            project = self.project
-            if data:
-                project = services.project_update(project=project, user=request.user, **data)
-            if "config" in config_part or "task_type" in config_part:
-                current = services.project_config(project)
-                change = services.project_config_update(
-                    project=project,
-                    user=request.user,
-                    config=config_part.get("config", current.config),
-                    task_type=config_part.get("task_type"),
-                    note=config_part.get("config_note", ""),
-                    confirm=config_part.get("confirm", False),
-                )
-                if change.needs_confirmation and not change.applied:
-                    raise Conflict(
-                        "This config change affects existing annotations; "
-                        'send it again with "confirm": true to apply it.',
-                        impact=change.as_dict(),
-                    )
-                project.refresh_from_db()
-        return Response(project_payload(project, request.user))
+        values = input_validate(s.ProjectPatchInput, request.data, project=self.project)
+        schema_part = {name: values.pop(name) for name in SCHEMA_FIELDS if name in values}
+        project = services.project_change(
+            project=self.project, user=request.user, settings_values=values, **schema_part
+        )
+        return Response(project_output(project, request.user))
 
 
 class ProjectArchiveView(ProjectPermissionMixin, APIView):
@@ -145,7 +116,7 @@ class ProjectArchiveView(ProjectPermissionMixin, APIView):
     @extend_schema(request=None, responses=s.ProjectOutput)
     def post(self, request, project_id: int):
         project = services.project_archive(project=self.project, user=request.user)
-        return Response(project_payload(project, request.user))
+        return Response(project_output(project, request.user))
 
 
 class ProjectUnarchiveView(ProjectPermissionMixin, APIView):
@@ -155,7 +126,7 @@ class ProjectUnarchiveView(ProjectPermissionMixin, APIView):
     @extend_schema(request=None, responses=s.ProjectOutput)
     def post(self, request, project_id: int):
         project = services.project_unarchive(project=self.project, user=request.user)
-        return Response(project_payload(project, request.user))
+        return Response(project_output(project, request.user))
 
 
 class ConfigView(ProjectPermissionMixin, APIView):
@@ -170,28 +141,17 @@ class ConfigView(ProjectPermissionMixin, APIView):
         request=s.ConfigInput, responses={200: s.ConfigChangeOutput, 201: s.ConfigChangeOutput}
     )
     def post(self, request, project_id: int):
-        data = s.reject_unknown(request.data, set(s.ConfigInput().fields))
-        for flag in ("dry_run", "confirm"):
-            if flag in data and not isinstance(data[flag], bool):
-                raise InvalidInput("must be true or false", field=flag)
-        change = services.project_config_update(
-            project=self.project,
-            user=request.user,
-            config=data.get("config"),
-            task_type=data.get("task_type"),
-            note=data.get("note") or "",
-            dry_run=data.get("dry_run", False),
-            confirm=data.get("confirm", False),
-        )
+        data = input_validate(s.ConfigInput, request.data)
+        change = services.project_config_update(project=self.project, user=request.user, **data)
         if change.needs_confirmation and not change.applied and not data.get("dry_run"):
             return Response(
                 {
                     "detail": "This change affects existing annotations; confirm it.",
-                    "impact": change.as_dict(),
+                    "impact": s.ConfigChangeOutput(change).data,
                 },
                 status=status.HTTP_409_CONFLICT,
             )
-        return Response(change.as_dict(), status=201 if change.applied else 200)
+        return Response(s.ConfigChangeOutput(change).data, status=201 if change.applied else 200)
 
 
 class MemberListView(ProjectPermissionMixin, APIView):
@@ -203,17 +163,12 @@ class MemberListView(ProjectPermissionMixin, APIView):
 
     @extend_schema(request=s.MemberInput, responses={200: s.MemberOutput, 201: s.MemberOutput})
     def post(self, request, project_id: int):
-        data = s.reject_unknown(request.data, {"user", "roles"})
-        user_id = data.get("user")
-        if not isinstance(user_id, int) or isinstance(user_id, bool):
-            raise InvalidInput("must be a user id", field="user")
-        user = User.objects.filter(pk=user_id, is_active=True).first()
+        data = input_validate(s.MemberInput, request.data)
+        user = User.objects.filter(pk=data["user"], is_active=True).first()
         if user is None:
             raise InvalidInput("no such active user", field="user")
         existed = self.project.memberships.filter(user=user).exists()
-        membership = services.membership_set(
-            project=self.project, user=user, roles=data.get("roles")
-        )
+        membership = services.membership_set(project=self.project, user=user, roles=data["roles"])
         return Response(s.MemberOutput(membership).data, status=200 if existed else 201)
 
 
@@ -237,13 +192,8 @@ class InviteListView(ProjectPermissionMixin, APIView):
 
     @extend_schema(request=s.InviteInput, responses={201: s.InviteOutput})
     def post(self, request, project_id: int):
-        data = s.reject_unknown(request.data, {"email", "roles"})
-        token, invite = services.invite_create(
-            project=self.project,
-            email=data.get("email"),
-            roles=data.get("roles"),
-            user=request.user,
-        )
+        data = input_validate(s.InviteInput, request.data)
+        token, invite = services.invite_create(project=self.project, user=request.user, **data)
         body = s.InviteOutput(invite).data
         body["url"] = request.build_absolute_uri(reverse("accounts:invite_accept", args=[token]))
         return Response(body, status=status.HTTP_201_CREATED)
@@ -277,13 +227,8 @@ class GuidelineListView(ProjectPermissionMixin, APIView):
 
     @extend_schema(request=s.GuidelineInput, responses={201: s.GuidelineVersionOutput})
     def post(self, request, project_id: int):
-        data = s.reject_unknown(request.data, {"body", "note"})
-        version = services.guideline_publish(
-            project=self.project,
-            user=request.user,
-            note=data.get("note", ""),
-            body=data.get("body"),
-        )
+        data = input_validate(s.GuidelineInput, request.data)
+        version = services.guideline_publish(project=self.project, user=request.user, **data)
         return Response(guideline_payload(version), status=status.HTTP_201_CREATED)
 
 
@@ -305,10 +250,8 @@ class GuidelineDraftView(ProjectPermissionMixin, APIView):
 
     @extend_schema(request=s.GuidelineDraftInput, responses=s.GuidelineDraftOutput)
     def put(self, request, project_id: int):
-        data = s.reject_unknown(request.data, {"body"})
-        draft = services.guideline_draft_save(
-            project=self.project, user=request.user, body=data.get("body")
-        )
+        data = input_validate(s.GuidelineDraftInput, request.data)
+        draft = services.guideline_draft_save(project=self.project, user=request.user, **data)
         return Response(s.GuidelineDraftOutput(draft).data)
 
 
@@ -332,7 +275,7 @@ class GuidelineDiffView(ProjectPermissionMixin, APIView):
         old = get_object_or_404(GuidelineVersion, project=self.project, number=numbers[0])
         new = get_object_or_404(GuidelineVersion, project=self.project, number=numbers[1])
         lines = selectors.guideline_diff(old.body, new.body)
-        return Response([line.__dict__ for line in lines])
+        return Response(s.DiffLineOutput(lines, many=True).data)
 
 
 class StatsView(ProjectPermissionMixin, APIView):
@@ -344,7 +287,5 @@ class StatsView(ProjectPermissionMixin, APIView):
         }
         # Per-annotator figures are for leads; an annotator sees only the totals.
         if access.has_perm(request.user, self.project, access.VIEW_STATS):
-            from annotation.queue_selectors import annotator_counts
-
-            body["annotations_per_annotator"] = annotator_counts(self.project)
+            body["annotations_per_annotator"] = selectors.annotator_counts(self.project)
         return Response(body)

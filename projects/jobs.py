@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -222,8 +223,6 @@ class JobContext:
 
     def progress(self, done: int, total: int | None = None, *, force: bool = False) -> None:
         """Report progress (throttled) and stop if a cancel was requested."""
-        import time
-
         if self.listener is not None:
             self.listener(done, total)
         now = time.monotonic()

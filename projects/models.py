@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -31,8 +33,6 @@ def default_reason_codes() -> list[dict[str, str]]:
 
 
 def new_split_salt() -> str:
-    import secrets
-
     return secrets.token_hex(16)
 
 

@@ -1,6 +1,6 @@
 """What every project page shares: what the caller may do (``Can``), the
-context a project page starts from, and the read-only answer for a write on
-an archived project."""
+context a project page starts from, the read-only answer for a write on
+an archived project, and the answer after a successful mutation."""
 
 from __future__ import annotations
 
@@ -11,11 +11,17 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
 
 from accord.pages import render_page
 
 from . import access
 from .models import Project
+
+FIX_BELOW = "Nothing was saved: correct the fields marked below."
+
+Page = Callable[[HttpRequest, Project], HttpResponse]
 
 READ_ONLY = "This project is archived, so it is read-only. A lead can unarchive it in Settings."
 
@@ -119,3 +125,27 @@ def read_only_when_archived(view: Callable[..., HttpResponse]) -> Callable[..., 
             return render_page(request, "projects/read_only.html", context, status=409)
 
     return wrapper
+
+
+def mutation_done(
+    request: HttpRequest,
+    project: Project,
+    text: str,
+    url_name: str,
+    page: Page,
+    *,
+    level: int = messages.SUCCESS,
+    warnings: list[str] = (),
+) -> HttpResponse:
+    """After a successful mutation: htmx gets the page's partial (and the
+    address bar the page's URL), everyone else a redirect. ``warnings``
+    follow the message: what was saved but will not work as expected."""
+    messages.add_message(request, level, text)
+    for warning in warnings:
+        messages.warning(request, warning)
+    url = reverse(url_name, args=[project.pk])
+    if request.htmx:
+        response = page(request, project)
+        response["HX-Replace-Url"] = url
+        return response
+    return redirect(url)

@@ -6,12 +6,9 @@ import difflib
 from dataclasses import dataclass
 from typing import TypedDict
 
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 
-from annotation.models import Annotation
-from items.models import ItemState
-
-from . import access
+from . import access, hooks
 from .counters import counters_for
 from .models import ConfigVersion, GuidelineVersion, Invite, Membership, Project
 
@@ -50,7 +47,7 @@ def project_summaries(user, projects: list[Project]) -> list[ProjectSummary]:
 
 
 def item_counts(counters: dict[str, int]) -> dict[str, int]:
-    counts = {state.value: counters.get(f"items:{state.value}", 0) for state in ItemState}
+    counts = {state: counters.get(f"items:{state}", 0) for state in hooks.item_states()}
     counts["total"] = counters.get("items:total", 0)
     return counts
 
@@ -95,22 +92,18 @@ class AnnotatorCount(TypedDict):
     user: int
     username: str
     annotations: int
+    skips: int
+
+
+def annotator_counts(project: Project) -> list[AnnotatorCount]:
+    """Submitted annotations and skips per annotator (for leads): every
+    annotator of the project and anyone else who annotated in it."""
+    return hooks.annotator_counts(project=project)
 
 
 def annotations_per_annotator(project: Project) -> list[AnnotatorCount]:
-    """Submitted annotations per annotator, in one grouped query (for leads)."""
-    rows = (
-        Annotation.objects.filter(project=project)
-        .values("annotator_id", "annotator__username")
-        .annotate(n=Count("id"))
-        .order_by("annotator__username")
-    )
-    return [
-        AnnotatorCount(
-            user=r["annotator_id"], username=r["annotator__username"], annotations=r["n"]
-        )
-        for r in rows
-    ]
+    """The overview's figures: the stats API's, for those who annotated."""
+    return [row for row in annotator_counts(project) if row["annotations"]]
 
 
 def config_versions(project: Project) -> QuerySet[ConfigVersion]:

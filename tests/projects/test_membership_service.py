@@ -10,7 +10,9 @@ from django.db import connection
 
 from accord.errors import Conflict, InvalidInput
 from projects import access, services
+from projects.fields import input_validate
 from projects.models import Membership, ProjectUserObjectPermission
+from projects.serializers import MemberRolesInput, ProjectCreateInput
 
 
 def perms(user, project) -> set[str]:
@@ -38,10 +40,18 @@ def test_changing_roles_replaces_permissions(project, annotator):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("roles", [[], "lead", ["owner"], None])
-def test_bad_roles_are_refused(project, annotator, roles):
+def test_bad_roles_are_refused(api_for, project, lead, annotator, roles):
+    # The roles are judged by the input serializer the API and the pages share.
     with pytest.raises(InvalidInput) as err:
-        services.membership_set(project=project, user=annotator, roles=roles)
+        input_validate(MemberRolesInput, {"roles": roles})
     assert err.value.errors[0]["field"] == "roles"
+    response = api_for(lead).post(
+        f"/api/v1/projects/{project.pk}/members/",
+        {"user": annotator.pk, "roles": roles},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "roles"
     assert Membership.objects.get(project=project, user=annotator).roles == ["annotator"]
 
 
@@ -94,8 +104,9 @@ def test_an_accepted_invite_cannot_be_revoked(project, lead):
 @pytest.mark.django_db
 def test_project_create_reports_settings_and_schema_errors_together(lead):
     with pytest.raises(InvalidInput) as err:
-        services.project_create(
-            user=lead, name="", task_type="classification", config={"labels": []}, overlap=0
+        input_validate(
+            ProjectCreateInput,
+            {"name": "", "task_type": "classification", "config": {"labels": []}, "overlap": 0},
         )
     fields = {e["field"] for e in err.value.errors}
     assert {"name", "overlap", "config.labels"} <= fields

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from projects import services
+from projects import serializers, services
 from projects.models import GuidelineDraft, GuidelineVersion
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_hasher")]
@@ -123,7 +123,7 @@ def test_save_draft(web_for, pages, project, lead):
 
 
 def test_a_too_long_draft_is_a_400_and_kept_in_the_form(web_for, pages, project, lead):
-    body = "x" * (services.MAX_GUIDELINE + 1)
+    body = "x" * (serializers.MAX_GUIDELINE + 1)
     response = web_for(lead).post(f"/projects/{project.pk}/guidelines/draft/", {"body": body})
     assert response.status_code == 400
     assert "is longer than" in pages.field_errors(response, "id_body")
