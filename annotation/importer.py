@@ -676,7 +676,7 @@ ITEM_COLUMNS = (
 def insert_items(
     project: Project, rows: list[StagedRow], now, state: str = ItemState.OPEN.value
 ) -> None:
-    from .queue import item_rank
+    from .queue.ranks import item_rank
 
     project_id, overlap = project.pk, project.overlap
     values = (
@@ -1035,7 +1035,7 @@ class Staging:
     def _rerank(self, project: Project) -> None:
         """Ranks for the order the project has now (a requeue while the
         import ran saw only the published items)."""
-        from .queue import item_rank
+        from .queue.ranks import item_rank
 
         staged = Item._base_manager.filter(project_id=project.pk, state=STAGED)
         rows = [

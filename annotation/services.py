@@ -36,7 +36,7 @@ def items_create(*, project: Project, rows: Iterable[ItemRow], config: dict) -> 
     skipped. For small batches (the demo, tests): files go through the
     streamed import.
     """
-    from .queue import item_rank
+    from .queue.ranks import item_rank
 
     lock_project_items(project.pk)
     refuse_while_importing(project.pk)

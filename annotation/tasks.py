@@ -4,7 +4,10 @@ from celery import shared_task
 
 from projects.jobs import run_job
 
-from .importer import import_discard_upload, import_run
+from .importer import import_discard_upload, import_run, staging_sweep
+from .queue.release import leases_expire
+from .reconcile import counters_reconcile_all, requeue_run
+from .services import priorities_run
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -16,35 +19,24 @@ def import_items(job_id: int) -> None:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def set_priorities(job_id: int) -> None:
-    from .services import priorities_run
-
     run_job(job_id, priorities_run)
 
 
 @shared_task(ignore_result=True)
 def expire_leases() -> int:
-    """Give back the slots of annotation leases past their end, and end the
-    review leases past theirs (every 30 s)."""
-    from review.leases import reviews_expire
-
-    from .queue import leases_expire
-
-    return leases_expire() + reviews_expire()
+    """Give back the slots of annotation leases past their end (every 30 s;
+    review leases end in review.tasks.expire_review_leases)."""
+    return leases_expire()
 
 
 @shared_task(ignore_result=True)
 def reconcile_counters() -> dict:
     """Recount the queue's counters and report any drift, and remove what
     killed embedded-mode imports staged (hourly)."""
-    from .importer import staging_sweep
-    from .reconcile import counters_reconcile_all
-
     staging_sweep()
     return counters_reconcile_all()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def requeue(job_id: int) -> None:
-    from .reconcile import requeue_run
-
     run_job(job_id, requeue_run)

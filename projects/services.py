@@ -327,7 +327,7 @@ def project_update(*, project: Project, user, **values: Any) -> Project:
         setattr(project, name, value)
     project.save()
     if review_turned_on:
-        from review.gold import unresolved_to_review
+        from review.settle import unresolved_to_review
 
         unresolved_to_review(project=project)
     if requeue:

@@ -4,6 +4,8 @@ from celery import shared_task
 
 from projects.jobs import run_job
 
+from .leases import reviews_expire
+
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def agreement_report(job_id: int) -> None:
@@ -31,3 +33,9 @@ def refresh_reports() -> int:
     from .report_jobs import reports_refresh
 
     return reports_refresh()
+
+
+@shared_task(ignore_result=True)
+def expire_review_leases() -> int:
+    """End the review leases past their time (every 30 s)."""
+    return reviews_expire()

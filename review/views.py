@@ -35,7 +35,7 @@ from accord.pages import login_or_401, render_page, render_partial
 from annotation import queue_selectors, tasktypes
 from annotation.labels import item_label
 from annotation.models import ItemState
-from annotation.queue import NothingLeft
+from annotation.queue.claim import NothingLeft
 from annotation.tasktypes.base import HOTKEY_RE, TaskType
 from projects import access
 from projects.markdown import render_markdown
@@ -43,7 +43,7 @@ from projects.models import GuidelineVersion, Project
 from projects.pages import project_context
 from projects.templatetags.accord_extras import duration
 
-from . import gold, leases, selectors
+from . import decisions, gold, leases, selectors
 from .models import Review, ReviewKind, ReviewState
 
 PAGE = "review/workspace.html"
@@ -416,7 +416,7 @@ def review_resolve(request: HttpRequest, project_id: int, review_id: int) -> Htt
     task_type, config = _task(review)
     kept = {
         "value": task_type.form_value(request.POST, config),
-        "reason": request.POST.get("reason", "")[: gold.MAX_REASON],
+        "reason": request.POST.get("reason", "")[: decisions.MAX_REASON],
         "reason_code": request.POST.get("reason_code", ""),
     }
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from annotation.models import Assignment, Item
-from annotation.queue import random_rank
+from annotation.queue.ranks import random_rank
 from annotation.reconcile import counters_reconcile
 from projects import services
 from projects.models import Job

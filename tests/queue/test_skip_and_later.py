@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from annotation.models import Assignment, Item
-from annotation.queue import leases_expire
+from annotation.queue.release import leases_expire
 from annotation.queue_selectors import annotator_counts
 
 from .helpers import claim, later, queue_violations, skip, submit
