@@ -47,6 +47,10 @@ class Provider:
             )
         return self._function(**kwargs)
 
+    @property
+    def registered(self) -> Callable[..., Any] | None:
+        return self._function
+
 
 class Event:
     """A hook any number of apps listen to, each called in turn."""
@@ -58,6 +62,10 @@ class Event:
     def connect(self, listener: Callable[..., Any]) -> None:
         if listener not in self._listeners:
             self._listeners.append(listener)
+
+    @property
+    def listeners(self) -> tuple[Callable[..., Any], ...]:
+        return tuple(self._listeners)
 
     def send(self, **kwargs: Any) -> list[Any]:
         """Every listener's answer, in the order they connected."""

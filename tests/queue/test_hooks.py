@@ -38,11 +38,11 @@ def test_every_listener_hears_an_event_in_order():
 
 
 def test_review_registers_its_hooks_when_the_app_is_ready():
-    assert hooks.item_settler._function is settle.item_settle
-    assert report_jobs.report_soon_on_commit in hooks.item_compared._listeners
-    assert gold.gold_counters_expected in hooks.counters_expected._listeners
-    assert hooks.item_gold._function is gold.item_gold
-    assert hooks.unseen_feedback._function is selectors.unseen_feedback
+    assert hooks.item_settler.registered is settle.item_settle
+    assert report_jobs.report_soon_on_commit in hooks.item_compared.listeners
+    assert gold.gold_counters_expected in hooks.counters_expected.listeners
+    assert hooks.item_gold.registered is gold.item_gold
+    assert hooks.unseen_feedback.registered is selectors.unseen_feedback
 
 
 def _imported_modules(path: Path) -> set[str]:
