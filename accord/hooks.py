@@ -10,7 +10,7 @@ arguments it is called with, so a listener with the wrong signature fails
 at start-up, not on the first call.
 
 * ``Event``: any number of listeners, called in the order they connected;
-  what they return is ignored.
+  ``send`` returns their answers in that order.
 * ``Provider``: exactly one function answers; calling it with none
   connected is a programming error (``LookupError``), and so is connecting
   a second.
@@ -59,9 +59,13 @@ class Event(_Hook):
         if listener in self._listeners:
             self._listeners.remove(listener)
 
-    def send(self, **arguments: Any) -> None:
-        for listener in list(self._listeners):
-            listener(**arguments)
+    @property
+    def listeners(self) -> tuple[Callable[..., Any], ...]:
+        return tuple(self._listeners)
+
+    def send(self, **arguments: Any) -> list[Any]:
+        """Every listener's answer, in the order they connected."""
+        return [listener(**arguments) for listener in list(self._listeners)]
 
 
 class Provider(_Hook):
@@ -77,8 +81,8 @@ class Provider(_Hook):
         return function
 
     @property
-    def connected(self) -> bool:
-        return self._function is not None
+    def function(self) -> Callable[..., Any] | None:
+        return self._function
 
     def __call__(self, **arguments: Any) -> Any:
         if self._function is None:

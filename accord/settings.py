@@ -419,6 +419,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "annotation.tasks.expire_leases",
         "schedule": 30.0,
     },
+    "expire-review-leases": {
+        "task": "review.tasks.expire_review_leases",
+        "schedule": 30.0,
+    },
     "reconcile-queue-counters": {
         "task": "annotation.tasks.reconcile_counters",
         "schedule": 3600.0,

@@ -27,9 +27,10 @@ from items.models import ItemState
 from projects import access
 from projects.models import Project
 from projects.pages import project_context, read_only_when_archived
-from review.models import GoldRecord
 
-from . import lead_selectors, queue
+from . import hooks, lead_selectors
+from .queue import release as queue_release
+from .queue import submit as queue_submit
 
 
 def _queue_page(
@@ -73,7 +74,7 @@ def lease_release(request: HttpRequest, project_id: int, assignment_id: int) -> 
     project = access.access_project_or_403(request.user, project_id, access.CHANGE)
     lease = lead_selectors.lease_brief(project, assignment_id)
     who = f"{lease['username']}’s lease on item {lease['item']}"
-    if not queue.lease_release(project=project, assignment_id=assignment_id):
+    if not queue_release.lease_release(project=project, assignment_id=assignment_id):
         text = (
             f"Nothing was released: {who} had already ended "
             "(submitted, skipped, expired or released)."
@@ -90,7 +91,7 @@ def item_override(request: HttpRequest, project_id: int, item_id: int) -> HttpRe
     project = access.access_project_or_403(request.user, project_id, access.CHANGE)
     action = request.POST.get("action", "")
     try:
-        item = queue.item_override(project=project, item_id=item_id, action=action)
+        item = queue_submit.item_override(project=project, item_id=item_id, action=action)
     except InvalidInput:
         text = "Nothing was changed: choose “Compare with what it has” or “Exclude”."
         return _queue_refused(request, project, text, focus="unfinishable", status=400)
@@ -114,6 +115,6 @@ def item_detail(request: HttpRequest, project_id: int, item_id: int) -> HttpResp
     project = access.access_project_or_403(request.user, project_id, access.VIEW_STATS, write=False)
     context = project_context(request, project, "items")
     history = lead_selectors.item_history(project, item_id)
-    gold = GoldRecord.objects.filter(item_id=history.item.pk).first()
+    gold = hooks.item_gold(item_id=history.item.pk)
     context.update(history=history, gold=gold, page_title=f"Item {history.item.pk}")
     return render_page(request, "annotation/item.html", context)

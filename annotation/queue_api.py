@@ -25,8 +25,19 @@ from projects.fields import (
     input_validate,
 )
 
-from . import queue, queue_selectors
+from . import queue_selectors
 from .models import Annotation, Assignment
+from .queue.claim import NEXT_REASONS, NothingLeft, assignment_claim, assignment_next
+from .queue.release import (
+    MAX_REASON,
+    assignment_draft,
+    assignment_later,
+    assignment_skip,
+    assignment_unskip,
+    lease_release,
+)
+from .queue.revisions import annotation_edit, annotation_undo
+from .queue.submit import annotation_submit, item_override
 
 NO_CONTENT_HEADERS = {
     "Accord-Reason": '"nothing-left" (nothing left for you) or "all-leased" (try again later)',
@@ -98,7 +109,7 @@ class SubmitInput(InputSerializer):
 class SubmitAndNextOutput(AnnotationOutput):
     next = AssignmentOutput(allow_null=True, help_text="the claim's answer: the next assignment")
     next_reason = serializers.ChoiceField(
-        list(queue.NEXT_REASONS),
+        list(NEXT_REASONS),
         allow_null=True,
         help_text="why `next` is null: the claim's Accord-Reason, or rate-limited, unavailable",
     )
@@ -117,7 +128,7 @@ class SkipInput(InputSerializer):
     """Also what the workspace's skip form is judged by."""
 
     reason = ReasonField(
-        max_length=queue.MAX_REASON,
+        max_length=MAX_REASON,
         required_reason="is required: say why you skip this item",
         help_text="why this item is skipped (required)",
     )
@@ -183,8 +194,8 @@ class ClaimView(ProjectPermissionMixin, APIView):
     )
     def post(self, request, project_id: int):
         try:
-            claim = queue.assignment_claim(project=self.project, user=request.user)
-        except queue.NothingLeft as empty:
+            claim = assignment_claim(project=self.project, user=request.user)
+        except NothingLeft as empty:
             response = Response(status=204)
             response["Accord-Reason"] = "all-leased" if empty.reason == "leased" else "nothing-left"
             if empty.retry_after:
@@ -204,7 +215,7 @@ def next_payload(project, user) -> dict:
     """The claim's answer inside a submit's: ``next`` is the assignment, or
     null with ``next_reason`` (the 204's Accord-Reason, or why the claim was
     not made) and ``retry_after``."""
-    found = queue.assignment_next(project=project, user=user)
+    found = assignment_next(project=project, user=user)
     return {
         "next": None
         if found.assignment is None
@@ -229,7 +240,7 @@ class SubmitView(APIView):
     def post(self, request, assignment_id: int):
         assignment = access.access_assignment(request.user, assignment_id)
         data = input_validate(SubmitInput, request.data)
-        done = queue.annotation_submit(
+        done = annotation_submit(
             assignment=assignment,
             user=request.user,
             value=data["value"],
@@ -246,9 +257,7 @@ class SkipView(APIView):
     def post(self, request, assignment_id: int):
         assignment = access.access_assignment(request.user, assignment_id)
         data = input_validate(SkipInput, request.data)
-        skipped = queue.assignment_skip(
-            assignment=assignment, user=request.user, reason=data["reason"]
-        )
+        skipped = assignment_skip(assignment=assignment, user=request.user, reason=data["reason"])
         return Response(assignment_payload(skipped))
 
 
@@ -257,7 +266,7 @@ class UnskipView(APIView):
     def post(self, request, assignment_id: int):
         assignment = access.access_assignment(request.user, assignment_id)
         input_validate(NoInput, request.data)
-        taken_back = queue.assignment_unskip(assignment=assignment, user=request.user)
+        taken_back = assignment_unskip(assignment=assignment, user=request.user)
         return Response(assignment_payload(taken_back))
 
 
@@ -284,7 +293,7 @@ class LaterView(APIView):
     def post(self, request, assignment_id: int):
         assignment = access.access_assignment(request.user, assignment_id)
         input_validate(NoInput, request.data)
-        deferred = queue.assignment_later(assignment=assignment, user=request.user)
+        deferred = assignment_later(assignment=assignment, user=request.user)
         return Response(assignment_payload(deferred))
 
 
@@ -293,9 +302,7 @@ class DraftView(APIView):
     def post(self, request, assignment_id: int):
         assignment = access.access_assignment(request.user, assignment_id)
         data = input_validate(ValueInput, request.data)
-        saved = queue.assignment_draft(
-            assignment=assignment, user=request.user, value=data["value"]
-        )
+        saved = assignment_draft(assignment=assignment, user=request.user, value=data["value"])
         return Response(assignment_payload(saved))
 
 
@@ -321,9 +328,7 @@ class AnnotationDetailView(APIView):
     def patch(self, request, annotation_id: int):
         annotation = access.access_annotation(request.user, annotation_id, write=True)
         data = input_validate(ValueInput, request.data)
-        edited = queue.annotation_edit(
-            annotation=annotation, user=request.user, value=data["value"]
-        )
+        edited = annotation_edit(annotation=annotation, user=request.user, value=data["value"])
         edited = Annotation.objects.select_related("item").get(pk=edited.pk)
         return Response(AnnotationOutput(edited).data)
 
@@ -333,7 +338,7 @@ class UndoView(APIView):
     def post(self, request, annotation_id: int):
         annotation = access.access_annotation(request.user, annotation_id, write=True)
         input_validate(NoInput, request.data)
-        assignment = queue.annotation_undo(annotation=annotation, user=request.user)
+        assignment = annotation_undo(annotation=annotation, user=request.user)
         return Response(assignment_payload(assignment))
 
 
@@ -397,7 +402,7 @@ class LeaseReleaseView(ProjectPermissionMixin, APIView):
         responses={200: inline_serializer("Released", {"released": serializers.BooleanField()})},
     )
     def post(self, request, project_id: int, assignment_id: int):
-        released = queue.lease_release(project=self.project, assignment_id=assignment_id)
+        released = lease_release(project=self.project, assignment_id=assignment_id)
         return Response({"released": released})
 
 
@@ -426,5 +431,5 @@ class ItemOverrideView(ProjectPermissionMixin, APIView):
     )
     def post(self, request, project_id: int, item_id: int):
         data = input_validate(OverrideInput, request.data)
-        item = queue.item_override(project=self.project, item_id=item_id, action=data["action"])
+        item = item_override(project=self.project, item_id=item_id, action=data["action"])
         return Response({"id": item.pk, "state": item.state, "outcome": item.outcome})

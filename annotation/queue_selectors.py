@@ -3,16 +3,20 @@ lead's views (leases, unfinishable items, skips per annotator)."""
 
 from __future__ import annotations
 
+import zoneinfo
 from functools import lru_cache
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from items.models import Item, ItemState
 from projects import access
 from projects.counters import counters_for
 from projects.models import ConfigVersion, GuidelineVersion, Membership, Project
+from projects.selectors import item_counts
 
 from .models import Annotation, AnnotationRevision, Assignment, AssignmentState
 
@@ -174,8 +178,6 @@ def annotator_counts(project: Project) -> list[dict]:
     """Submitted and skipped per annotator, from counters: every annotator
     of the project, and anyone else who has annotated in it (a former
     annotator, a reviewer who also annotated)."""
-    from django.contrib.auth import get_user_model
-
     counters = counters_for([project.pk])[project.pk]
     worked = set()
     for name in counters:
@@ -195,16 +197,17 @@ def annotator_counts(project: Project) -> list[dict]:
     ]
 
 
+def today_key(project: Project, user_id: int, now) -> str:
+    """The counter of what the annotator submitted on ``now``'s day in the
+    project's time zone (written by submit and undo, read here)."""
+    day = now.astimezone(zoneinfo.ZoneInfo(project.time_zone)).date().isoformat()
+    return f"annotator:{user_id}:day:{day}"
+
+
 def annotator_progress(project: Project, user) -> dict[str, Any]:
     """What the workspace shows on every render, from counters only (no
     count over items): left for this annotator, done today, done in all,
     and the project's items by state."""
-    from django.utils import timezone
-
-    from projects.selectors import item_counts
-
-    from .queue import _today_key
-
     counters = counters_for([project.pk])[project.pk]
     prefix = f"annotator:{user.pk}:"
     waiting = counters.get(f"items:{ItemState.OPEN}", 0)
@@ -212,7 +215,7 @@ def annotator_progress(project: Project, user) -> dict[str, Any]:
         # Open items minus those this annotator already submitted or skipped:
         # an upper bound, since others may fill an item's slots first.
         "left_for_you": max(0, waiting - counters.get(prefix + "pending", 0)),
-        "done_today": counters.get(_today_key(project, user.pk, timezone.now()), 0),
+        "done_today": counters.get(today_key(project, user.pk, timezone.now()), 0),
         "submitted": counters.get(prefix + "submitted", 0),
         "skipped": counters.get(prefix + "skipped", 0),
         "items": item_counts(counters),
@@ -229,8 +232,6 @@ def config_version(project_id: int, number: int) -> ConfigVersion:
 def current_lease(project: Project, user) -> Assignment | None:
     """The annotator's unexpired lease, read without renewing it: a GET
     changes nothing (a claim, which renews, is a POST)."""
-    from django.utils import timezone
-
     return (
         Assignment.objects.filter(
             project=project,

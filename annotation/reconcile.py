@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from accord.sql import dialect
 from items.locks import lock_project_items
 from items.models import Item, ItemState
 from items.ranks import RANDOM_RANK_SQL, random_rank
@@ -18,16 +19,11 @@ from projects.counters import counter_add
 from projects.jobs import JobContext, job_create, job_enqueue
 from projects.models import Project, ProjectCounter, QueueOrder
 
+from . import hooks
 from .models import Annotation, Assignment, AssignmentState, QueueCursor
-from .queue import (
-    ASSIGNMENT,
-    CURSOR,
-    ITEM,
-    REOPENED,
-    _excluded_sql,
-    _release,
-    item_compare,
-)
+from .queue.release import release
+from .queue.rows import ASSIGNMENT, CURSOR, ITEM, REOPENED, excluded_sql
+from .queue.submit import item_compare
 
 log = logging.getLogger(__name__)
 CHUNK = 5000
@@ -66,7 +62,7 @@ def items_rerank(project: Project) -> int:
                 [project.pk],
             )
             return cursor.rowcount
-    if connection.vendor == "postgresql":
+    if dialect().is_postgresql:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {ITEM} SET rank = {RANDOM_RANK_SQL} "  # noqa: S608
@@ -123,7 +119,7 @@ def items_resize(project: Project) -> tuple[int, int]:
             # when a slot is free or a submission short, so they would stay
             # active on a compared item (resumed by every claim of their
             # holder). Give them back first.
-            if _release("item_id = %s", [item.pk], AssignmentState.RELEASED, timezone.now()):
+            if release("item_id = %s", [item.pk], AssignmentState.RELEASED, timezone.now()):
                 item.refresh_from_db(fields=["free_slots"])
             item_compare(item=item)
             compared += 1
@@ -136,7 +132,7 @@ def cursor_position(project_id: int, user_id: int) -> tuple[float, int] | None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT i.rank, i.id FROM {ITEM} i WHERE i.project_id = %(p)s "  # noqa: S608
-            f"AND i.state = 'open' AND i.free_slots > 0 AND {_excluded_sql()} "
+            f"AND i.state = 'open' AND i.free_slots > 0 AND {excluded_sql()} "
             "ORDER BY i.rank, i.id LIMIT 1",
             {"p": project_id, "me": user_id},
         )
@@ -199,28 +195,18 @@ def counters_expected(project: Project) -> dict[str, int]:
         else:
             continue
         out[f"annotator:{user_id}:pending"] += pending
-    out.update(_gold_expected(project))
+    # The apps above count what they write (review: gold by source).
+    for counted in hooks.counters_expected.send(project=project):
+        out.update(counted)
     return dict(out)
-
-
-def _gold_expected(project: Project) -> dict[str, int]:
-    """Gold records by source (excluded items are not gold)."""
-    from review.models import GoldRecord
-
-    rows = (
-        GoldRecord.objects.filter(project=project, excluded=False)
-        .values_list("source")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    return {f"gold:{source}": n for source, n in rows}
 
 
 RECONCILED_PREFIXES = ("items:", "annotations:", "skips:", "gold:")
 RECONCILED_SUFFIXES = (":submitted", ":skipped", ":pending")
 
 
-def _reconciled(name: str) -> bool:
+def counter_reconciled(name: str) -> bool:
+    """Whether the hourly reconciliation recounts the counter ``name``."""
     return name.startswith(RECONCILED_PREFIXES) or (
         name.startswith("annotator:") and name.endswith(RECONCILED_SUFFIXES)
     )
@@ -235,7 +221,7 @@ def counters_reconcile(project: Project) -> dict[str, dict[str, int]]:
     stored = {
         c.name: c.value
         for c in ProjectCounter.objects.select_for_update().filter(project=project)
-        if _reconciled(c.name)
+        if counter_reconciled(c.name)
     }
     drift = {}
     for name in sorted(set(expected) | set(stored)):

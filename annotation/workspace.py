@@ -48,10 +48,13 @@ from projects.fields import input_validate
 from projects.markdown import render_markdown
 from projects.models import ConfigVersion, Project
 from projects.pages import project_context
-from review.selectors import unseen_feedback
 
-from . import queue, queue_selectors
+from . import hooks, queue_selectors
 from .models import Annotation, Assignment, AssignmentState
+from .queue.claim import assignment_next
+from .queue.release import assignment_draft, assignment_later, assignment_skip, assignment_unskip
+from .queue.revisions import annotation_edit, annotation_undo, last_submission
+from .queue.submit import annotation_submit
 from .queue_api import SkipInput
 
 PAGE = "annotation/workspace.html"
@@ -149,7 +152,7 @@ def _next(project: Project, user) -> Workspace:
     action is done and the page must say so whatever the claim answers
     (throttled, or Redis down: the next item comes when the page asks
     again)."""
-    found = queue.assignment_next(project=project, user=user)
+    found = assignment_next(project=project, user=user)
     if found.assignment is not None:
         return Workspace("item", found.assignment, value=found.assignment.draft)
     if found.reason == "nothing-left":
@@ -165,7 +168,7 @@ def _guidelines(project: Project, assignment: Assignment, user) -> dict[str, Any
 
 
 def _last_submission(project: Project, user) -> dict[str, Any] | None:
-    last = queue.last_submission(project=project, user=user)
+    last = last_submission(project=project, user=user)
     if last is None:
         return None
     config = queue_selectors.config_version(project.pk, last.config_version)
@@ -181,7 +184,7 @@ def _context(request: HttpRequest, project: Project, ws: Workspace) -> dict[str,
         ws=ws,
         state=ws.state,
         progress=queue_selectors.annotator_progress(project, user),
-        unseen_feedback=unseen_feedback(project, user),
+        unseen_feedback=hooks.unseen_feedback(project=project, user=user),
         last=None if project.is_archived else _last_submission(project, user),
     )
     if ws.assignment is not None and ws.state == "item":
@@ -290,7 +293,7 @@ def annotate_submit(request: HttpRequest, project_id: int, assignment_id: int) -
     try:
         if value is None:
             raise InvalidInput(NOTHING_CHOSEN, field="value")
-        done = queue.annotation_submit(
+        done = annotation_submit(
             assignment=assignment,
             user=user,
             value=value,
@@ -323,7 +326,7 @@ def annotate_skip(request: HttpRequest, project_id: int, assignment_id: int) -> 
     try:
         # Judged as the API's skip is: the same reason rules on both.
         clean = input_validate(SkipInput, {"reason": reason})["reason"]
-        queue.assignment_skip(assignment=assignment, user=user, reason=clean)
+        assignment_skip(assignment=assignment, user=user, reason=clean)
     except (InvalidInput, RateLimited) as exc:
         if isinstance(exc, RateLimited):
             errors = [
@@ -362,7 +365,7 @@ def annotate_unskip(request: HttpRequest, project_id: int, assignment_id: int) -
     assignment = _own_assignment(request, project_id, assignment_id)
     project, user = assignment.project, request.user
     try:
-        assignment = queue.assignment_unskip(assignment=assignment, user=user)
+        assignment = assignment_unskip(assignment=assignment, user=user)
     except Conflict as exc:
         messages.error(request, f"The skip stays. {exc.detail}")
         return _history_page(request, project, status=409)
@@ -380,7 +383,7 @@ def annotate_later(request: HttpRequest, project_id: int, assignment_id: int) ->
     assignment = _own_assignment(request, project_id, assignment_id)
     project, user = assignment.project, request.user
     try:
-        queue.assignment_later(assignment=assignment, user=user)
+        assignment_later(assignment=assignment, user=user)
     except Conflict as exc:
         return _show(request, project, _conflict(project, user, exc, lost=False))
     messages.success(
@@ -405,7 +408,7 @@ def annotate_draft(request: HttpRequest, project_id: int, assignment_id: int) ->
     config = queue_selectors.config_version(assignment.project_id, assignment.config_version)
     value = tasktypes.get(config.task_type).form_value(request.POST, config.config)
     try:
-        queue.assignment_draft(assignment=assignment, user=request.user, value=value)
+        assignment_draft(assignment=assignment, user=request.user, value=value)
     except InvalidInput as exc:
         return _text(" ".join(_reasons(exc.errors)), 400)
     except Conflict as exc:
@@ -420,7 +423,7 @@ def annotate_undo(request: HttpRequest, project_id: int, annotation_id: int) -> 
     annotation = _own_annotation(request, project_id, annotation_id)
     project, user = annotation.project, request.user
     try:
-        assignment = queue.annotation_undo(annotation=annotation, user=user)
+        assignment = annotation_undo(annotation=annotation, user=user)
     except Conflict as exc:
         return _show(request, project, _conflict(project, user, exc, lost=False))
     assignment = Assignment.objects.select_related("item").get(pk=assignment.pk)
@@ -585,7 +588,7 @@ def annotate_edit(request: HttpRequest, project_id: int, annotation_id: int) -> 
     try:
         if value is None:
             raise InvalidInput(NOTHING_CHOSEN, field="value")
-        edited = queue.annotation_edit(annotation=annotation, user=request.user, value=value)
+        edited = annotation_edit(annotation=annotation, user=request.user, value=value)
     except InvalidInput as exc:
         messages.error(request, "Nothing was changed: correct the answer marked below.")
         return _history_row_answer(

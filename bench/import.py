@@ -256,7 +256,8 @@ def child_embedded(file: str, project_name: str, other_name: str, cancel_after: 
     from django.contrib.auth import get_user_model
     from django.db import connection
 
-    from annotation import queue
+    from annotation.queue.claim import assignment_claim
+    from annotation.queue.submit import annotation_submit
     from items.models import Item
     from projects.jobs import job_cancel
     from projects.models import Job, Project
@@ -277,9 +278,9 @@ def child_embedded(file: str, project_name: str, other_name: str, cancel_after: 
                 # ended (one transaction made it wait for all of it).
                 during = recording.is_set()
                 t0 = time.perf_counter()
-                got = queue.assignment_claim(project=other, user=annotator)
+                got = assignment_claim(project=other, user=annotator)
                 t1 = time.perf_counter()
-                queue.annotation_submit(assignment=got.assignment, user=annotator, value="pos")
+                annotation_submit(assignment=got.assignment, user=annotator, value="pos")
                 t2 = time.perf_counter()
                 if during:
                     claims.append(t1 - t0)

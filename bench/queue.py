@@ -183,7 +183,8 @@ def child_rows(project_id: int, claims: int) -> dict:
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction
 
-    from annotation import queue
+    from annotation.queue.claim import NothingLeft, assignment_claim
+    from annotation.queue.submit import annotation_submit
     from projects.models import Project
 
     settings.ACCORD_RATES = {scope: (10**9, 60) for scope in settings.ACCORD_RATES}
@@ -196,11 +197,11 @@ def child_rows(project_id: int, claims: int) -> dict:
             with transaction.atomic():
                 before = _rows_read(connection)
                 try:
-                    claim = queue.assignment_claim(project=project, user=user)
-                except queue.NothingLeft:
+                    claim = assignment_claim(project=project, user=user)
+                except NothingLeft:
                     break
                 rows.append(_rows_read(connection) - before)
-            queue.annotation_submit(assignment=claim.assignment, user=user, value="pos")
+            annotation_submit(assignment=claim.assignment, user=user, value="pos")
         out[name] = {"median": statistics.median(rows), "max": max(rows), "n": len(rows)}
     return out
 

@@ -240,15 +240,6 @@ class JobContext:
         if rows and rows[0][0]:
             raise JobCancelled
 
-    def check_cancelled(self) -> None:
-        table = Job._meta.db_table
-        rows = self.side.execute(
-            f"SELECT cancel_requested FROM {table} WHERE id = %s",  # noqa: S608 - table name is ours
-            [self.job.pk],
-        )
-        if rows and rows[0][0]:
-            raise JobCancelled
-
     def succeed(self, result: dict, *, done: int | None = None) -> None:
         """Mark the job succeeded. Call as the last write of the work's final
         transaction, so the data and the status commit together."""

@@ -16,13 +16,13 @@ from rest_framework.views import APIView
 
 from accord.api import CursorPagination
 from accord.errors import InvalidInput
-from annotation.queue import NothingLeft
+from annotation.queue.claim import NothingLeft
 from projects import access
 from projects.api import ProjectPermissionMixin
 from projects.serializers import reject_unknown
 
 from . import gold as gold_service
-from . import leases, selectors
+from . import gold_list, lead_selectors, leases, selectors, worked_examples
 
 NO_CONTENT = OpenApiResponse(
     description='nothing to review now; header Accord-Reason "nothing-left" or "all-leased" '
@@ -79,7 +79,7 @@ class GoldOutput(serializers.Serializer):
     decided_at = serializers.DateTimeField()
 
 
-GOLD_QUERY_KEYS = (*selectors.GOLD_FILTER_KEYS, "cursor", "page_size")
+GOLD_QUERY_KEYS = (*gold_list.GOLD_FILTER_KEYS, "cursor", "page_size")
 DECISION_FIELDS = {"value", "annotation", "exclude", "reason", "reason_code"}
 
 
@@ -213,13 +213,13 @@ class GoldListView(ProjectPermissionMixin, APIView):
                 [
                     {
                         "field": key[:100],
-                        "reason": "unknown filter; use " + ", ".join(selectors.GOLD_FILTER_KEYS),
+                        "reason": "unknown filter; use " + ", ".join(gold_list.GOLD_FILTER_KEYS),
                     }
                     for key in unknown
                 ]
             )
-        filters = selectors.gold_filters_parse(self.project, request.query_params)
-        rows = selectors.gold_records(self.project, filters)
+        filters = gold_list.gold_filters_parse(self.project, request.query_params)
+        rows = gold_list.gold_records(self.project, filters)
         paginator = CursorPagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response([selectors.gold_payload(g) for g in page])
@@ -257,7 +257,7 @@ class GoldPromoteView(APIView):
     def post(self, request, gold_id: int):
         gold = access.access_gold(request.user, gold_id)
         access.access_project_or_403(request.user, gold.project_id, access.EDIT_GUIDELINES)
-        return Response({"example": gold_service.gold_promote(gold=gold, user=request.user)})
+        return Response({"example": worked_examples.gold_promote(gold=gold, user=request.user)})
 
 
 class FeedbackListView(ProjectPermissionMixin, APIView):
@@ -304,10 +304,10 @@ class ReviewStatsView(ProjectPermissionMixin, APIView):
     def get(self, request, project_id: int):
         return Response(
             {
-                "progress": selectors.review_progress(self.project),
-                "reviewers": selectors.reviewer_throughput(self.project),
-                "overruled": selectors.overruled_by_annotator(self.project),
-                "active_reviews": selectors.active_reviews(self.project),
+                "progress": lead_selectors.review_progress(self.project),
+                "reviewers": lead_selectors.reviewer_throughput(self.project),
+                "overruled": lead_selectors.overruled_by_annotator(self.project),
+                "active_reviews": lead_selectors.active_reviews(self.project),
             }
         )
 

@@ -20,19 +20,21 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.http import Http404
 from django.utils import timezone
 
 from accord.errors import Conflict, InvalidInput
-from accord.sql import model_columns, model_from_row
-from annotation import queue
+from accord.sql import dialect, model_columns, model_from_row
 from annotation.models import Annotation
-from annotation.queue import NothingLeft
+from annotation.queue.claim import NothingLeft
+from annotation.queue.rows import member_lock
 from items.models import Item, ItemState
 from projects.models import Project
 from tasktypes.base import TaskTypeError
 
-from .gold import _task, current_guideline_version
+from .gold import current_guideline_version
 from .models import Review, ReviewKind, ReviewState
+from .submissions import task_config
 
 # Searches for an item before a claim answers "come back in a moment".
 CLAIM_ATTEMPTS = 5
@@ -79,10 +81,6 @@ def _active_review(project: Project, user) -> Review | None:
     return model_from_row(Review, row) if row else None
 
 
-def _skip_locked() -> str:
-    return " FOR UPDATE OF i SKIP LOCKED" if connection.vendor == "postgresql" else ""
-
-
 def _next_item(project: Project, user) -> int | None:
     """The first item in review, by priority then age, that this reviewer
     did not annotate and nobody else is reviewing; items they gave back
@@ -92,11 +90,11 @@ def _next_item(project: Project, user) -> int | None:
 
 def _first_item(project: Project, user, *, fresh: bool) -> int | None:
     # The walk goes down the review queue's index in order; each probe is a
-    # correlated subquery on the item's own rows (queue._fence), and the
-    # reviewer's column is kept out of the index choice (``+ 0``): a
+    # correlated subquery on the item's own rows (accord.sql's ``fence``),
+    # and the reviewer's column is kept out of the index choice (``+ 0``): a
     # reviewer who also annotated 100,000 items must not have their
-    # annotations read per claim (see queue._excluded_sql).
-    fence = queue._fence()
+    # annotations read per claim (see annotation.queue.rows.excluded_sql).
+    fence = dialect().fence()
     given_back = (
         f"AND NOT EXISTS (SELECT 1 FROM {REVIEW} g WHERE g.item_id = i.id "  # noqa: S608
         f"AND g.reviewer_id + 0 = %(me)s AND g.state = 'released'{fence}) "
@@ -110,7 +108,7 @@ def _first_item(project: Project, user, *, fresh: bool) -> int | None:
             f"WHERE n.item_id = i.id AND n.annotator_id + 0 = %(me)s{fence}) "
             f"AND NOT EXISTS (SELECT 1 FROM {REVIEW} r "
             f"WHERE r.item_id = i.id AND r.state = 'active'{fence}) {given_back}"
-            "ORDER BY i.priority DESC, i.compared_at, i.id LIMIT 1" + _skip_locked(),
+            "ORDER BY i.priority DESC, i.compared_at, i.id LIMIT 1" + dialect().skip_locked("i"),
             {"p": project.pk, "me": user.pk},
         )
         row = cursor.fetchone()
@@ -120,7 +118,7 @@ def _first_item(project: Project, user, *, fresh: bool) -> int | None:
 def _nothing_left(project: Project, user, now) -> NothingLeft:
     """ "leased" when items this reviewer could take are held by others now,
     with the seconds until the first of those leases ends; else "done"."""
-    fence = queue._fence()
+    fence = dialect().fence()
     # From the project's active leases (few), each item probed by its key.
     with connection.cursor() as cursor:
         cursor.execute(
@@ -145,7 +143,7 @@ def review_claim(*, project: Project, user) -> ReviewClaim:
     lease on the next item; NothingLeft when there is none for them."""
     now = timezone.now()
     with transaction.atomic():
-        queue._lock_member(project.pk, user.pk)
+        member_lock(project.pk, user.pk)
         reviews_expire(project_id=project.pk, now=now)
         mine = _active_review(project, user)
         if mine is not None:
@@ -193,8 +191,6 @@ def _own(review: Review, user) -> Review:
     """The review re-read under its row lock; only its reviewer acts on it."""
     review = Review.objects.select_for_update().get(pk=review.pk)
     if review.reviewer_id != user.pk:
-        from django.http import Http404
-
         raise Http404
     return review
 
@@ -208,7 +204,7 @@ def review_blind(*, review: Review, user, value: Any) -> Review:
         if review.kind != ReviewKind.AUDIT:
             raise Conflict("Only audit items are labelled blind first.", code="not_audit")
         item = Item.objects.get(pk=review.item_id)
-        task_type, config = _task(review.project_id, review.config_version)
+        task_type, config = task_config(review.project_id, review.config_version)
         try:
             clean = task_type.validate_value(value, config, item.data)
         except TaskTypeError as exc:
@@ -242,8 +238,6 @@ def review_lease_release(*, project: Project, review_id: Any) -> bool:
     except (TypeError, ValueError):
         raise InvalidInput("must be a review id", field="review") from None
     if not Review.objects.filter(pk=pk, project=project).exists():
-        from django.http import Http404
-
         raise Http404
     return _end(pk, ReviewState.RELEASED)
 

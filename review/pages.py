@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -32,7 +32,7 @@ from projects import access
 from projects.pages import project_context, read_only_when_archived
 
 from . import gold as gold_service
-from . import leases, selectors
+from . import gold_list, lead_selectors, leases, selectors, worked_examples
 from .models import GoldRecord, GoldSource
 
 # --- feedback (annotators) ----------------------------------------------------------
@@ -77,11 +77,11 @@ def _gold_list(request: HttpRequest, project) -> tuple[dict, int]:
     more = None
     errors: list[dict] = []
     try:
-        filters = selectors.gold_filters_parse(project, query)
-        rows, more = selectors.gold_page(project, filters, before=_before(query.get("before", "")))
+        filters = gold_list.gold_filters_parse(project, query)
+        rows, more = gold_list.gold_page(project, filters, before=_before(query.get("before", "")))
     except InvalidInput as exc:
         errors = exc.errors
-    kept = [(k, v) for k in selectors.GOLD_FILTER_KEYS for v in query.getlist(k) if v]
+    kept = [(k, v) for k in gold_list.GOLD_FILTER_KEYS for v in query.getlist(k) if v]
     filters_query = urlencode(kept)
     row = config_version(project.pk, project.config_version)
     context = {
@@ -92,14 +92,14 @@ def _gold_list(request: HttpRequest, project) -> tuple[dict, int]:
         "filter_errors": [
             f"{e['field']}: {e['reason']}" if e.get("field") else e["reason"] for e in errors
         ],
-        "chosen": {k: query.getlist(k) for k in selectors.GOLD_FILTER_KEYS},
+        "chosen": {k: query.getlist(k) for k in gold_list.GOLD_FILTER_KEYS},
         "label_choices": [
             (label["key"], label.get("name") or label["key"])
             for label in row.config.get("labels", [])
             if isinstance(label, dict) and "key" in label
         ],
         "source_choices": GoldSource.choices,
-        "reviewer_choices": selectors.gold_reviewer_choices(project),
+        "reviewer_choices": gold_list.gold_reviewer_choices(project),
     }
     return context, 400 if errors else 200
 
@@ -118,13 +118,13 @@ def _gold_page(request: HttpRequest, project, held, *, status: int = 200) -> Htt
         return render_partial(request, "review/gold.html", "gold_list", context, status=status)
     context = project_context(request, project, "gold")
     lead = access.VIEW_STATS in held
-    progress = selectors.review_progress(project)
+    progress = lead_selectors.review_progress(project)
     context.update(
         progress=progress,
         sources=[(s.label, progress["gold_by_source"][s.value]) for s in GoldSource],
-        reviewers=selectors.reviewer_throughput(project) if lead else [],
-        overruled=selectors.overruled_by_annotator(project) if lead else [],
-        active=selectors.active_reviews(project) if lead else [],
+        reviewers=lead_selectors.reviewer_throughput(project) if lead else [],
+        overruled=lead_selectors.overruled_by_annotator(project) if lead else [],
+        active=lead_selectors.active_reviews(project) if lead else [],
         lead=lead,
         **listing,
     )
@@ -167,8 +167,6 @@ def review_lease_release(request: HttpRequest, project_id: int, review_id: int) 
 def _record(request: HttpRequest, project_id: int, gold_id: int) -> GoldRecord:
     record = access.access_gold(request.user, gold_id)
     if record.project_id != project_id:
-        from django.http import Http404
-
         raise Http404
     return record
 
@@ -267,7 +265,7 @@ def gold_promote(request: HttpRequest, project_id: int, gold_id: int) -> HttpRes
     record = _record(request, project_id, gold_id)
     access.access_project_or_403(request.user, project_id, access.EDIT_GUIDELINES, write=True)
     try:
-        gold_service.gold_promote(gold=record, user=request.user)
+        worked_examples.gold_promote(gold=record, user=request.user)
     except Conflict as exc:
         return _detail_page(request, record, status=409, errors=[exc.detail])
     messages.success(

@@ -34,7 +34,7 @@ import tasktypes
 from accord.errors import Conflict, InvalidInput
 from accord.pages import login_or_401, render_page, render_partial
 from annotation import queue_selectors
-from annotation.queue import NothingLeft
+from annotation.queue.claim import NothingLeft
 from items.labels import item_label
 from items.models import ItemState
 from projects import access
@@ -44,7 +44,7 @@ from projects.pages import project_context
 from projects.templatetags.accord_extras import duration
 from tasktypes.base import HOTKEY_RE, TaskType
 
-from . import gold, leases, selectors
+from . import decisions, gold, leases, selectors
 from .models import Review, ReviewKind, ReviewState
 
 PAGE = "review/workspace.html"
@@ -417,7 +417,7 @@ def review_resolve(request: HttpRequest, project_id: int, review_id: int) -> Htt
     task_type, config = _task(review)
     kept = {
         "value": task_type.form_value(request.POST, config),
-        "reason": request.POST.get("reason", "")[: gold.MAX_REASON],
+        "reason": request.POST.get("reason", "")[: decisions.MAX_REASON],
         "reason_code": request.POST.get("reason_code", ""),
     }
     try:

@@ -317,7 +317,8 @@ def annotate(db):
     from django.db import transaction
     from django.utils import timezone
 
-    from annotation import queue
+    from annotation.queue.claim import take
+    from annotation.queue.submit import annotation_submit
     from items.models import Item
     from items.services import ItemRow, items_create
     from projects.services import project_config
@@ -331,8 +332,8 @@ def annotate(db):
             Item.objects.filter(pk=item.pk).update(overlap=len(pairs), free_slots=len(pairs))
         for user, value in pairs:
             with transaction.atomic():
-                assignment = queue._take(project, user, item.pk, timezone.now())
-            queue.annotation_submit(assignment=assignment, user=user, value=value)
+                assignment = take(project, user, item.pk, timezone.now())
+            annotation_submit(assignment=assignment, user=user, value=value)
         item.refresh_from_db()
         return item
 

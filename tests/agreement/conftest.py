@@ -7,7 +7,8 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from annotation import queue
+from annotation.queue.claim import take
+from annotation.queue.submit import annotation_submit
 from items.models import Item
 from items.services import ItemRow, items_create
 from projects import services
@@ -35,8 +36,8 @@ def submit_to(project):
             items_create(project=project, rows=[ItemRow({"text": text})], config=config)
         item = Item.objects.get(project=project, data__text=text)
         with transaction.atomic():
-            assignment = queue._take(project, user, item.pk, timezone.now())
-        queue.annotation_submit(assignment=assignment, user=user, value=value)
+            assignment = take(project, user, item.pk, timezone.now())
+        annotation_submit(assignment=assignment, user=user, value=value)
         item.refresh_from_db()
         return item
 

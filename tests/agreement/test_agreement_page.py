@@ -211,7 +211,8 @@ def _submit(project, user, text: str, value) -> None:
     from django.db import transaction
     from django.utils import timezone
 
-    from annotation import queue
+    from annotation.queue.claim import take
+    from annotation.queue.submit import annotation_submit
     from items.models import Item
     from items.services import ItemRow, items_create
 
@@ -220,8 +221,8 @@ def _submit(project, user, text: str, value) -> None:
         items_create(project=project, rows=[ItemRow({"text": text})], config=config)
     item = Item.objects.get(project=project, data__text=text)
     with transaction.atomic():
-        assignment = queue._take(project, user, item.pk, timezone.now())
-    queue.annotation_submit(assignment=assignment, user=user, value=value)
+        assignment = take(project, user, item.pk, timezone.now())
+    annotation_submit(assignment=assignment, user=user, value=value)
 
 
 # --- no report, compute now, the progress card -----------------------------------------

@@ -94,12 +94,13 @@ def _annotate(project, item, pairs) -> None:
     from django.db import transaction
     from django.utils import timezone
 
-    from annotation import queue
+    from annotation.queue.claim import take
+    from annotation.queue.submit import annotation_submit
 
     for user, value in pairs:
         with transaction.atomic():
-            assignment = queue._take(project, user, item.pk, timezone.now())
-        queue.annotation_submit(assignment=assignment, user=user, value=value)
+            assignment = take(project, user, item.pk, timezone.now())
+        annotation_submit(assignment=assignment, user=user, value=value)
 
 
 def _project(lead, people, name: str, config: dict, texts: list[str]):

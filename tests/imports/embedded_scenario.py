@@ -146,7 +146,8 @@ def beside(n: int) -> dict:
     from django.db import connection
     from rest_framework.test import APIClient
 
-    from annotation import queue
+    from annotation.queue.claim import assignment_claim
+    from annotation.queue.submit import annotation_submit
 
     lead, annotator, other = setup()
     target = project(lead, "Target")
@@ -160,9 +161,9 @@ def beside(n: int) -> dict:
         try:
             while not stop.is_set():
                 started = time.monotonic()
-                got = queue.assignment_claim(project=other, user=annotator)
+                got = assignment_claim(project=other, user=annotator)
                 took = time.monotonic() - started
-                queue.annotation_submit(assignment=got.assignment, user=annotator, value="pos")
+                annotation_submit(assignment=got.assignment, user=annotator, value="pos")
                 if running.is_set():
                     claims.append(took)
                 time.sleep(0.02)

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 # The hot path reads and writes with SQL of its own and, on PostgreSQL,
 # takes a lease or records a submission in one statement each (see
-# annotation/queue.py): every round trip costs CPU on both sides.
+# annotation/queue/): every round trip costs CPU on both sides.
 # token, access, membership lock, start (cursor, lease, reopened), walk, take with the cursor
 CLAIM_NEW = 8
 # The resumed lease is read with its item in one statement.

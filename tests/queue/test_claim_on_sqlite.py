@@ -16,10 +16,10 @@ import json, threading, time
 from collections import Counter
 from django.contrib.auth import get_user_model
 from django.db import connection
-from annotation import queue
-from annotation.models import Annotation, Assignment
-from items.models import Item
-from items.services import ItemRow, items_create
+from annotation.queue.claim import NothingLeft, assignment_claim
+from annotation.queue.submit import annotation_submit
+from annotation.models import Annotation, Assignment, Item
+from annotation.services import ItemRow, items_create
 from projects import services
 from tests.conftest import CLASSIFICATION_CONFIG
 
@@ -47,15 +47,15 @@ def work(person):
         barrier.wait()
         for _ in range(500):
             try:
-                got = queue.assignment_claim(project=project, user=person)
-            except queue.NothingLeft as empty:
+                got = assignment_claim(project=project, user=person)
+            except NothingLeft as empty:
                 if empty.reason == "done":
                     return
                 time.sleep(0.02)
                 continue
             assert not got.resumed
             mine.append(got.assignment.item_id)
-            done = queue.annotation_submit(assignment=got.assignment, user=person, value="pos")
+            done = annotation_submit(assignment=got.assignment, user=person, value="pos")
             assert done.created
         raise AssertionError("never done")
     except BaseException as exc:

@@ -17,8 +17,9 @@ import time
 import pytest
 from django.db import connection
 
-from annotation import queue
 from annotation.models import Assignment, QueueCursor, ReopenedSlot
+from annotation.queue.claim import NothingLeft, assignment_claim
+from annotation.queue.submit import annotation_submit
 from annotation.reconcile import cursor_position
 from items.models import Item
 from projects import services
@@ -77,14 +78,14 @@ def rows_for(call) -> tuple[int, object]:
 def claim_rows(project, user) -> tuple[int, object]:
     def attempt():
         try:
-            return queue.assignment_claim(project=project, user=user)
-        except queue.NothingLeft as empty:
+            return assignment_claim(project=project, user=user)
+        except NothingLeft as empty:
             return empty
 
     return rows_for(attempt)
 
 
-def _vacuum_queue_tables() -> None:
+def vacuum_queue_tables() -> None:
     """Clear the dead rows earlier tests' rolled-back transactions left in
     the queue's tables. The planner probes an index's ends for the actual
     range of a value it estimates, and counts every dead entry it steps over
@@ -110,7 +111,7 @@ def far_ahead(make_project, lead, make_user, settings):
     for person in (fast, partner, fresh):
         services.membership_set(project=project, user=person, roles=["annotator"])
     item, assignment = Item._meta.db_table, Assignment._meta.db_table
-    _vacuum_queue_tables()
+    vacuum_queue_tables()
     with connection.cursor() as cursor:
         # This transaction's rows are invisible to autovacuum, whose ANALYZE
         # (after the churn of earlier tests) would replace the statistics
@@ -170,10 +171,10 @@ def test_the_claim_reads_tens_of_rows_however_far_ahead(far_ahead):
     last = []
     claimed = fast_claim
     for _ in range(LEFT):
-        queue.annotation_submit(assignment=claimed.assignment, user=fast, value="pos")
+        annotation_submit(assignment=claimed.assignment, user=fast, value="pos")
         rows, claimed = claim_rows(project, fast)
         last.append(rows)
-    assert isinstance(claimed, queue.NothingLeft) and claimed.reason == "done"
+    assert isinstance(claimed, NothingLeft) and claimed.reason == "done"
 
     # The control: without their cursor the same claim walks everything they
     # did (the anti-join the cursor exists to avoid), so the measure can see it.

@@ -11,9 +11,9 @@ import pytest
 from django.utils import timezone
 
 from annotation.models import Annotation, Assignment
-from annotation.queue import leases_expire
+from annotation.queue.release import leases_expire
 from annotation.queue_selectors import annotator_progress
-from annotation.reconcile import _reconciled, counters_expected, counters_reconcile
+from annotation.reconcile import counter_reconciled, counters_expected, counters_reconcile
 from annotation.tasks import reconcile_counters
 from items.models import Item, ItemState
 from projects.counters import counter_add, counters_for
@@ -53,7 +53,7 @@ def reconciled_counters(project) -> dict[str, int]:
     return {
         name: value
         for name, value in counters_for([project.pk])[project.pk].items()
-        if _reconciled(name) and value
+        if counter_reconciled(name) and value
     }
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from annotation import queue
+from annotation.queue.claim import NothingLeft, assignment_claim
+from annotation.queue.submit import annotation_submit
 from projects import services
 
 pytestmark = pytest.mark.django_db
@@ -19,17 +20,17 @@ def test_an_item_added_later_is_offered(project, lead, annotator, add_items, ord
     add_items(project, 5, prefix="early")
     seen = set()
     for _ in range(3):
-        claim = queue.assignment_claim(project=project, user=annotator)
-        queue.annotation_submit(assignment=claim.assignment, user=annotator, value="pos")
+        claim = assignment_claim(project=project, user=annotator)
+        annotation_submit(assignment=claim.assignment, user=annotator, value="pos")
         seen.add(claim.assignment.item_id)
     add_items(project, 20, prefix="late")
     while True:
         try:
-            claim = queue.assignment_claim(project=project, user=annotator)
-        except queue.NothingLeft as empty:
+            claim = assignment_claim(project=project, user=annotator)
+        except NothingLeft as empty:
             assert empty.reason == "done"
             break
         assert claim.assignment.item_id not in seen
         seen.add(claim.assignment.item_id)
-        queue.annotation_submit(assignment=claim.assignment, user=annotator, value="pos")
+        annotation_submit(assignment=claim.assignment, user=annotator, value="pos")
     assert len(seen) == 25

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from annotation.models import Annotation, Assignment, ReopenedSlot
-from annotation.queue import leases_expire
+from annotation.queue.release import leases_expire
 from items.models import Item
 
 from .helpers import claim, draft, later, queue_violations, skip, submit, together

@@ -13,8 +13,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from annotation import queue
 from annotation.models import Assignment
+from annotation.queue.claim import assignment_claim
+from annotation.queue.release import assignment_draft, assignment_skip
+from annotation.queue.revisions import annotation_edit, annotation_undo
+from annotation.queue.submit import annotation_submit
 from items.models import Item
 from items.services import ItemRow, items_create
 from projects import services
@@ -53,7 +56,7 @@ def item_url(project, item) -> str:
 
 
 def claim(project, user):
-    return queue.assignment_claim(project=project, user=user).assignment
+    return assignment_claim(project=project, user=user).assignment
 
 
 def table(response, table_id: str) -> str:
@@ -69,7 +72,7 @@ def table(response, table_id: str) -> str:
 def test_lead_sees_who_holds_what(web_for, project, lead, annotator, bee, add_items):
     add_items(project, 3)
     mine, theirs = claim(project, annotator), claim(project, bee)
-    queue.assignment_draft(assignment=theirs, user=bee, value="pos")
+    assignment_draft(assignment=theirs, user=bee, value="pos")
 
     response = web_for(lead).get(queue_url(project))
 
@@ -94,11 +97,11 @@ def test_the_page_costs_the_same_for_one_lease_and_for_many(
     client = web_for(lead)
     claim(project, annotator)
     # A skip in both cases: the unfinishable list looks at skipped items.
-    queue.assignment_skip(assignment=claim(project, annotators[4]), user=annotators[4], reason="no")
+    assignment_skip(assignment=claim(project, annotators[4]), user=annotators[4], reason="no")
     with CaptureQueriesContext(connection) as one:
         client.get(queue_url(project))
     for person in annotators[:3]:
-        queue.assignment_skip(assignment=claim(project, person), user=person, reason="no")
+        assignment_skip(assignment=claim(project, person), user=person, reason="no")
         claim(project, person)
     with CaptureQueriesContext(connection) as many:
         response = client.get(queue_url(project))
@@ -174,7 +177,7 @@ def test_release_of_an_ended_lease_is_a_409_and_gives_nothing_back(
 ):
     add_items(project, 2)
     lease = claim(project, annotator)
-    queue.annotation_submit(assignment=lease, user=annotator, value="pos")
+    annotation_submit(assignment=lease, user=annotator, value="pos")
     free = Item.objects.get(pk=lease.item_id).free_slots
 
     response = web_for(lead).post(release_url(project, lease), HTTP_HX_REQUEST="true")
@@ -254,7 +257,7 @@ def test_a_skipped_item_nobody_can_finish_is_listed_with_its_overrides(
     add_items(project, 1)
     item = Item.objects.get(project=project)
     # Bee skips; only the annotator is left for two free slots.
-    queue.assignment_skip(assignment=claim(project, bee), user=bee, reason="unclear")
+    assignment_skip(assignment=claim(project, bee), user=bee, reason="unclear")
 
     response = web_for(lead).get(queue_url(project))
 
@@ -270,7 +273,7 @@ def test_compare_with_no_annotations_is_a_409_with_the_reason(
 ):
     add_items(project, 1)
     item = Item.objects.get(project=project)
-    queue.assignment_skip(assignment=claim(project, bee), user=bee, reason="unclear")
+    assignment_skip(assignment=claim(project, bee), user=bee, reason="unclear")
 
     response = web_for(lead).post(
         override_url(project, item), {"action": "compare"}, HTTP_HX_REQUEST="true"
@@ -286,8 +289,8 @@ def test_lead_compares_an_item_with_the_annotation_it_has(
 ):
     add_items(project, 1)
     item = Item.objects.get(project=project)
-    queue.annotation_submit(assignment=claim(project, annotator), user=annotator, value="pos")
-    queue.assignment_skip(assignment=claim(project, bee), user=bee, reason="unclear")
+    annotation_submit(assignment=claim(project, annotator), user=annotator, value="pos")
+    assignment_skip(assignment=claim(project, bee), user=bee, reason="unclear")
     client = web_for(lead)
 
     response = client.post(override_url(project, item), {"action": "compare"})
@@ -305,7 +308,7 @@ def test_lead_excludes_an_item_and_a_second_override_is_a_409(
 ):
     add_items(project, 2)
     item = Item.objects.filter(project=project).order_by("pk").first()
-    queue.assignment_skip(assignment=claim(project, bee), user=bee, reason="unclear")
+    assignment_skip(assignment=claim(project, bee), user=bee, reason="unclear")
     client = web_for(lead)
 
     response = client.post(
@@ -351,8 +354,8 @@ def test_an_item_with_one_annotation_and_one_skip_is_listed(
 ):
     add_items(project, 1)
     item = Item.objects.get(project=project)
-    queue.annotation_submit(assignment=claim(project, annotator), user=annotator, value="pos")
-    queue.assignment_skip(assignment=claim(project, bee), user=bee, reason="unclear")
+    annotation_submit(assignment=claim(project, annotator), user=annotator, value="pos")
+    assignment_skip(assignment=claim(project, bee), user=bee, reason="unclear")
 
     response = web_for(lead).get(queue_url(project))
 
@@ -365,11 +368,11 @@ def test_an_item_with_one_annotation_and_one_skip_is_listed(
 
 def test_skips_per_annotator_are_shown(web_for, project, lead, annotator, bee, add_items):
     add_items(project, 3)
-    queue.annotation_submit(assignment=claim(project, annotator), user=annotator, value="pos")
-    queue.annotation_submit(assignment=claim(project, annotator), user=annotator, value="neg")
-    queue.assignment_skip(assignment=claim(project, bee), user=bee, reason="boring")
-    queue.assignment_skip(assignment=claim(project, bee), user=bee, reason="boring")
-    queue.annotation_submit(assignment=claim(project, bee), user=bee, value="pos")
+    annotation_submit(assignment=claim(project, annotator), user=annotator, value="pos")
+    annotation_submit(assignment=claim(project, annotator), user=annotator, value="neg")
+    assignment_skip(assignment=claim(project, bee), user=bee, reason="boring")
+    assignment_skip(assignment=claim(project, bee), user=bee, reason="boring")
+    annotation_submit(assignment=claim(project, bee), user=bee, value="pos")
 
     counts = table(web_for(lead).get(queue_url(project)), "annotator-counts")
 
@@ -386,11 +389,11 @@ def test_the_item_page_lists_every_revision_of_every_annotator(
     add_items(project, 1)
     item = Item.objects.get(project=project)
     lease = claim(project, annotator)
-    first = queue.annotation_submit(assignment=lease, user=annotator, value="pos").annotation
-    queue.annotation_edit(annotation=first, user=annotator, value="neg")
-    queue.annotation_undo(annotation=first, user=annotator)
-    queue.annotation_submit(assignment=lease, user=annotator, value="neu")
-    queue.annotation_submit(assignment=claim(project, bee), user=bee, value="pos")
+    first = annotation_submit(assignment=lease, user=annotator, value="pos").annotation
+    annotation_edit(annotation=first, user=annotator, value="neg")
+    annotation_undo(annotation=first, user=annotator)
+    annotation_submit(assignment=lease, user=annotator, value="neu")
+    annotation_submit(assignment=claim(project, bee), user=bee, value="pos")
 
     response = web_for(lead).get(item_url(project, item))
 
@@ -417,7 +420,7 @@ def test_the_item_page_shows_a_skip_and_its_reason(
 ):
     add_items(project, 1)
     item = Item.objects.get(project=project)
-    queue.assignment_skip(assignment=claim(project, bee), user=bee, reason="not English")
+    assignment_skip(assignment=claim(project, bee), user=bee, reason="not English")
 
     body = pages.text(web_for(lead).get(item_url(project, item)))
 
@@ -549,7 +552,7 @@ def test_usernames_item_text_and_reasons_are_escaped(web_for, project, lead, mak
         config=project_config(project).config,
     )
     skipped = claim(project, evil)
-    queue.assignment_skip(assignment=skipped, user=evil, reason=XSS_PAYLOADS[2])
+    assignment_skip(assignment=skipped, user=evil, reason=XSS_PAYLOADS[2])
     held = claim(project, evil)
     client = web_for(lead)
 

@@ -13,8 +13,10 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from annotation import queue
 from annotation.models import Annotation, Assignment, AssignmentState
+from annotation.queue.claim import assignment_claim
+from annotation.queue.release import lease_release
+from annotation.queue.submit import annotation_submit
 from items.models import Item
 from items.services import ItemRow, items_create
 from projects import services
@@ -117,7 +119,7 @@ def test_annotator_gets_the_page_and_the_first_item(project, annotator, web, ite
 def test_others_get_404(role, project, items, request, web_for, annotator):
     other = request.getfixturevalue(role)
     client = web_for(other)
-    held = queue.assignment_claim(project=project, user=annotator).assignment
+    held = assignment_claim(project=project, user=annotator).assignment
     assert client.get(url(project)).status_code == 404
     assert client.get(url(project, "history/")).status_code == 404
     assert client.post(url(project, "next/")).status_code == 404
@@ -144,14 +146,14 @@ def test_an_assignment_under_another_projects_url_is_404(
 ):
     other = make_project(lead, name="Other")
     services.membership_set(project=other, user=annotator, roles=["annotator"])
-    held = queue.assignment_claim(project=project, user=annotator).assignment
+    held = assignment_claim(project=project, user=annotator).assignment
     response = web.post(url(other, f"{held.pk}/submit/"), {"value": "pos"}, **HX)
     assert response.status_code == 404
     assert lease(annotator, project).pk == held.pk
 
 
 def test_anonymous_goes_to_login_and_scripts_get_401(project, annotator, items):
-    held = queue.assignment_claim(project=project, user=annotator).assignment
+    held = assignment_claim(project=project, user=annotator).assignment
     anonymous = Client()
     page = anonymous.get(url(project))
     assert page.status_code == 302 and page["Location"].startswith("/accounts/login/")
@@ -180,7 +182,7 @@ def test_an_ended_session_then_a_new_one_submits_the_kept_form(project, annotato
     client.force_login(annotator)
     page = client.get(url(project))
     token = client.cookies["csrftoken"].value
-    held = queue.assignment_claim(project=project, user=annotator).assignment
+    held = assignment_claim(project=project, user=annotator).assignment
     client.cookies.pop("sessionid")  # the session ended
     headers = {**HX, "HTTP_X_CSRFTOKEN": token}
     form = {"value": "neg", "active_ms": "10"}
@@ -223,7 +225,7 @@ def test_submit_saves_and_shows_the_next_item(project, annotator, web, items):
 
 
 def test_submit_without_htmx_redirects_to_the_page(project, annotator, web, items):
-    first = queue.assignment_claim(project=project, user=annotator).assignment
+    first = assignment_claim(project=project, user=annotator).assignment
     response = web.post(url(project, f"{first.pk}/submit/"), {"value": "neg"})
     assert response.status_code == 302 and response["Location"] == url(project)
     assert Annotation.objects.get(assignment=first).value == "neg"
@@ -284,8 +286,8 @@ def test_a_lost_lease_is_a_409_with_the_way_forward(project, annotator, annotato
     Item.objects.update(overlap=1, free_slots=1)
     first = item_on_screen(claim_page(web, project))
     held = Assignment.objects.get(pk=first)
-    queue.lease_release(project=project, assignment_id=held.pk)
-    taken = queue.assignment_claim(project=project, user=annotators[0]).assignment
+    lease_release(project=project, assignment_id=held.pk)
+    taken = assignment_claim(project=project, user=annotators[0]).assignment
     assert taken.item_id == held.item_id
     response = submit(web, project, first, "pos")
     assert response.status_code == 409
@@ -367,8 +369,8 @@ def test_undo_puts_the_item_back_with_its_answer(project, annotator, web, items)
 def test_undo_of_a_frozen_annotation_is_a_409(project, annotator, annotators, web, items):
     first = item_on_screen(claim_page(web, project))
     submit(web, project, first, "pos")
-    other = queue.assignment_claim(project=project, user=annotators[0]).assignment
-    queue.annotation_submit(assignment=other, user=annotators[0], value="pos")
+    other = assignment_claim(project=project, user=annotators[0]).assignment
+    annotation_submit(assignment=other, user=annotators[0], value="pos")
     annotation = Annotation.objects.get(assignment_id=first)
     response = web.post(url(project, f"undo/{annotation.pk}/"), **HX)
     assert response.status_code == 409
@@ -379,9 +381,9 @@ def test_undo_of_a_frozen_annotation_is_a_409(project, annotator, annotators, we
 def test_someone_elses_assignment_and_annotation_are_404(
     project, annotator, annotators, web, items
 ):
-    theirs = queue.assignment_claim(project=project, user=annotators[0]).assignment
-    done = queue.annotation_submit(assignment=theirs, user=annotators[0], value="neg").annotation
-    theirs_now = queue.assignment_claim(project=project, user=annotators[0]).assignment
+    theirs = assignment_claim(project=project, user=annotators[0]).assignment
+    done = annotation_submit(assignment=theirs, user=annotators[0], value="neg").annotation
+    theirs_now = assignment_claim(project=project, user=annotators[0]).assignment
     for path, data in [
         (f"{theirs_now.pk}/submit/", {"value": "pos"}),
         (f"{theirs_now.pk}/skip/", {"reason": "x"}),
@@ -430,8 +432,8 @@ def test_nothing_left_and_everything_leased(project, annotator, annotators, web,
     assert item_on_screen(empty) is None
 
     add_items(project, 1)
-    queue.assignment_claim(project=project, user=annotators[0])
-    queue.assignment_claim(project=project, user=annotators[1])
+    assignment_claim(project=project, user=annotators[0])
+    assignment_claim(project=project, user=annotators[1])
     waiting = claim_page(web, project)
     assert "Come back in a minute" in flat(waiting)
     retry = int(waiting["Retry-After"])
@@ -452,7 +454,7 @@ def test_after_the_last_item_it_can_still_be_taken_back(project, annotator, web,
 
 
 def test_an_archived_project_is_read_only(project, lead, annotator, web, items):
-    held = queue.assignment_claim(project=project, user=annotator).assignment
+    held = assignment_claim(project=project, user=annotator).assignment
     services.project_archive(project=project, user=lead)
     page = web.get(url(project))
     assert page.status_code == 200 and "Read-only" in flat(page)
@@ -524,9 +526,9 @@ def test_history_lists_own_answers_and_edits_until_frozen(
     submit(web, project, second, "neg")
     # The other annotator completes the first item: it is compared and frozen.
     theirs = Assignment.objects.get(pk=first).item
-    with_slot = queue.assignment_claim(project=project, user=annotators[0]).assignment
+    with_slot = assignment_claim(project=project, user=annotators[0]).assignment
     assert with_slot.item_id == theirs.pk
-    queue.annotation_submit(assignment=with_slot, user=annotators[0], value="pos")
+    annotation_submit(assignment=with_slot, user=annotators[0], value="pos")
 
     page = web.get(url(project, "history/"))
     assert page.status_code == 200
@@ -569,8 +571,8 @@ def test_history_lists_own_answers_and_edits_until_frozen(
 def test_history_is_paginated(project, annotator, web, add_items):
     add_items(project, 30)
     for _ in range(27):
-        held = queue.assignment_claim(project=project, user=annotator).assignment
-        queue.annotation_submit(assignment=held, user=annotator, value="pos")
+        held = assignment_claim(project=project, user=annotator).assignment
+        annotation_submit(assignment=held, user=annotator, value="pos")
     with CaptureQueriesContext(connection) as queries:
         first = web.get(url(project, "history/"))
     assert len(re.findall(r'<li id="annotation-', text_of(first))) == 25
@@ -598,13 +600,13 @@ def test_pages_are_blind_to_other_annotators(make_project, lead, annotator, anno
     pages = []
     # Item 1: both answered (compared, frozen). Item 2: the other one only.
     mine = item_on_screen(claim_page(web, project))
-    theirs = queue.assignment_claim(project=project, user=annotators[0]).assignment
+    theirs = assignment_claim(project=project, user=annotators[0]).assignment
     assert theirs.item_id == Assignment.objects.get(pk=mine).item_id
-    queue.annotation_submit(assignment=theirs, user=annotators[0], value=["a", "b", "c"])
+    annotation_submit(assignment=theirs, user=annotators[0], value=["a", "b", "c"])
     pages.append(web.get(url(project)))
     pages.append(submit(web, project, mine, ["a"]))
-    nxt = queue.assignment_claim(project=project, user=annotators[0]).assignment
-    queue.annotation_submit(assignment=nxt, user=annotators[0], value=["a", "b", "c"])
+    nxt = assignment_claim(project=project, user=annotators[0]).assignment
+    annotation_submit(assignment=nxt, user=annotators[0], value=["a", "b", "c"])
     current = lease(annotator, project)
     pages.append(web.get(url(project)))
     pages.append(web.post(url(project, f"{current.pk}/draft/"), {"value": ["a"]}))

@@ -24,15 +24,17 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from annotation import queue
 from annotation.models import Annotation, Assignment, QueueCursor, ReopenedSlot
+from annotation.queue.claim import NothingLeft, assignment_claim
+from annotation.queue.release import assignment_later, assignment_skip, lease_release
+from annotation.queue.submit import annotation_submit
 from annotation.reconcile import cursor_position
 from items.models import Item
 from projects import services
 from review import leases
 from review.models import Review
 
-from .test_claim_rows_examined import _vacuum_queue_tables
+from .test_claim_rows_examined import vacuum_queue_tables
 
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(180)]
 
@@ -114,7 +116,7 @@ def world(request, make_project, lead, make_user, settings):
     """The three projects, built in bulk in SQL in the test's transaction."""
     sizes, ahead, history = SCALES[request.param]
     settings.ACCORD_RATES = {"claim": (10**6, 60), "skip": (10**6, 60)}
-    _vacuum_queue_tables()
+    vacuum_queue_tables()
     with connection.cursor() as cursor:
         # Keep autovacuum's ANALYZE off the tables while the test changes
         # their statistics (the lock of this storage parameter is held until
@@ -206,7 +208,7 @@ def _measure(call) -> tuple[int, object]:
     before = _rows_read()
     try:
         result = call()
-    except queue.NothingLeft as empty:
+    except NothingLeft as empty:
         result = empty
     return _rows_read() - before, result
 
@@ -216,27 +218,27 @@ def _annotator_round(project, user, costs: dict, turn: int) -> None:
     the lease; each operation's rows go into ``costs``."""
     returned = ReopenedSlot.objects.filter(project=project).count()
     everywhere = ReopenedSlot.objects.count()
-    rows, claim = _measure(lambda: queue.assignment_claim(project=project, user=user))
+    rows, claim = _measure(lambda: assignment_claim(project=project, user=user))
     # The claim probes each returned slot of the project (a handful in
     # practice; this test piles them up), a few rows each, and may read the
     # returned-slot table whole while it is a page or two.
     costs.setdefault("claim", []).append(rows - PER_RETURNED * returned - everywhere)
-    if isinstance(claim, queue.NothingLeft):
+    if isinstance(claim, NothingLeft):
         return
     assignment = claim.assignment
     kind = ["submit", "skip", "submit", "later", "release"][turn % 5]
     if kind == "submit":
-        operation = lambda: queue.annotation_submit(  # noqa: E731
+        operation = lambda: annotation_submit(  # noqa: E731
             assignment=assignment, user=user, value="pos"
         )
     elif kind == "skip":
-        operation = lambda: queue.assignment_skip(  # noqa: E731
+        operation = lambda: assignment_skip(  # noqa: E731
             assignment=assignment, user=user, reason="unclear"
         )
     elif kind == "later":
-        operation = lambda: queue.assignment_later(assignment=assignment, user=user)  # noqa: E731
+        operation = lambda: assignment_later(assignment=assignment, user=user)  # noqa: E731
     else:
-        operation = lambda: queue.lease_release(  # noqa: E731
+        operation = lambda: lease_release(  # noqa: E731
             project=project, assignment_id=assignment.pk
         )
     rows, _ = _measure(operation)
@@ -246,7 +248,7 @@ def _annotator_round(project, user, costs: dict, turn: int) -> None:
 def _review_round(project, reviewer, costs: dict) -> None:
     rows, claim = _measure(lambda: leases.review_claim(project=project, user=reviewer))
     costs.setdefault("review claim", []).append(rows)
-    if not isinstance(claim, queue.NothingLeft):
+    if not isinstance(claim, NothingLeft):
         leases.review_release(review=claim.review, user=reviewer)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from annotation.models import Assignment
-from annotation.queue import leases_expire
+from annotation.queue.release import leases_expire
 from annotation.queue_selectors import annotator_counts
 from items.models import Item
 

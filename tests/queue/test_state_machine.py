@@ -35,9 +35,17 @@ from hypothesis.stateful import (
 )
 
 from accord.errors import Conflict
-from annotation import queue
 from annotation.models import Annotation, Assignment
-from annotation.reconcile import _reconciled, counters_expected
+from annotation.queue.claim import NothingLeft, assignment_claim
+from annotation.queue.release import (
+    assignment_draft,
+    assignment_later,
+    assignment_skip,
+    leases_expire,
+)
+from annotation.queue.revisions import annotation_edit, annotation_undo
+from annotation.queue.submit import annotation_submit
+from annotation.reconcile import counter_reconciled, counters_expected
 from items.models import Item
 from items.services import ItemRow, items_create
 from projects import services
@@ -105,8 +113,8 @@ class QueueMachine(RuleBasedStateMachine):
         who %= self.annotators
         person = self.people[who]
         try:
-            got = queue.assignment_claim(project=self.project, user=person)
-        except queue.NothingLeft as empty:
+            got = assignment_claim(project=self.project, user=person)
+        except NothingLeft as empty:
             self._check_nothing_left(who, empty.reason)
             return multiple()
         item = got.assignment.item_id
@@ -144,9 +152,7 @@ class QueueMachine(RuleBasedStateMachine):
         who, item = self._who(assignment.annotator_id), Item.objects.get(pk=assignment.item_id)
         state = assignment.state
         try:
-            done = queue.annotation_submit(
-                assignment=assignment, user=self.people[who], value=value
-            )
+            done = annotation_submit(assignment=assignment, user=self.people[who], value=value)
         except Conflict:
             if state == "submitted":
                 assert self.submitted[who][item.pk] != value
@@ -169,9 +175,7 @@ class QueueMachine(RuleBasedStateMachine):
         assignment = Assignment.objects.get(pk=lease)
         who = self._who(assignment.annotator_id)
         try:
-            queue.assignment_skip(
-                assignment=assignment, user=self.people[who], reason="cannot tell"
-            )
+            assignment_skip(assignment=assignment, user=self.people[who], reason="cannot tell")
         except Conflict:
             assert assignment.state == "submitted"
             return
@@ -182,7 +186,7 @@ class QueueMachine(RuleBasedStateMachine):
     def later(self, lease):
         assignment = Assignment.objects.get(pk=lease)
         try:
-            queue.assignment_later(
+            assignment_later(
                 assignment=assignment, user=self.people[self._who(assignment.annotator_id)]
             )
         except Conflict:
@@ -192,7 +196,7 @@ class QueueMachine(RuleBasedStateMachine):
     def draft(self, lease, value):
         assignment = Assignment.objects.get(pk=lease)
         try:
-            saved = queue.assignment_draft(
+            saved = assignment_draft(
                 assignment=assignment,
                 user=self.people[self._who(assignment.annotator_id)],
                 value=value,
@@ -210,7 +214,7 @@ class QueueMachine(RuleBasedStateMachine):
         who = self._who(annotation.annotator_id)
         compared = Item.objects.get(pk=annotation.item_id).compared_at is not None
         try:
-            queue.annotation_edit(annotation=annotation, user=self.people[who], value=value)
+            annotation_edit(annotation=annotation, user=self.people[who], value=value)
         except Conflict:
             assert compared, "an edit refused before the item was compared"
             assert Annotation.objects.get(pk=annotation.pk).value == annotation.value
@@ -226,7 +230,7 @@ class QueueMachine(RuleBasedStateMachine):
         who = self._who(annotation.annotator_id)
         compared = Item.objects.get(pk=annotation.item_id).compared_at is not None
         try:
-            back = queue.annotation_undo(annotation=annotation, user=self.people[who])
+            back = annotation_undo(annotation=annotation, user=self.people[who])
         except Conflict:
             assert compared, "an undo refused before the item was compared"
             assert Annotation.objects.filter(pk=annotation.pk).exists()
@@ -241,7 +245,7 @@ class QueueMachine(RuleBasedStateMachine):
             expires_at=timezone.now() - timedelta(seconds=1)
         )
         if sweep:
-            queue.leases_expire(project_id=self.project.pk)
+            leases_expire(project_id=self.project.pk)
 
     # --- invariants ----------------------------------------------------------------------
 
@@ -269,7 +273,7 @@ class QueueMachine(RuleBasedStateMachine):
         stored = {
             name: value
             for name, value in counters_for([self.project.pk])[self.project.pk].items()
-            if _reconciled(name) and value
+            if counter_reconciled(name) and value
         }
         counted = {k: v for k, v in counters_expected(self.project).items() if v}
         assert stored == counted

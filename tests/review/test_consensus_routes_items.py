@@ -10,8 +10,8 @@ import pytest
 from items.models import ItemState
 from projects import services
 from projects.selectors import project_item_counts
-from review.gold import audit_drawn
 from review.models import GoldRecord, GoldRevision, GoldSource
+from review.settle import audit_drawn
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from annotation.reconcile import _reconciled, counters_expected, counters_reconcile
+from annotation.reconcile import counter_reconciled, counters_expected, counters_reconcile
 from projects import services
 from projects.counters import counters_for
 from review.models import GoldRecord
@@ -16,7 +16,11 @@ pytestmark = pytest.mark.django_db
 
 
 def stored(project) -> dict[str, int]:
-    return {k: v for k, v in counters_for([project.pk])[project.pk].items() if _reconciled(k) and v}
+    return {
+        k: v
+        for k, v in counters_for([project.pk])[project.pk].items()
+        if counter_reconciled(k) and v
+    }
 
 
 def recount(project) -> dict[str, int]:

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from projects import services
-from review import selectors
+from review import gold_list
 from review.models import GoldRecord
 
 from .helpers import claim, resolve
@@ -97,7 +97,7 @@ def test_the_gold_tab_lists_all_gold_newest_first_with_filters(
 def test_the_gold_list_pages_by_id_and_the_links_keep_the_filters(
     project, golds, lead, web_for, monkeypatch
 ):
-    monkeypatch.setattr(selectors, "GOLD_PAGE", 1)
+    monkeypatch.setattr(gold_list, "GOLD_PAGE", 1)
     client = web_for(lead)
     seen = []
     url = f"/projects/{project.pk}/gold/?source=consensus"

@@ -196,7 +196,8 @@ def test_the_gold_record_keeps_versions(
     from django.db import transaction
     from django.utils import timezone
 
-    from annotation import queue
+    from annotation.queue.claim import take
+    from annotation.queue.submit import annotation_submit
     from items.models import Item
     from items.services import ItemRow, items_create
     from projects.services import project_config
@@ -206,12 +207,12 @@ def test_the_gold_record_keeps_versions(
     )
     item = Item.objects.get(project=project)
     with transaction.atomic():
-        first = queue._take(project, annotator, item.pk, timezone.now())
-    queue.annotation_submit(assignment=first, user=annotator, value="pos")
+        first = take(project, annotator, item.pk, timezone.now())
+    annotation_submit(assignment=first, user=annotator, value="pos")
     services.guideline_publish(project=project, user=lead, body="v2", note="v2")
     with transaction.atomic():
-        later = queue._take(project, second, item.pk, timezone.now())
-    queue.annotation_submit(assignment=later, user=second, value="neg")
+        later = take(project, second, item.pk, timezone.now())
+    annotation_submit(assignment=later, user=second, value="neg")
     services.guideline_publish(project=project, user=lead, body="v3", note="v3")
     client = api_for(reviewer)
     body = claim(client, project).json()

@@ -151,7 +151,7 @@ def test_concurrent_reviewers_never_share_an_item(make_user, lead, make_project,
     reviewers = [make_user(f"r{i}") for i in range(8)]
     for person in reviewers:
         services.membership_set(project=project, user=person, roles=["reviewer"])
-    from annotation.queue import NothingLeft
+    from annotation.queue.claim import NothingLeft
     from review.leases import review_claim
 
     got: dict[int, int | None] = {}

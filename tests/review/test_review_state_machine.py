@@ -31,10 +31,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from accord.errors import Conflict, InvalidInput
-from annotation import queue
 from annotation.models import Annotation
-from annotation.queue import NothingLeft
-from annotation.reconcile import _reconciled, counters_expected
+from annotation.queue.claim import NothingLeft, take
+from annotation.queue.submit import annotation_submit
+from annotation.reconcile import counter_reconciled, counters_expected
 from items.models import Item, ItemState
 from items.services import ItemRow, items_create
 from projects import services
@@ -85,8 +85,8 @@ class ReviewMachine(RuleBasedStateMachine):
         item = Item.objects.get(project=self.project, data__text=text)
         for person, value in zip(people, values, strict=True):
             with transaction.atomic():
-                assignment = queue._take(self.project, person, item.pk, timezone.now())
-            queue.annotation_submit(assignment=assignment, user=person, value=value)
+                assignment = take(self.project, person, item.pk, timezone.now())
+            annotation_submit(assignment=assignment, user=person, value=value)
 
     def teardown(self):
         transaction.set_rollback(True)
@@ -241,7 +241,7 @@ class ReviewMachine(RuleBasedStateMachine):
         stored = {
             k: v
             for k, v in counters_for([self.project.pk])[self.project.pk].items()
-            if _reconciled(k) and v
+            if counter_reconciled(k) and v
         }
         assert stored == {k: v for k, v in counters_expected(self.project).items() if v}
 

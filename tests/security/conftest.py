@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from annotation import queue
+from annotation.queue.claim import assignment_claim, take
+from annotation.queue.submit import annotation_submit
 from items.models import Item
 from projects import services
 from projects.jobs import job_create
@@ -85,9 +86,9 @@ def build_world(*, lead, annotator, reviewer, outsider, newcomer) -> World:
             content_hash=hashlib.sha256(text.encode()).hexdigest(),
             rank=-1.0,
         )
-    first = queue.assignment_claim(project=project, user=annotator).assignment
-    annotation = queue.annotation_submit(assignment=first, user=annotator, value="pos").annotation
-    lease = queue.assignment_claim(project=project, user=annotator).assignment
+    first = assignment_claim(project=project, user=annotator).assignment
+    annotation = annotation_submit(assignment=first, user=annotator, value="pos").annotation
+    lease = assignment_claim(project=project, user=annotator).assignment
     review, gold = _review_world(project, reviewer)
     export = _export_world(project, lead)
     job = job_create(project=project, kind="import", user=lead)
@@ -135,8 +136,8 @@ def _review_world(project, reviewer):
         )  # fmt: skip
         for person, value in zip(people, ("pos", "neg"), strict=True):
             with transaction.atomic():
-                taken = queue._take(project, person, item.pk, timezone.now())
-            queue.annotation_submit(assignment=taken, user=person, value=value)
+                taken = take(project, person, item.pk, timezone.now())
+            annotation_submit(assignment=taken, user=person, value=value)
     first = leases.review_claim(project=project, user=reviewer).review
     gold, _ = gold_service.review_resolve(
         review=first, user=reviewer, value="neg", reason="irony", reason_code="annotator_slip"
