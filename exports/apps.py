@@ -10,21 +10,18 @@ class DatasetsConfig(AppConfig):
     label = "datasets"
 
     def ready(self) -> None:
-        from .sqlite import functions_register
+        # Imported once the models are loaded. The SQLite functions are the
+        # platform's (accord/sqlite_functions.py), connected here because
+        # accord has no AppConfig of its own; the export's SQL is what uses them.
+        from accord.sqlite_functions import functions_register
 
-        connection_created.connect(functions_register, dispatch_uid="exports.sqlite")
+        connection_created.connect(functions_register, dispatch_uid="accord.sqlite_functions")
 
         from projects.jobs import job_kind_register, job_leftovers_register
 
         from . import tasks
+        from .bundle import work_folder_remove
+        from .start import KIND
 
-        job_kind_register("export", tasks.export_dataset)
-
-        def remove_work_folder(job_id: int) -> None:
-            # Imported when needed: the export module loads the formats'
-            # libraries, which a web process may never need.
-            from .exports import work_folder_remove
-
-            work_folder_remove(job_id)
-
-        job_leftovers_register("export", remove_work_folder)
+        job_kind_register(KIND, tasks.export_dataset)
+        job_leftovers_register(KIND, work_folder_remove)
