@@ -87,9 +87,9 @@ def _snapshot_read(ctx: JobContext, version, project, fmt, outs, manifest, tmp) 
         # Else the annotations come with the rows (the same ones: submitted,
         # of the selected items), and the agreement is gathered from them.
         _ratings_read(read.ratings, selected)
-    writers = _writers_options(fmt, params, selected)
+    options = _writers_options(fmt, params, selected)
     ctx.progress(0, read.total, force=True)
-    _writers_open(outs, tmp, project, fmt, params, writers)
+    _writers_open(outs, tmp, project, fmt, params, options)
     writing = _RecordsWriting(outs=outs, manifest=manifest, read=read, unsplit=not params["splits"])
     _records_stream(ctx, writing, project, fmt, selected, annotations=streams_annotations)
     _read_tally(read, outs, writing.tally)
