@@ -112,7 +112,7 @@ def child_export(project_id: int, body: dict) -> dict:
 
     from django.contrib.auth import get_user_model
 
-    from exports import exports, tasks
+    from exports import job, start, tasks
     from exports.models import DatasetVersion
     from projects.jobs import run_job
     from projects.models import Project
@@ -120,7 +120,7 @@ def child_export(project_id: int, body: dict) -> dict:
     lead = get_user_model().objects.get(username="bench-lead")
     project = Project.objects.get(pk=project_id)
     timed = {"splits_s": 0.0}
-    assign = exports.splits_assign
+    assign = job.splits_assign
 
     def splits_assign(**kwargs):
         started = time.monotonic()
@@ -133,12 +133,12 @@ def child_export(project_id: int, body: dict) -> dict:
     # message is sent.
     with (
         mock.patch.object(tasks.export_dataset, "delay", lambda *args: None),
-        mock.patch.object(exports, "splits_assign", splits_assign),
+        mock.patch.object(job, "splits_assign", splits_assign),
     ):
-        started = exports.export_start(project=project, user=lead, raw=body)
+        started = start.export_start(project=project, user=lead, raw=body)
         assert started.created, "the bench asked for an export it had already made"
         begun = time.monotonic()
-        run_job(started.version.job_id, exports.export_run)
+        run_job(started.version.job_id, job.export_run)
         seconds = time.monotonic() - begun
     version = DatasetVersion.objects.select_related("job").get(pk=started.version.pk)
     assert version.job.status == "succeeded", version.job.error

@@ -17,8 +17,12 @@ from projects import access
 from projects.api import ProjectPermissionMixin
 from projects.jobs_api import JobOutput, job_payload
 
-from . import exports, formats
+from . import formats
+from .bundle import BUNDLE
 from .models import DatasetVersion
+from .params import is_dry_run
+from .start import export_preview, export_start
+from .versions import manifest_compare, open_version_file
 
 
 class ExportInput(serializers.Serializer):
@@ -129,13 +133,13 @@ class ExportListView(ProjectPermissionMixin, APIView):
         "nothing assigned or stored; 400 with the same sizes when the export would be refused.",
     )
     def post(self, request, project_id: int):
-        if exports.is_dry_run(request.data):
-            preview = exports.export_preview(project=self.project, raw=request.data)
+        if is_dry_run(request.data):
+            preview = export_preview(project=self.project, raw=request.data)
             body = preview.payload()
             if preview.errors:
                 return Response({**body, **error_body(preview.errors)}, status=400)
             return Response(body)
-        started = exports.export_start(project=self.project, user=request.user, raw=request.data)
+        started = export_start(project=self.project, user=request.user, raw=request.data)
         version = started.version
         done = version.succeeded_at is not None
         return Response(
@@ -172,7 +176,7 @@ class ExportDownloadView(APIView):
         slug = slugify(version.project.name)[:60] or "project"
         split = request.query_params.get("split")
         if split is None:
-            name = exports.BUNDLE
+            name = BUNDLE
             filename = f"{slug}-v{version.pk}.zip"
             content_type = "application/zip"
         else:
@@ -186,7 +190,7 @@ class ExportDownloadView(APIView):
         # Streamed from storage through this permission check: export files
         # are never served from a public media URL.
         response = FileResponse(
-            exports.open_version_file(version, name),
+            open_version_file(version, name),
             as_attachment=True,
             filename=filename,
             content_type=content_type,
@@ -207,4 +211,4 @@ class ExportCompareView(APIView):
             raise InvalidInput("both versions must belong to one project", field="other_id")
         _require_done(a)
         _require_done(b)
-        return Response(exports.manifest_compare(a, b))
+        return Response(manifest_compare(a, b))

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.backends.signals import connection_created
 
 
 class DatasetsConfig(AppConfig):
@@ -10,28 +9,16 @@ class DatasetsConfig(AppConfig):
     label = "datasets"
 
     def ready(self) -> None:
-        from .sqlite import functions_register
-
-        connection_created.connect(functions_register, dispatch_uid="exports.sqlite")
-
+        # Imported once the models are loaded.
+        from projects import access
         from projects.jobs import job_kind_register, job_leftovers_register
 
         from . import tasks
-
-        job_kind_register("export", tasks.export_dataset)
-
-        def remove_work_folder(job_id: int) -> None:
-            # Imported when needed: the export module loads the formats'
-            # libraries, which a web process may never need.
-            from .exports import work_folder_remove
-
-            work_folder_remove(job_id)
-
-        job_leftovers_register("export", remove_work_folder)
-
-        # What projects asks of this app (projects imports nothing from it).
-        from projects import access
-
+        from .bundle import work_folder_remove
         from .models import DatasetVersion
+        from .start import KIND
 
+        job_kind_register(KIND, tasks.export_dataset)
+        job_leftovers_register(KIND, work_folder_remove)
+        # What projects asks of this app (projects imports nothing from it).
         access.owned_register(DatasetVersion=DatasetVersion)

@@ -44,9 +44,9 @@ import re
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models.fields.json import compile_json_path
 
 from accord.errors import InvalidInput
+from accord.sql import dialect
 from items.models import Item
 from projects.models import Project
 
@@ -134,23 +134,14 @@ def _choose_sql(spec: dict[str, float]) -> tuple[str, list]:
 def _meta_sql(group_by: str) -> tuple[str, list]:
     """``meta[group_by]`` as text, NULL when absent or null, the same text on
     both databases for strings, whole numbers and booleans."""
-    if connection.vendor == "postgresql":
-        return "(i.meta ->> %s)", [group_by]
-    # SQLite's json_extract gives numbers as numbers (3 would not equal "3")
-    # and booleans as 1/0: made into PostgreSQL's ->> text.
-    path = compile_json_path([group_by])
-    return (
-        "(CASE json_type(i.meta, %s) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
-        "ELSE CAST(json_extract(i.meta, %s) AS TEXT) END)",
-        [path, path],
-    )
+    return dialect().json_key_text("i.meta", group_by)
 
 
 def _binary() -> str:
     # The hash, the bucket and a meta group key sort as bytes, as SQLite
     # compares them by default; PostgreSQL would otherwise go through the
     # database's collation (slower, and its order is the server's).
-    return ' COLLATE "C"' if connection.vendor == "postgresql" else ""
+    return dialect().collate_c
 
 
 def _taken_sql(

@@ -1,10 +1,10 @@
 """The project's Export page (leads): preview an export's split sizes, start
 it, watch its progress, download versions, compare two of them.
 
-A view checks access through projects.access, calls one service of
-datasets/exports.py and renders; the form below only turns the page's
-fields into the request the API takes, so the page and the API share one
-parser and one set of errors. Downloads go through the API's download
+A view checks access through projects.access, calls one service of the
+exports package (start, versions) and renders; the form below only turns the
+page's fields into the request the API takes, so the page and the API share
+one parser and one set of errors. Downloads go through the API's download
 route (session authentication), which checks access on every request:
 files are never served from a public URL.
 """
@@ -30,8 +30,9 @@ from projects.pages import project_context, read_only_when_archived
 from projects.services import project_config
 from review.models import GoldSource
 
-from . import exports, formats
+from . import formats, start
 from .models import DatasetVersion
+from .versions import manifest_compare
 
 PAGE = "datasets/exports.html"
 HISTORY = 50
@@ -174,7 +175,7 @@ def _page(
     *,
     form: ExportForm | None = None,
     compared: dict | None = None,
-    preview: exports.Preview | None = None,
+    preview: start.Preview | None = None,
     status: int = 200,
 ) -> HttpResponse:
     context = project_context(request, project, "exports")
@@ -207,7 +208,7 @@ def export_new(request: HttpRequest, project_id: int) -> HttpResponse:
     if form.errors:
         return _page(request, project, form=form, status=400)
     try:
-        started = exports.export_start(project=project, user=request.user, raw=body)
+        started = start.export_start(project=project, user=request.user, raw=body)
     except InvalidInput as exc:
         form.take_errors(exc.errors)
         messages.error(request, "Nothing was started: see the marked fields.")
@@ -231,7 +232,7 @@ def export_new(request: HttpRequest, project_id: int) -> HttpResponse:
 @require_POST
 def export_preview(request: HttpRequest, project_id: int) -> HttpResponse:
     """The split sizes the form's export would have, before the lead starts
-    it (exports.export_preview: nothing is assigned). htmx gets the preview
+    it (start.export_preview: nothing is assigned). htmx gets the preview
     box alone, always with 200 so that it is swapped in, problems inside
     it; without JavaScript the page comes back with the box filled in."""
     project = _project(request, project_id)
@@ -242,7 +243,7 @@ def export_preview(request: HttpRequest, project_id: int) -> HttpResponse:
         body = form.request_body()
         if not form.errors:
             try:
-                preview = exports.export_preview(project=project, raw=body)
+                preview = start.export_preview(project=project, raw=body)
             except InvalidInput as exc:
                 form.take_errors(exc.errors)
     if form.errors:
@@ -288,7 +289,7 @@ def export_compare(request: HttpRequest, project_id: int) -> HttpResponse:
         messages.error(request, "Choose two finished versions of this project to compare.")
         return _page(request, project, status=400)
     try:
-        result = exports.manifest_compare(a, b)
+        result = manifest_compare(a, b)
     except Conflict as exc:
         messages.error(request, exc.detail)
         return _page(request, project, status=409)

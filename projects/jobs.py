@@ -48,7 +48,7 @@ from django.utils import timezone
 
 from accord.celery import app
 from accord.errors import Conflict, InvalidInput
-from accord.sql import LockNamespace
+from accord.sql import LockNamespace, dialect
 
 from .models import Job, JobStatus, Project
 
@@ -170,9 +170,10 @@ class SideConnection:
 
     def __init__(self) -> None:
         main = connections[DEFAULT_DB_ALIAS]
-        self.vendor = main.vendor
         self.conn: psycopg.Connection | None = None
-        if self.vendor == "postgresql":
+        # A second connection, hence advisory locks that outlive the work's
+        # transaction: PostgreSQL only (SQLite has one writer anyway).
+        if dialect(main).is_postgresql:
             params = main.get_connection_params()
             params.pop("cursor_factory", None)
             params.pop("context", None)
@@ -388,7 +389,7 @@ def jobs_recover() -> dict[str, int]:
     its message is in the broker, behind others."""
     cutoff = timezone.now() - stale_after()
     counts = {"requeued": 0, "finished": 0, "sent": 0}
-    if connections[DEFAULT_DB_ALIAS].vendor == "postgresql":
+    if dialect(DEFAULT_DB_ALIAS).is_postgresql:
         # On SQLite (embedded mode) there is no lock to tell a dead worker
         # from a slow one; jobs_fail_stale ends those jobs instead.
         stale = list(

@@ -1,6 +1,6 @@
 """What the exporter hands a format, and what a format gives back.
 
-The exporter (exports/exports.py) streams gold records as ``GoldRow``s, in
+The export job (exports/job.py) streams gold records as ``GoldRow``s, in
 item order, to one ``Writer`` per split; a ``Format`` says how the rows become
 bytes. Every format writes canonical bytes: the same rows give the same file,
 whatever the key order of the dicts inside them, because the version's sha256

@@ -22,18 +22,10 @@ Memory: each split has a writer and each holds a group for long stretches
 export), so a waiting group must be small. As Python objects a row costs
 about 1 KB, and converting a whole group by one pa.array call per column
 grows Arrow's buffers by doubling, some 100 MB above the data. So the values
-are packed every SUB_ROWS rows: a string column into the buffers of an
-Arrow string array (UTF-8 bytes, compressed in blocks as they fill; int32
-offsets; validity), an integer column into machine integers. A waiting
-group costs a few MB, and only the group being written is unpacked,
-straight into its arrays' buffers. Columns of other types (lists, objects,
-floats), and any value a packed column cannot hold, stay Python values that
-pa.array converts, or refuses, at the flush, as it would the whole group.
-The packed columns never call pa.array, whose first call imports pandas
-when it is installed (about 50 MB) to see whether its input is a pandas
-object. A task type's field is a string column when the first row group
-holds only strings and nulls, which is what pa.array infers; else pa.array
-infers its type from those values.
+are packed every SUB_ROWS rows (formats/columns.py: strings and integers
+as Arrow buffers; a waiting group costs a few MB). A task type's field is a
+string column when the first row group holds only strings and nulls, which
+is what pa.array infers; else pa.array infers its type from those values.
 
 Every writer setting is pinned: zstd at a fixed level, dictionary encoding,
 statistics on the id columns only, no page index, no pandas metadata
@@ -46,14 +38,9 @@ so the same rows give the same bytes.
 from __future__ import annotations
 
 import io
-import mmap
-from array import array
 from collections.abc import Iterator
-from itertools import accumulate, pairwise, repeat
-from operator import is_not
 from typing import Any, BinaryIO
 
-import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -70,16 +57,12 @@ from .base import (
     flat_record,
     meta_typed,
 )
+from .columns import Column, Strings, column_for
 from .csv import csv_columns
 
 BATCH_ROWS = 50_000
 BATCH_CHARS = 64 * 1024 * 1024  # flush early for very long texts: memory stays bounded
 SUB_ROWS = 1024  # rows packed at a time
-# A string column's bytes are compressed once this many wait. The codec
-# only packs memory; it never touches the file.
-BLOCK_BYTES = 256 * 1024
-PACKING = pa.Codec("zstd", compression_level=1)
-INT32_MAX = 2**31 - 1
 FIXED_TYPES = {
     "item_id": pa.int64(),
     "external_id": pa.string(),
@@ -155,183 +138,6 @@ def infer_type(name: str, values: list) -> pa.DataType:
     return pa.string() if pa.types.is_null(inferred) else inferred
 
 
-class _Values:
-    """A column as Python values, converted by pa.array at the flush."""
-
-    def __init__(self, values: list | None = None) -> None:
-        self.values = [] if values is None else values
-
-    def extend(self, values: list) -> _Column:
-        self.values += values
-        return self
-
-    def python(self) -> list:
-        return self.values
-
-    def array(self, name: str, kind: pa.DataType) -> pa.Array:
-        return _array(name, self.values, kind)
-
-
-class _Strings:
-    """A string column packed as an Arrow string array's buffers: UTF-8
-    bytes end to end (compressed in blocks as they fill), int32 offsets, and
-    once a null comes a byte per row for validity. ``utf8``: the values are
-    UTF-8 bytes already (the provenance, as orjson makes it)."""
-
-    def __init__(self, *, utf8: bool = False) -> None:
-        self.utf8 = utf8
-        self.blocks: list[tuple[pa.Buffer, int]] = []  # compressed, and its size
-        self.tail = bytearray()
-        self.offsets = array("i", [0])
-        self.valid: bytearray | None = None
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    def extend(self, values: list) -> _Column:
-        # Whole lists at a time, in C (join, encode, map): a loop over the
-        # values in Python would cost more than the rest of the writer.
-        nulls = 0
-        if self.utf8:
-            strings, data = values, b"".join(values)
-        else:
-            try:
-                strings, text = values, "".join(values)
-            except TypeError:  # a null, or a value that is no string
-                nulls = values.count(None)
-                if nulls == len(values):
-                    return self._nulls(len(values))
-                strings = [v if v is not None else "" for v in values] if nulls else values
-                try:
-                    text = "".join(strings)
-                except TypeError:
-                    return self._unpacked(values)
-            try:
-                data = text.encode()
-            except UnicodeEncodeError:  # a lone surrogate
-                return self._unpacked(values)
-            if len(data) != len(text):  # not all ASCII: sizes in UTF-8
-                strings = [v.encode() for v in strings]
-        start = self.offsets[-1]
-        if start + len(data) > INT32_MAX:
-            return self._unpacked(values)
-        ends = array("i", list(accumulate(map(len, strings), initial=start)))
-        self.offsets[-1:] = ends
-        if nulls:
-            self._valid(len(values)).extend(map(is_not, values, repeat(None)))
-        elif self.valid is not None:
-            self.valid += b"\x01" * len(values)
-        self._add(data)
-        return self
-
-    def _nulls(self, count: int) -> _Strings:
-        self.offsets += array("i", [self.offsets[-1]]) * count
-        self._valid(count).extend(bytes(count))
-        return self
-
-    def _valid(self, added: int) -> bytearray:
-        """The validity bytes, made at the first null: a 1 for each row
-        before the ``added`` ones just packed."""
-        if self.valid is None:
-            self.valid = bytearray(b"\x01") * (len(self) - added)
-        return self.valid
-
-    def _add(self, data: bytes) -> None:
-        if not self.tail and len(data) >= BLOCK_BYTES:
-            self.blocks.append((_compressed(data), len(data)))
-            return
-        self.tail += data
-        if len(self.tail) >= BLOCK_BYTES:
-            self.blocks.append((_compressed(self.tail), len(self.tail)))
-            self.tail = bytearray()
-
-    def _unpacked(self, values: list) -> _Values:
-        """The column as Python values from here on (pa.array then converts
-        or refuses them at the flush, as it always did)."""
-        if self.utf8:
-            values = [v.decode() if type(v) is bytes else v for v in values]
-        return _Values(self.python()).extend(values)
-
-    def _data(self) -> bytearray | mmap.mmap:
-        # A map of its own goes back to the system as soon as the array is
-        # dropped. A malloc'd buffer this size would not, after the first:
-        # freeing that one raises glibc's mmap threshold, so the next ones
-        # come from the heap, which keeps them.
-        data = mmap.mmap(-1, self.offsets[-1]) if self.offsets[-1] else bytearray()
-        start = 0
-        for block, size in self.blocks:
-            data[start : start + size] = PACKING.decompress(block, decompressed_size=size)
-            start += size
-        data[start:] = self.tail
-        return data
-
-    def python(self) -> list:
-        data = self._data()
-        values = [data[a:b].decode() for a, b in pairwise(self.offsets)]
-        if self.valid is not None:
-            values = [v if ok else None for v, ok in zip(values, self.valid, strict=True)]
-        return values
-
-    def array(self, name: str, kind: pa.DataType) -> pa.Array:
-        validity = None
-        if self.valid is not None:
-            bits = np.packbits(np.frombuffer(self.valid, dtype=np.uint8), bitorder="little")
-            validity = pa.py_buffer(bits)
-        buffers = [validity, pa.py_buffer(self.offsets), pa.py_buffer(self._data())]
-        return pa.Array.from_buffers(pa.string(), len(self), buffers)
-
-
-def _compressed(data: bytes | bytearray) -> pa.Buffer:
-    """``data`` compressed, in a buffer of Arrow's pool of its own size. (The
-    codec's output buffer keeps the input's size; and blocks waiting for
-    their group in the heap Python allocates from scatter through it, so it
-    cannot shrink: at a million records that cost some 20 MB.)"""
-    out = PACKING.compress(data)
-    block = pa.allocate_buffer(out.size)
-    memoryview(block).cast("B")[:] = memoryview(out).cast("B")
-    return block
-
-
-class _Ints:
-    """An int64 column packed as machine integers."""
-
-    def __init__(self) -> None:
-        self.data = array("q")
-
-    def extend(self, values: list) -> _Column:
-        if set(map(type, values)) <= {int}:  # not None, bools or floats
-            try:
-                self.data += array("q", values)
-                return self
-            except OverflowError:
-                pass
-        return _Values(self.python()).extend(values)
-
-    def python(self) -> list:
-        return self.data.tolist()
-
-    def array(self, name: str, kind: pa.DataType) -> pa.Array:
-        return pa.Array.from_buffers(pa.int64(), len(self.data), [None, pa.py_buffer(self.data)])
-
-
-_Column = _Values | _Strings | _Ints
-
-
-def _column(name: str, kind: pa.DataType) -> _Column:
-    if kind == pa.string():
-        return _Strings(utf8=name == "provenance")
-    if kind == pa.int64():
-        return _Ints()
-    return _Values()
-
-
-def _array(name: str, values: list, kind: pa.DataType) -> pa.Array:
-    try:
-        return pa.array(values, type=kind)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
-        raise ValueError(f"column {name!r} does not fit {kind}: {exc}") from exc
-
-
 def meta_types(columns: tuple[MetaColumn, ...], *, nested: bool) -> dict[str, pa.DataType]:
     """The metadata columns' names and types: one column per field, or (
     ``nested``) one struct column "meta" with a field per metadata field —
@@ -367,7 +173,7 @@ class ParquetRowWriter(Writer):
         self.columns: list[str] | None = None
         self.plain: list[str] = []  # the columns but provenance
         self.values: list[list] = []  # per column: the rows not packed yet
-        self.packed: list[_Column] = []  # per column: the row group's rows packed so far
+        self.packed: list[Column] = []  # per column: the row group's rows packed so far
         self.rows = 0  # in the row group
         self.chars = 0
         self.schema: pa.Schema | None = None
@@ -416,13 +222,13 @@ class ParquetRowWriter(Writer):
         if self.parquet is not None:
             self.parquet.close()
 
-    def _group(self) -> list[_Column]:
+    def _group(self) -> list[Column]:
         """Empty columns for a row group. In the first, a task type's field
         is a string column until it meets another value."""
         assert self.columns is not None
         if self.schema is None:
-            return [_column(n, self.fixed.get(n, pa.string())) for n in self.columns]
-        return [_column(field.name, field.type) for field in self.schema]
+            return [column_for(n, self.fixed.get(n, pa.string())) for n in self.columns]
+        return [column_for(field.name, field.type) for field in self.schema]
 
     def _pack(self) -> None:
         for i, values in enumerate(self.values):
@@ -455,7 +261,7 @@ class ParquetRowWriter(Writer):
         for name, column in zip(self.columns, self.packed, strict=True):
             if name in self.fixed:
                 types.append(self.fixed[name])
-            elif isinstance(column, _Strings):  # strings and nulls only
+            elif isinstance(column, Strings):  # strings and nulls only
                 types.append(pa.string())
             else:
                 types.append(infer_type(name, column.python()))

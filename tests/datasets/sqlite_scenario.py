@@ -179,25 +179,25 @@ def _finished(job_id: int) -> None:
 def export_files(made: dict) -> dict:
     """For each request: its status and, by name, each data file's text (its
     sha256 for Parquet) and the manifest's."""
-    from exports import exports
+    from exports import bundle, job, start, versions
     from exports.models import DatasetVersion
     from projects.jobs import run_job
 
     out = {}
     for name, (which, request) in REQUESTS.items():
-        started = exports.export_start(project=made[which], user=made["lead"], raw=request)
-        run_job(started.version.job_id, exports.export_run)
+        started = start.export_start(project=made[which], user=made["lead"], raw=request)
+        run_job(started.version.job_id, job.export_run)
         _finished(started.version.job_id)
         version = DatasetVersion.objects.select_related("job").get(pk=started.version.pk)
         files = {}
         for entry in version.files:
-            if entry["name"] in (exports.DATASHEET, exports.BUNDLE):
+            if entry["name"] in (bundle.DATASHEET, bundle.BUNDLE):
                 continue  # the datasheet holds the export's own time
-            with exports.open_version_file(version, entry["name"]) as fh:
+            with versions.open_version_file(version, entry["name"]) as fh:
                 body = fh.read()
             files[entry["name"]] = (
                 "sha256:" + hashlib.sha256(body).hexdigest()
-                if name.startswith("parquet") and not entry["name"].endswith(exports.MANIFEST)
+                if name.startswith("parquet") and not entry["name"].endswith(bundle.MANIFEST)
                 else body.decode()
             )
         out[name] = {

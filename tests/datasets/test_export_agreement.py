@@ -8,7 +8,7 @@ import pytest
 
 from agreement import services as report_jobs
 from agreement.services import latest_report, report_start
-from exports import exports
+from exports import job, versions
 from projects.jobs import run_job
 from tests.datasets.exporting import export_now
 
@@ -68,7 +68,7 @@ def test_every_record_with_or_without_provenance(voted, lead, provenance, monkey
     """The annotations come with the rows when the provenance streams them,
     from a query of their own otherwise: the same figure. Fetched three rows
     at a time, an item's two annotations often come in two fetches."""
-    monkeypatch.setattr(exports, "CHUNK", 3)
+    monkeypatch.setattr(job, "CHUNK", 3)
     version = export_now(voted, lead, options={"provenance": provenance})
     sheet = version.datasheet["agreement"]
     assert sheet["value"] == pytest.approx(ALL_ALPHA, abs=1e-12)
@@ -80,7 +80,7 @@ def test_every_record_with_or_without_provenance(voted, lead, provenance, monkey
 
 def test_the_dataset_card_states_what_it_measured(voted, lead):
     version = export_now(voted, lead, format="hf", filters={"source": ["consensus"]})
-    with exports.open_version_file(version, "README.md") as fh:
+    with versions.open_version_file(version, "README.md") as fh:
         card = fh.read().decode()
     agreement = card.split("### Agreement", 1)[1].split("###", 1)[0]
     assert "the submitted annotations of this version's records" in agreement

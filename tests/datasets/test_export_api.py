@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from exports import exports
+from exports import job
 from exports.models import DatasetVersion
 from projects.jobs import run_job
 
@@ -43,7 +43,7 @@ def done(project, lead, golden, api_for):
         api_for(lead), project, {"format": "jsonl", "splits": {"train": 0.5, "test": 0.5}}
     )
     assert answer.status_code == 202
-    run_job(answer.json()["job"]["id"], exports.export_run)
+    run_job(answer.json()["job"]["id"], job.export_run)
     return DatasetVersion.objects.get(pk=answer.json()["id"])
 
 
@@ -148,7 +148,7 @@ def test_compare(project, lead, annotator, second, reviewer, done, annotate, api
         client, project, {"format": "jsonl", "splits": {"train": 0.5, "test": 0.5}}
     ).json()
     assert later["id"] != done.pk
-    run_job(later["job"]["id"], exports.export_run)
+    run_job(later["job"]["id"], job.export_run)
     body = client.get(f"/api/v1/exports/{done.pk}/compare/{later['id']}/").json()
     assert body["counts"] == {"added": 1, "removed": 0, "relabelled": 1, "moved_split": 0}
     assert body["items"]["relabelled"] == [changed.item_id]

@@ -10,7 +10,7 @@ import hashlib
 import pytest
 from django.utils import timezone
 
-from exports import exports
+from exports import job
 from exports.models import DatasetVersion, ItemSplit
 from items.models import Item
 from projects.jobs import run_job
@@ -131,7 +131,7 @@ def test_the_dry_run_is_the_assignment_the_export_makes(project, lead, api_for):
 
     started = post(client, project, body)
     assert started.status_code == 202
-    run_job(started.json()["job"]["id"], exports.export_run)
+    run_job(started.json()["job"]["id"], job.export_run)
     version = DatasetVersion.objects.get(pk=started.json()["id"])
     assert version.status == "succeeded", version.job.error
     assert version.counts["splits"] == {n: s["records"] for n, s in sizes["splits"].items()}
@@ -177,7 +177,7 @@ def test_the_job_refuses_when_the_gold_shrank_since_the_request(project, lead, a
     assert started.status_code == 202
     keep = ids[0]
     GoldRecord.objects.filter(item_id__in=ids).exclude(item_id=keep).update(excluded=True)
-    run_job(started.json()["job"]["id"], exports.export_run)
+    run_job(started.json()["job"]["id"], job.export_run)
     version = DatasetVersion.objects.select_related("job").get(pk=started.json()["id"])
     assert version.status == "failed"
     assert "would get no records" in version.job.error

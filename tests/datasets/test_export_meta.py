@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from django.utils import timezone
 
-from exports import exports
+from exports import bundle, job, versions
 from exports.models import DatasetVersion
 from items.models import Item
 from projects.jobs import job_create, run_job
@@ -72,7 +72,7 @@ def items(project) -> list[int]:
 
 def data_file(version, split: str = "all") -> bytes:
     assert version.status == "succeeded", version.job.error
-    with exports.open_version_file(version, version.file(split=split)["name"]) as fh:
+    with versions.open_version_file(version, version.file(split=split)["name"]) as fh:
         return fh.read()
 
 
@@ -146,10 +146,10 @@ def test_hf_loads_meta_as_a_dict(project, lead, items, tmp_path, settings):
     assert version.status == "succeeded", version.job.error
     folder = tmp_path / "hf"
     for entry in version.files:
-        if entry["name"] != exports.BUNDLE:
+        if entry["name"] != bundle.BUNDLE:
             target = folder / entry["name"]
             target.parent.mkdir(parents=True, exist_ok=True)
-            with exports.open_version_file(version, entry["name"]) as fh:
+            with versions.open_version_file(version, entry["name"]) as fh:
                 target.write_bytes(fh.read())
     code = """
 ds = datasets.load_dataset(folder)["train"]
@@ -190,7 +190,7 @@ def test_meta_keeps_the_files_canonical(project, lead, items, fmt):
         Item.objects.filter(pk=pk).update(meta=dict(reversed(list(meta.items()))))
     DatasetVersion.objects.filter(pk=version.pk).update(succeeded_at=None)
     retry = job_create(project=project, kind="export", user=lead, params={"version": version.pk})
-    run_job(retry.pk, exports.export_run)
+    run_job(retry.pk, job.export_run)
     version.refresh_from_db()
     assert (version.sha256, data_file(version)) == first
 

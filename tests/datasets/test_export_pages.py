@@ -86,10 +86,10 @@ def test_a_running_version_polls_and_a_finished_one_stops(project, lead, gold, w
     version = DatasetVersion.objects.get()
     card = client.get(url(project, f"{version.pk}/"), HTTP_HX_REQUEST="true").content.decode()
     assert 'hx-trigger="every 1s"' in card and "<progress" in card
-    from exports import exports
+    from exports import job
     from projects.jobs import run_job
 
-    run_job(version.job_id, exports.export_run)
+    run_job(version.job_id, job.export_run)
     card = client.get(url(project, f"{version.pk}/"), HTTP_HX_REQUEST="true").content.decode()
     assert "hx-trigger" not in card.split('id="compare-card"')[0]
     assert "<strong>10</strong> records" in card and 'hx-swap-oob="true"' in card

@@ -20,7 +20,8 @@ import pytest
 from django.core.files.storage import FileSystemStorage
 from django.core.management import call_command
 
-from exports import exports, formats
+from accord.errors import InvalidInput
+from exports import bundle, formats, job, start, versions
 from exports.formats.jsonl import Jsonl, JsonlWriter
 from exports.models import DatasetVersion, ItemSplit
 from items.models import Item
@@ -38,7 +39,7 @@ def _media(settings, tmp_path):
 
 def read_file(version, split: str) -> bytes:
     entry = version.file(split=split)
-    with exports.open_version_file(version, entry["name"]) as fh:
+    with versions.open_version_file(version, entry["name"]) as fh:
         return fh.read()
 
 
@@ -161,7 +162,7 @@ def test_jsonl_with_provenance(project, lead, mixed, annotator, second, reviewer
     assert sheet["accord_version"]
     manifest = [
         orjson.loads(line)
-        for line in exports.open_version_file(version, exports.MANIFEST).read().splitlines()
+        for line in versions.open_version_file(version, bundle.MANIFEST).read().splitlines()
     ]
     assert manifest == [
         {"item": mixed[k].pk, "revision": 1, "split": "all", "label": v} for k, v in GOLD_SELECTED
@@ -191,7 +192,7 @@ def test_hf_folder_files_exist(project, lead, mixed):
     assert version.status == "succeeded", version.job.error
     names = {f["name"] for f in version.files}
     assert {"data/train.parquet", "data/test.parquet", "README.md", "datasheet.json"} <= names
-    with zipfile.ZipFile(exports.open_version_file(version, exports.BUNDLE)) as archive:
+    with zipfile.ZipFile(versions.open_version_file(version, bundle.BUNDLE)) as archive:
         assert {"data/train.parquet", "data/test.parquet", "README.md"} <= set(archive.namelist())
 
 
@@ -205,19 +206,19 @@ def test_the_bundle_holds_every_file_as_stored(project, lead, fmt):
     bulk_gold(project, [f"label{n % 3}" for n in range(30_000)])
     version = export_now(project, lead, format=fmt, splits={"train": 0.8, "test": 0.2})
     assert version.status == "succeeded", version.job.error
-    stored = {f["name"]: f for f in version.files if f["name"] != exports.BUNDLE}
-    bundle = next(f for f in version.files if f["name"] == exports.BUNDLE)
-    with exports.open_version_file(version, exports.BUNDLE) as fh:
+    stored = {f["name"]: f for f in version.files if f["name"] != bundle.BUNDLE}
+    zipped = next(f for f in version.files if f["name"] == bundle.BUNDLE)
+    with versions.open_version_file(version, bundle.BUNDLE) as fh:
         body = fh.read()
-    assert (len(body), hashlib.sha256(body).hexdigest()) == (bundle["size"], bundle["sha256"])
+    assert (len(body), hashlib.sha256(body).hexdigest()) == (zipped["size"], zipped["sha256"])
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
         assert archive.testzip() is None
         assert archive.namelist() == sorted(stored)
         for info in archive.infolist():
-            assert info.date_time == exports.ZIP_DATE
+            assert info.date_time == bundle.ZIP_DATE
             packed = info.filename.endswith(".parquet")
             assert info.compress_type == (zipfile.ZIP_STORED if packed else zipfile.ZIP_DEFLATED)
-            with exports.open_version_file(version, info.filename) as fh:
+            with versions.open_version_file(version, info.filename) as fh:
                 assert archive.read(info) == fh.read(), info.filename
     assert stored["manifest.jsonl"]["size"] > 1 << 20  # more than one buffer's worth
 
@@ -302,7 +303,7 @@ def test_same_request_twice_is_the_same_version(project, lead, gold, api_for):
     assert again.status_code == 202
     assert again.json()["id"] == first.json()["id"]
     assert again.json()["job"]["id"] == first.json()["job"]["id"]
-    run_job(first.json()["job"]["id"], exports.export_run)
+    run_job(first.json()["job"]["id"], job.export_run)
     done = client.post(url, {"format": "jsonl"}, format="json")
     assert done.status_code == 200
     assert done.json()["id"] == first.json()["id"] and done.json()["status"] == "succeeded"
@@ -323,7 +324,7 @@ def test_a_rerun_writes_the_same_bytes(project, lead, gold):
     from projects.jobs import job_create
 
     retry = job_create(project=project, kind="export", user=lead, params={"version": version.pk})
-    run_job(retry.pk, exports.export_run)
+    run_job(retry.pk, job.export_run)
     version.refresh_from_db()
     assert (version.sha256, read_file(version, "train")) == first
 
@@ -342,7 +343,7 @@ def test_gold_grows_new_version_and_items_keep_their_splits(project, lead):
     rows = {r["item_id"]: r["split"] for s in spec for r in jsonl(v2, s)}
     assert {i: rows[i] for i in first_ids} == before
     assert all(rows[i] for i in more)
-    compare = exports.manifest_compare(v1, v2)
+    compare = versions.manifest_compare(v1, v2)
     assert compare["counts"] == {"added": 40, "removed": 0, "relabelled": 0, "moved_split": 0}
     assert compare["items"]["added"] == sorted(more)
 
@@ -350,8 +351,8 @@ def test_gold_grows_new_version_and_items_keep_their_splits(project, lead):
 def test_other_split_names_are_refused(project, lead):
     bulk_gold(project, ["pos"] * 4)
     export_now(project, lead, splits={"train": 0.5, "test": 0.5})
-    with pytest.raises(exports.InvalidInput) as refused:
-        exports.export_start(
+    with pytest.raises(InvalidInput) as refused:
+        start.export_start(
             project=project,
             user=lead,
             raw={"format": "jsonl", "splits": {"train": 0.9, "dev": 0.1}},

@@ -23,7 +23,7 @@ from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 from accounts.tokens import token_issue
-from exports import exports
+from exports import job, versions
 from exports.models import DatasetVersion
 from projects.jobs import run_job
 from tests.datasets.sqlite_scenario import build
@@ -38,10 +38,10 @@ result = {"page": pages.get(page).status_code}
 started = pages.post(page + "new/", {"format": "csv", "no_splits": "on"})
 result["form"] = [started.status_code, started.headers.get("Location")]
 version = DatasetVersion.objects.get(project=project)
-run_job(version.job_id, exports.export_run)
+run_job(version.job_id, job.export_run)
 card = pages.get(f"{page}{version.pk}/")
 result["card"] = [card.status_code, card.content.decode()]
-with exports.open_version_file(version, "all.csv") as fh:
+with versions.open_version_file(version, "all.csv") as fh:
     stored = fh.read()
 got = pages.get(f"/api/v1/exports/{version.pk}/download/?split=all")
 result["page_download"] = [got.status_code, got["Content-Type"], b"".join(got.streaming_content) == stored]
@@ -51,7 +51,7 @@ api = APIClient()
 api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
 answer = api.post(f"/api/v1/projects/{project.pk}/exports/", {"format": "jsonl", "splits": None}, format="json")
 result["start"] = [answer.status_code, answer.json()["status"]]
-run_job(answer.json()["job"]["id"], exports.export_run)
+run_job(answer.json()["job"]["id"], job.export_run)
 detail = api.get(f"/api/v1/exports/{answer.json()['id']}/").json()
 result["detail"] = [detail["status"], detail["records"], detail["counts"]["splits"]]
 part = api.get(f"/api/v1/exports/{detail['id']}/download/?split=all")
@@ -75,7 +75,7 @@ dry = api.post(exports_url, {**split, "dry_run": True}, format="json")
 result["dry"] = [dry.status_code, dry.json()]
 result["assigned_after_dry_runs"] = ItemSplit.objects.count()
 real = api.post(exports_url, split, format="json").json()
-run_job(real["job"]["id"], exports.export_run)
+run_job(real["job"]["id"], job.export_run)
 result["real"] = api.get(f"/api/v1/exports/{real['id']}/").json()["counts"]["splits"]
 print("RESULT " + json.dumps(result))
 """

@@ -15,7 +15,7 @@ from django.db import connection
 from accord.celery import app
 from annotation.models import Annotation, Assignment
 from bench.agreement_data import fill
-from exports import exports
+from exports import start, versions
 from exports.models import DatasetVersion
 from items.models import Item
 from projects import services
@@ -120,7 +120,7 @@ def test_killed_worker_then_redelivery_completes_the_version(celery_worker, proj
         routes = app.conf.task_routes
         _route(app, {"exports.tasks.export_dataset": {"queue": QUEUE}})
         try:
-            version = exports.export_start(
+            version = start.export_start(
                 project=project,
                 user=lead,
                 raw={
@@ -158,6 +158,6 @@ def test_killed_worker_then_redelivery_completes_the_version(celery_worker, proj
     version.refresh_from_db()
     assert version.records == records
     assert sum(version.counts["splits"].values()) == records
-    with exports.open_version_file(version, "a.jsonl") as fh:
+    with versions.open_version_file(version, "a.jsonl") as fh:
         lines_a = sum(1 for _ in fh)
     assert lines_a == version.counts["splits"]["a"]

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from exports.formats import ExportOptions, GoldRow
+from exports.formats import columns as parquet_columns
 from exports.formats import parquet as parquet_format
 
 from .helpers import MULTI, UNICODE_TEXT, gold, multi_rows, single_rows, write
@@ -141,7 +142,7 @@ def test_parquet_bytes_do_not_depend_on_how_rows_wait_for_their_row_group(
     rows = waiting_rows()
     first = write("parquet", rows, options=ASKED)
     monkeypatch.setattr(parquet_format, "SUB_ROWS", sub_rows)
-    monkeypatch.setattr(parquet_format, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(parquet_columns, "BLOCK_BYTES", block_bytes)
     assert write("parquet", rows, options=ASKED) == first
     table = pq.read_table(io.BytesIO(first))
     assert table.column("text").to_pylist() == [r.data["text"] for r in rows]

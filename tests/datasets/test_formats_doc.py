@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from exports import exports, formats
+from exports import formats, versions
 from tests.datasets.exporting import export_now
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,14 +46,14 @@ def test_the_examples_are_what_an_export_writes(project, lead, gold) -> None:
     gold(project, "Great product, would buy again.", "pos", meta={"channel": "forum", "lang": "en"})
 
     jsonl = export_now(project, lead)
-    with exports.open_version_file(jsonl, "all.jsonl") as fh:
+    with versions.open_version_file(jsonl, "all.jsonl") as fh:
         written = json.loads(fh.read())
     example = json.loads(section("jsonl").split("```json\n", 1)[1].split("\n```", 1)[0])
     assert sorted(example) == sorted(written)
     assert example["meta"] == written["meta"] and example["text"] == written["text"]
 
     csv = export_now(project, lead, format="csv")
-    with exports.open_version_file(csv, "all.csv") as fh:
+    with versions.open_version_file(csv, "all.csv") as fh:
         header = fh.read().decode().splitlines()[0]
     assert section("csv").split("```\n", 1)[1].splitlines()[0] == header
 

@@ -16,7 +16,7 @@ import time
 import pytest
 from django.core.files.storage import default_storage
 
-from exports import exports
+from exports import bundle, start, versions
 from projects import services
 from projects.models import Job
 from tests.conftest import start_beat, start_worker, stop_worker, wait_until
@@ -38,8 +38,8 @@ def team(project, make_user):
 
 
 def work_folders(job_id: int) -> list[str]:
-    root = default_storage.path(exports.WORK_DIR)
-    return [name for name in os.listdir(root) if name == f"{exports.WORK_PREFIX}{job_id}"]
+    root = default_storage.path(bundle.WORK_DIR)
+    return [name for name in os.listdir(root) if name == f"{bundle.WORK_PREFIX}{job_id}"]
 
 
 def test_a_killed_export_is_requeued_and_completes(private_broker, tmp_path, project, lead, team):
@@ -50,7 +50,7 @@ def test_a_killed_export_is_requeued_and_completes(private_broker, tmp_path, pro
     doomed = start_worker("doomed-export", **env)
     heir = None
     try:
-        version = exports.export_start(
+        version = start.export_start(
             project=project,
             user=lead,
             raw={
@@ -92,6 +92,6 @@ def test_a_killed_export_is_requeued_and_completes(private_broker, tmp_path, pro
     version.refresh_from_db()
     assert version.records == records
     assert sum(version.counts["splits"].values()) == records
-    with exports.open_version_file(version, "a.jsonl") as fh:
+    with versions.open_version_file(version, "a.jsonl") as fh:
         assert sum(1 for _ in fh) == version.counts["splits"]["a"]
     assert work_folders(job_id) == []

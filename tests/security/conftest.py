@@ -148,11 +148,11 @@ def _review_world(project, reviewer):
 def _export_world(project, lead):
     """A succeeded dataset version of the project's gold (the adjudicated
     record), written by the export job run here, in this transaction."""
-    from exports import exports
+    from exports import job, start
     from projects.jobs import run_job
 
-    version = exports.export_start(project=project, user=lead, raw={"format": "jsonl"}).version
-    run_job(version.job_id, exports.export_run)
+    version = start.export_start(project=project, user=lead, raw={"format": "jsonl"}).version
+    run_job(version.job_id, job.export_run)
     version.refresh_from_db()
     assert version.succeeded_at is not None, version.job.error
     return version

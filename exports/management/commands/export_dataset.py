@@ -20,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from accord.errors import InvalidInput
-from exports import exports
+from exports import job, start, versions
 from exports.models import DatasetVersion
 from projects import access
 from projects.jobs import run_job
@@ -66,7 +66,7 @@ class Command(BaseCommand):
             "options": {"provenance": options["provenance"]},
         }
         try:
-            version = exports.export_start(project=project, user=user, raw=raw).version
+            version = start.export_start(project=project, user=user, raw=raw).version
         except InvalidInput as exc:
             raise CommandError(str(exc)) from None
         if version.succeeded_at is None:
@@ -78,7 +78,7 @@ class Command(BaseCommand):
                         bar.refresh()
                     bar.update(done - bar.n)
 
-                run_job(version.job_id, exports.export_run, listener=show)
+                run_job(version.job_id, job.export_run, listener=show)
         version = DatasetVersion.objects.select_related("job").get(pk=version.pk)
         if options["out"] and version.succeeded_at is not None:
             self._copy(version, options["out"])
@@ -105,7 +105,10 @@ class Command(BaseCommand):
                 continue
             target = out / entry["name"]
             target.parent.mkdir(parents=True, exist_ok=True)
-            with exports.open_version_file(version, entry["name"]) as src, target.open("wb") as dst:
+            with (
+                versions.open_version_file(version, entry["name"]) as src,
+                target.open("wb") as dst,
+            ):
                 while chunk := src.read(1 << 20):
                     dst.write(chunk)
 

@@ -1,5 +1,6 @@
-"""SQL functions the export's queries use that SQLite lacks, registered on
-every SQLite connection (the embedded mode) when it opens.
+"""SQL functions of PostgreSQL's that SQLite lacks and Accord's SQL uses (the
+export's, through accord/sql.py's fragments), registered on every SQLite
+connection (the embedded mode) when it opens.
 
 * ``md5(text)``: PostgreSQL's md5, the lowercase hex digest of the text's
   UTF-8 bytes (NULL stays NULL), so hash-ordered SQL (label buckets, split
@@ -18,6 +19,8 @@ import hashlib
 from datetime import UTC
 
 from django.utils.dateparse import parse_datetime
+
+from .sql import dialect
 
 
 def md5(text: str | bytes | None) -> str | None:
@@ -42,7 +45,7 @@ def json_time(text: str | None) -> str | None:
 def functions_register(sender, connection, **kwargs) -> None:
     """``connection_created`` receiver: adds the functions above to a new
     SQLite connection; other databases are left alone."""
-    if connection.vendor != "sqlite":
+    if dialect(connection).is_postgresql:
         return
     raw = connection.connection
     raw.create_function("md5", 1, md5, deterministic=True)
