@@ -56,10 +56,13 @@
   var storage = keys.storage;
 
   // --- the registries ------------------------------------------------------------
-  // A task type's module: how its keys choose, and how its value is read
-  // and put back (drafts). What a module leaves out, this default does:
-  // form controls named "value", a key on the control as data-hotkey.
+  // A task type's module: how its keys choose, how its value is read and
+  // put back (drafts), and what to wire when an item is shown (enhance: a
+  // widget that writes its value as JSON into a field named "value"). What
+  // a module leaves out, this default does: form controls named "value", a
+  // key on the control as data-hotkey.
   var DEFAULT_TYPE = {
+    enhance: function () {},
     choose: function (form, key) {
       return keys.chooseByHotkey(form, key);
     },
@@ -633,8 +636,9 @@
 
   // --- the item on screen ----------------------------------------------------------
   function startItem() {
-    if (page().onItem) page().onItem(answerForm());
     var form = answerForm();
+    if (form) taskType(form).enhance(form);
+    if (page().onItem) page().onItem(form);
     if (form) restoreLocal(form);
     applyGuidelinesPreference();
   }
