@@ -24,14 +24,12 @@
  *   only where the page says it is safe (replayShift: undo). When the answer
  *   is not another item (a refusal, an error), nothing typed ahead is
  *   applied. Whatever is not applied is said in a live region;
- * - drafts (an answer form with data-draft-url): every change is kept in
- *   localStorage under the form's data-assignment and sent (debounced) to
- *   the draft URL; the task type's module reads and restores the value;
- * - work that survives (pages with the sign-in dialog, SECURITY.md E4): a
- *   request the network dropped is sent again when the browser is back
- *   online (and every few seconds meanwhile); a 401 opens the dialog, the
- *   form stays as it was, and after signing in the same request goes again
- *   with the new CSRF token. Elsewhere the page's texts say what to do.
+ * - drafts and work that survives a lost network or session: shell-keep.js,
+ *   a part of the shell (AccordShell.addPart) for pages with the sign-in
+ *   dialog. Elsewhere the page's texts say what became of a request.
+ *
+ * One closure of over 500 lines: the keys, the request in flight and the
+ * keys typed ahead are one state that every handler here reads.
  *
  * A task type registers its module with AccordShell.taskType(key, module)
  * (static/js/tasktypes/), a workspace its own with AccordShell.page(frame,
@@ -40,17 +38,6 @@
  */
 (function () {
   "use strict";
-
-  var DRAFT_PREFIX = "accord:draft:";
-  var DRAFT_DELAY_MS = 400;
-  var RETRY_MS = 4000;
-  var DRAFT_MAX_AGE_MS = 14 * 24 * 3600 * 1000;
-  // While the annotator works on an item (keys, pointer, scrolling), its
-  // draft is saved this often even without a new choice: that renews the
-  // lease, so a long read does not lose the item. An idle tab renews nothing.
-  var HEARTBEAT_MS = 60 * 1000;
-  // Django's default CSRF cookie (readable by scripts: CSRF_COOKIE_HTTPONLY is off).
-  var CSRF_COOKIE = "csrftoken";
 
   var keys = window.AccordKeys;
   var storage = keys.storage;
@@ -94,6 +81,22 @@
   };
   var taskTypes = {};
   var pages = {};
+  // Parts that add to the shell (shell-keep.js), told of each request, swap
+  // and item: swapped(elt, status), item(form), start(), and holding(),
+  // true while a request is kept to be sent again.
+  var parts = [];
+
+  function tell(name, a, b) {
+    parts.forEach(function (part) {
+      if (part[name]) part[name](a, b);
+    });
+  }
+
+  function holding() {
+    return parts.some(function (part) {
+      return part.holding && part.holding();
+    });
+  }
 
   function extend(base, module) {
     var out = {};
@@ -145,6 +148,12 @@
     return !!document.querySelector("[data-shell] [data-relogin]");
   }
 
+  var busy = false; // a request of the frame (an answer, an action, next) is in flight
+  // Keys typed while busy, or after an answer was swapped in but before it
+  // was painted: applied to the item that answer shows (see the top).
+  var ahead = { keys: [], painting: false, painted: false, settled: false, another: false, sentFrom: null };
+  var inFlight = null; // the element whose request made us busy
+
   // --- the status region (a live region outside the swapped part) -------------
   var STATE_TEXT = {
     saving: "Saving your draft…",
@@ -170,339 +179,8 @@
     return typeof text === "function" ? text(arg) : text;
   }
 
-  // --- CSRF ----------------------------------------------------------------
-  function readCookie(name) {
-    var found = null;
-    document.cookie.split(";").forEach(function (part) {
-      var pair = part.trim().split("=");
-      if (pair[0] === name) found = decodeURIComponent(pair.slice(1).join("="));
-    });
-    return found;
-  }
-
-  function headerToken() {
-    try {
-      return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || null;
-    } catch (e) {
-      return null;
-    }
-  }
-
-  function csrfToken() {
-    return readCookie(CSRF_COOKIE) || headerToken();
-  }
-
-  // Signing in rotates the token: htmx reads hx-headers on every request,
-  // so updating the attribute is enough for the requests that follow.
-  function refreshCsrf() {
-    var token = readCookie(CSRF_COOKIE);
-    if (!token || token === headerToken()) return false;
-    document.body.setAttribute("hx-headers", JSON.stringify({ "X-CSRFToken": token }));
-    document.querySelectorAll('input[name="csrfmiddlewaretoken"]').forEach(function (input) {
-      input.value = token;
-    });
-    return true;
-  }
-
-  // --- state ---------------------------------------------------------------------
-  var busy = false; // a request of the frame (an answer, an action, next) is in flight
-  // Keys typed while busy, or after an answer was swapped in but before it
-  // was painted: applied to the item that answer shows (see the top).
-  var ahead = { keys: [], painting: false, painted: false, settled: false, another: false, sentFrom: null };
-  var inFlight = null; // the element whose request made us busy
-  var pending = null; // the form to send again: offline, or waiting for a sign-in
-  var csrfRetried = false;
-  var retryTimer = null;
-  var draft = { timer: null, inFlight: false, again: false, failed: false };
-  var lastActivity = 0;
-  var lastDraftSent = 0;
-
-  // --- drafts in localStorage ----------------------------------------------------
-  function drafting(form) {
-    return !!(form && form.dataset.draftUrl && form.dataset.assignment);
-  }
-
-  function readValue(form) {
-    return JSON.stringify(taskType(form).read(form));
-  }
-
-  function keepLocal(form, saved) {
-    var store = storage();
-    if (!store || !drafting(form)) return;
-    var entry = { values: taskType(form).read(form), saved: saved, at: Date.now() };
-    try {
-      store.setItem(DRAFT_PREFIX + form.dataset.assignment, JSON.stringify(entry));
-    } catch (e) {
-      /* full: the server draft is the fallback */
-    }
-  }
-
-  function readLocal(id) {
-    var store = storage();
-    if (!store) return null;
-    try {
-      return JSON.parse(store.getItem(DRAFT_PREFIX + id) || "null");
-    } catch (e) {
-      return null;
-    }
-  }
-
-  function dropLocal(id) {
-    var store = storage();
-    if (store && id) store.removeItem(DRAFT_PREFIX + id);
-  }
-
-  function pruneLocal() {
-    var store = storage();
-    if (!store) return;
-    var now = Date.now();
-    for (var i = store.length - 1; i >= 0; i -= 1) {
-      var key = store.key(i);
-      if (!key || key.indexOf(DRAFT_PREFIX) !== 0) continue;
-      var entry = readLocal(key.slice(DRAFT_PREFIX.length));
-      if (!entry || !entry.at || now - entry.at > DRAFT_MAX_AGE_MS) store.removeItem(key);
-    }
-  }
-
-  // A draft that never reached the server (offline, signed out, a closed
-  // tab) is put back on screen and sent; the server's own draft is already
-  // rendered as the chosen value.
-  function restoreLocal(form) {
-    if (!drafting(form)) return;
-    var entry = readLocal(form.dataset.assignment);
-    if (!entry || entry.saved || entry.values === undefined) return;
-    taskType(form).restore(form, entry.values);
-    say("unsaved");
-    scheduleDraft(form, 0);
-  }
-
-  // --- drafts on the server ------------------------------------------------------
-  function scheduleDraft(form, delay) {
-    clearTimeout(draft.timer);
-    draft.timer = setTimeout(function () {
-      sendDraft(form);
-    }, delay);
-  }
-
-  function sendDraft(form) {
-    if (!form || !form.isConnected || !drafting(form)) return;
-    if (draft.inFlight) {
-      draft.again = true;
-      return;
-    }
-    draft.inFlight = true;
-    lastDraftSent = Date.now();
-    var id = form.dataset.assignment;
-    var sent = readValue(form);
-    say("saving");
-    fetch(form.dataset.draftUrl, {
-      method: "POST",
-      body: new URLSearchParams(new FormData(form)),
-      credentials: "same-origin",
-      headers: { "X-CSRFToken": csrfToken(), "X-Requested-With": "fetch" },
-    })
-      .then(function (response) {
-        if (response.status === 204 || response.ok) {
-          draft.failed = false;
-          // Saved what was on screen when it left; a later change is sent next.
-          if (form.isConnected && readValue(form) === sent) {
-            keepLocal(form, true);
-            if (!pending) say("saved");
-          }
-          return;
-        }
-        if (response.status === 403 && refreshCsrf()) {
-          draft.again = true;
-          return;
-        }
-        if (response.status === 401 || response.status === 403) {
-          draft.failed = true;
-          askToSignIn(null);
-          return;
-        }
-        if (response.status >= 500) throw new Error("server " + response.status);
-        // 400 or 409: the reason, in plain text, beside the save state.
-        return response.text().then(function (text) {
-          if (form.isConnected && form.dataset.assignment === id) {
-            say("error", "Draft not saved: " + text.slice(0, 300));
-          }
-        });
-      })
-      .catch(function () {
-        draft.failed = true;
-        if (form.isConnected) say("offline");
-        scheduleRetry();
-      })
-      .then(function () {
-        draft.inFlight = false;
-        if (draft.again) {
-          draft.again = false;
-          sendDraft(answerForm());
-        }
-      });
-  }
-
-  document.addEventListener("change", function (event) {
-    var form = event.target.closest && event.target.closest("[data-answer-form]");
-    if (!drafting(form) || !taskType(form).isAnswer(event.target)) return;
-    keepLocal(form, false);
-    say("unsaved");
-    scheduleDraft(form, DRAFT_DELAY_MS);
-  });
-
-  // --- resending -------------------------------------------------------------------
-  function scheduleRetry() {
-    if (retryTimer) return;
-    retryTimer = setInterval(resend, RETRY_MS);
-  }
-
-  function resend() {
-    if (navigator.onLine === false) return;
-    var form = answerForm();
-    if (pending && pending.isConnected) {
-      if (!busy) {
-        say("sending");
-        pending.requestSubmit();
-      }
-    } else {
-      pending = null;
-      if (draft.failed && form) sendDraft(form);
-    }
-    if (!pending && !draft.failed) {
-      clearInterval(retryTimer);
-      retryTimer = null;
-    }
-  }
-
-  window.addEventListener("online", resend);
-
-  ["keydown", "pointerdown", "wheel"].forEach(function (name) {
-    document.addEventListener(
-      name,
-      function () {
-        lastActivity = Date.now();
-      },
-      { capture: true, passive: true }
-    );
-  });
-
-  setInterval(function () {
-    var form = answerForm();
-    if (!drafting(form) || busy || pending || draft.inFlight || document.visibilityState !== "visible") return;
-    if (lastActivity > lastDraftSent && Date.now() - lastDraftSent >= HEARTBEAT_MS) sendDraft(form);
-  }, HEARTBEAT_MS / 4);
-
-  // A tab closed with a value the server has not confirmed: one last try.
-  // A beacon cannot carry the CSRF header; the form's own token field goes
-  // in the body instead.
-  window.addEventListener("pagehide", function () {
-    var form = answerForm();
-    if (!drafting(form) || !navigator.sendBeacon) return;
-    var entry = readLocal(form.dataset.assignment);
-    if (entry && !entry.saved) {
-      navigator.sendBeacon(form.dataset.draftUrl, new URLSearchParams(new FormData(form)));
-    }
-  });
-
-  // --- signing in again ------------------------------------------------------------
-  function askToSignIn(form) {
-    if (form) pending = form;
-    say("login");
-    var dialog = document.querySelector("[data-relogin]");
-    if (!dialog || dialog.open) return;
-    var error = dialog.querySelector("[data-relogin-error]");
-    if (error) {
-      error.hidden = true;
-      error.replaceChildren();
-    }
-    dialog.showModal();
-    var password = dialog.querySelector('input[type="password"]');
-    if (password) password.focus();
-  }
-
-  function signInError(dialog, text) {
-    var error = dialog.querySelector("[data-relogin-error]");
-    if (!error) return;
-    var item = document.createElement("li");
-    item.textContent = text;
-    error.replaceChildren(item);
-    error.hidden = false;
-    var password = dialog.querySelector('input[type="password"]');
-    if (password) {
-      password.setAttribute("aria-invalid", "true");
-      password.setAttribute("aria-describedby", error.id);
-      password.focus();
-    }
-  }
-
-  function signedIn(dialog) {
-    refreshCsrf();
-    csrfRetried = false;
-    var password = dialog.querySelector('input[type="password"]');
-    if (password) {
-      password.value = "";
-      password.removeAttribute("aria-invalid");
-    }
-    dialog.close();
-    draft.failed = draft.failed || drafting(answerForm());
-    if (pending && pending.isConnected) {
-      say("sending");
-      pending.requestSubmit();
-    } else {
-      pending = null;
-      sendDraft(answerForm());
-    }
-  }
-
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    if (!form.matches || !form.matches("[data-relogin-form]")) return;
-    event.preventDefault();
-    var dialog = form.closest("dialog");
-    var body = new URLSearchParams(new FormData(form));
-    body.set("csrfmiddlewaretoken", csrfToken() || "");
-    var button = form.querySelector('button[type="submit"]');
-    if (button) button.disabled = true;
-    // The login view answers a redirect when it signs in and the form again
-    // when it does not; "manual" keeps the redirect unfollowed, and the
-    // browser still stores the new session and CSRF cookies it sets.
-    fetch(form.action, {
-      method: "POST",
-      body: body,
-      credentials: "same-origin",
-      redirect: "manual",
-      headers: { "X-CSRFToken": csrfToken() || "" },
-    })
-      .then(function (response) {
-        if (response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400)) {
-          signedIn(dialog);
-        } else if (response.status === 429) {
-          signInError(dialog, "Too many sign-in attempts. Wait a few minutes, then try again.");
-        } else if (response.status === 403) {
-          refreshCsrf();
-          signInError(dialog, "The sign-in form expired. Try again.");
-        } else {
-          signInError(dialog, "That username and password do not match. Try again.");
-        }
-      })
-      .catch(function () {
-        signInError(dialog, "The server cannot be reached. Check your connection and try again.");
-      })
-      .then(function () {
-        if (button) button.disabled = false;
-      });
-  });
-
   document.addEventListener("click", function (event) {
     if (!event.target.closest || !inShell(event.target)) return;
-    var retry = event.target.closest("[data-relogin-retry]");
-    if (retry) {
-      var dialog = retry.closest("dialog");
-      refreshCsrf();
-      if (dialog) dialog.close();
-      resend();
-      return;
-    }
     var close = event.target.closest("[data-dialog-close]");
     if (close) {
       var box = close.closest("dialog");
@@ -523,10 +201,6 @@
     inFlight = event.detail.elt;
     var onScreen = answerForm();
     ahead.sentFrom = onScreen ? onScreen.dataset.assignment || onScreen.dataset.review : null;
-    if (event.detail.elt.matches && event.detail.elt.matches("[data-answer-form]")) {
-      // The submit carries the value; a draft still waiting is not needed.
-      clearTimeout(draft.timer);
-    }
     var sending = pageText("sending");
     if (sending) say("saving", sending);
   });
@@ -547,12 +221,8 @@
       say("offline", pageText("offline"));
       return;
     }
-    if (elt.tagName !== "FORM") return;
-    pending = elt;
-    keepLocal(answerForm(), false);
-    say("offline");
-    scheduleRetry();
-    dropAhead(NOT_SENT_AHEAD);
+    // shell-keep.js keeps the request and sends it again.
+    if (elt.tagName === "FORM") dropAhead(NOT_SENT_AHEAD);
   });
 
   document.addEventListener("htmx:responseError", function (event) {
@@ -564,38 +234,14 @@
       else if (status >= 500) say("error", pageText("error", status));
       return;
     }
-    if (elt.tagName !== "FORM") return;
-    dropAhead(NOT_SENT_AHEAD);
-    if (status === 401) {
-      askToSignIn(elt);
-    } else if (status === 502 || status === 503 || status === 504) {
-      // A proxy with no server behind it: like a dropped network.
-      pending = elt;
-      say("offline");
-      scheduleRetry();
-    }
+    // shell-keep.js asks to sign in, or keeps the request to send again.
+    if (elt.tagName === "FORM") dropAhead(NOT_SENT_AHEAD);
   });
 
   document.addEventListener("htmx:beforeSwap", function (event) {
     var elt = event.detail.elt;
     if (!inShell(elt)) return;
     var status = event.detail.xhr.status;
-    if (status === 403 && resilient()) {
-      // The workspace's views answer 404, never 403: a 403 is the CSRF
-      // check (the token rotated when the user signed in elsewhere). Take
-      // the new token from the cookie and send once more, else sign in.
-      event.detail.shouldSwap = false;
-      if (elt.tagName !== "FORM") return;
-      if (!csrfRetried && refreshCsrf()) {
-        csrfRetried = true;
-        setTimeout(function () {
-          if (elt.isConnected) elt.requestSubmit();
-        }, 0);
-      } else {
-        askToSignIn(elt);
-      }
-      return;
-    }
     if (status === 429) {
       // A workspace renders "come back in a minute" with this status.
       event.detail.shouldSwap = true;
@@ -603,23 +249,15 @@
     }
   });
 
-  // After a swap of the frame: forget the draft of the item that was
-  // answered, start the new one, and move the focus to it.
+  // After a swap of the frame: start the new item, and move the focus to it.
   document.addEventListener("htmx:afterSwap", function (event) {
     if (!event.detail.target || event.detail.target.id !== frameId()) return;
-    var elt = event.detail.elt;
     var status = event.detail.xhr ? event.detail.xhr.status : 200;
-    csrfRetried = false;
-    if (elt === pending) pending = null;
-    var answered = elt && elt.closest ? elt.closest("[data-assignment]") : null;
-    var form = answerForm();
-    if (answered && status !== 400 && (!form || form.dataset.assignment !== answered.dataset.assignment)) {
-      dropLocal(answered.dataset.assignment);
-    }
-    if (!pending) say("", status >= 400 ? pageText("refused") || "" : "");
+    tell("swapped", event.detail.elt, status);
+    if (!holding()) say("", status >= 400 ? pageText("refused") || "" : "");
     startItem();
     focusFrame();
-    form = answerForm();
+    var form = answerForm();
     var shown = form ? form.dataset.assignment || form.dataset.review : null;
     afterSwap(status < 400 && !!form && shown !== ahead.sentFrom);
   });
@@ -639,7 +277,7 @@
     var form = answerForm();
     if (form) taskType(form).enhance(form);
     if (page().onItem) page().onItem(form);
-    if (form) restoreLocal(form);
+    if (form) tell("item", form);
     applyGuidelinesPreference();
   }
 
@@ -882,7 +520,7 @@
     });
     if (root === document.body || root === document || (root.querySelector && root.querySelector("[data-shell]")) || (root.matches && root.matches("[data-shell]"))) {
       // A full page or the section of a tab: the item is new on screen.
-      pruneLocal();
+      tell("start");
       startItem();
       var text = document.querySelector("[data-shell] [data-item-text]");
       if (text && (!document.activeElement || document.activeElement === document.body)) text.focus();
@@ -905,6 +543,11 @@
     },
     answerForm: answerForm,
     taskTypeOf: taskType,
+    inShell: inShell,
+    resilient: resilient,
+    addPart: function (part) {
+      parts.push(part);
+    },
   };
 
   if (window.htmx) {
