@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import lead_views, workspace
+from . import history, lead_views, workspace
 
 app_name = "annotation"
 
@@ -28,15 +28,13 @@ urlpatterns = [
     ),
     path(f"{annotate}<int:assignment_id>/skip/", workspace.annotate_skip, name="annotate_skip"),
     path(f"{annotate}<int:assignment_id>/later/", workspace.annotate_later, name="annotate_later"),
-    path(
-        f"{annotate}<int:assignment_id>/unskip/", workspace.annotate_unskip, name="annotate_unskip"
-    ),
+    path(f"{annotate}<int:assignment_id>/unskip/", history.annotate_unskip, name="annotate_unskip"),
     path(f"{annotate}<int:assignment_id>/draft/", workspace.annotate_draft, name="annotate_draft"),
     path(f"{annotate}undo/<int:annotation_id>/", workspace.annotate_undo, name="annotate_undo"),
-    path(f"{annotate}history/", workspace.annotate_history, name="annotate_history"),
+    path(f"{annotate}history/", history.annotate_history, name="annotate_history"),
     path(
         f"{annotate}history/<int:annotation_id>/edit/",
-        workspace.annotate_edit,
+        history.annotate_edit,
         name="annotate_edit",
     ),
 ]

@@ -3,9 +3,12 @@
 Thin views over review/leases.py and review/gold.py, mirroring the
 annotator's workspace (annotation/workspace.py): each parses the form,
 checks access through projects.access, calls one service and renders.
-Every write is POST and answers htmx with the ``review`` partial (the next
-item after a decision, or a state: nothing left, all leased, given back),
-anyone else with a redirect to the page (POST/redirect/GET).
+It renders through the workspace shell the annotator's workspace shares
+(annotation/shell.py): the reviewer's part is its screen and key rows, the
+side-by-side annotations come from the task type's review partial. Every
+write is POST and answers htmx with the shell's frame (the next item after a
+decision, or a state: nothing left, all leased, given back), anyone else
+with a redirect to the page (POST/redirect/GET).
 
 What keeps a stale form harmless: every action posts to the URL of its own
 review, and access_review finds only the caller's own reviews, so a resent
@@ -28,26 +31,50 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 import tasktypes
 from accord.errors import Conflict, InvalidInput
-from accord.pages import login_or_401, render_page, render_partial
+from accord.pages import login_or_401
 from annotation import queue_selectors
 from annotation.queue.claim import NothingLeft
+from annotation.shell import (
+    Shell,
+    archived_notice,
+    guideline_context,
+    keymap_labels,
+    sentence,
+    shell_show,
+    task_context,
+)
 from items.labels import item_label
 from items.models import ItemState
 from projects import access
-from projects.markdown import render_markdown
 from projects.models import GuidelineVersion, Project
 from projects.pages import project_context
 from projects.templatetags.accord_extras import duration
-from tasktypes.base import HOTKEY_RE, TaskType
+from tasktypes.base import TaskType
 
 from . import decisions, gold, leases, selectors
 from .models import Review, ReviewKind, ReviewState
 
-PAGE = "review/workspace.html"
+SHELL = Shell(
+    frame="review",
+    title="Review",
+    screen="review/_review.html",
+    keys="review/_review_keys.html",
+    # A constant with markup (no user data), so marked safe here.
+    keymap_help=mark_safe(
+        "They work whenever the focus is not in a text field or a list; the "
+        "<kbd>Alt</kbd> keys work there too, and never type."
+    ),
+    status_id="review-status",
+    guidelines_key="accord:review-guidelines-open",
+    url_name="review:review",
+    page_class="rv-page",
+    frame_class="rv",
+)
 # How long "all leased" waits before it asks again when the service gives
 # no hint.
 DEFAULT_RETRY = 10
@@ -55,7 +82,7 @@ DEFAULT_RETRY = 10
 ACCEPT_KEYS = 9
 NOTHING_CHOSEN = "nothing is chosen yet: choose the gold value, then resolve"
 NOTHING_LABELLED = "nothing is chosen yet: choose your label, then record it"
-ARCHIVED = "This project is archived, so it is read-only: there is nothing to review."
+ARCHIVED = archived_notice("review")
 
 
 # --- what the workspace shows -------------------------------------------------
@@ -81,11 +108,6 @@ class ReviewScreen:
     released_item: str = ""
 
 
-def _sentence(reason: str) -> str:
-    reason = str(reason).rstrip(".")
-    return f"{reason[:1].upper()}{reason[1:]}."
-
-
 def _field_errors(exc: InvalidInput) -> dict[str, list[str]]:
     """The service's {field, reason} list by field; what no field of the
     form shows (annotation, exclude) goes under "form"."""
@@ -94,16 +116,8 @@ def _field_errors(exc: InvalidInput) -> dict[str, list[str]]:
     for error in exc.errors:
         name = error.get("field") or ""
         name = name if name in shown else "form"
-        out.setdefault(name, []).append(_sentence(error.get("reason", "")))
+        out.setdefault(name, []).append(sentence(error.get("reason", "")))
     return out
-
-
-def _chosen(value: Any) -> list[str]:
-    """The keys a value picks, for checking boxes (a single key is a list of
-    one, so the template never tests a substring)."""
-    if isinstance(value, list):
-        return [v for v in value if isinstance(v, str)]
-    return [value] if isinstance(value, str) else []
 
 
 def _project(request: HttpRequest, project_id: int) -> Project:
@@ -188,19 +202,12 @@ def _cards(payload: dict[str, Any], current_guideline: int | None) -> list[dict[
 
 
 def keymap(task_type: TaskType, config: dict, n_annotations: int) -> dict[str, list]:
-    """The review's key map: label hotkeys (single lowercase letters or
-    digits, pressed without Shift) and Shift+1…9, which accept an
-    annotation. review.js reads Shift+digit by its physical key
-    (event.code), so the two sets can never collide; a hotkey that would
-    need Shift is left out here rather than shadow an action."""
-    names = {label["key"]: label["name"] for label in config.get("labels", [])}
-    labels = [
-        {"key": hotkey, "name": names.get(value, value)}
-        for hotkey, value in task_type.hotkeys(config).items()
-        if HOTKEY_RE.match(hotkey)
-    ]
+    """The review's key map: label hotkeys (the shell's keymap_labels: single
+    lowercase letters or digits, pressed without Shift) and Shift+1…9, which
+    accept an annotation. review.js reads Shift+digit by its physical key
+    (event.code), so the two sets can never collide."""
     accept = list(range(1, min(n_annotations, ACCEPT_KEYS) + 1))
-    return {"labels": labels, "accept": accept}
+    return {"labels": keymap_labels(task_type, config), "accept": accept}
 
 
 def _match_line(task_type: TaskType, blind_value: Any, annotations: list[dict]) -> dict:
@@ -214,7 +221,7 @@ def _guideline(project: Project, number: int | None) -> dict[str, Any]:
     shown = None
     if number is not None:
         shown = GuidelineVersion.objects.filter(project=project, number=number).first()
-    return {"guideline": shown, "guideline_html": render_markdown(shown.body) if shown else ""}
+    return guideline_context(shown)
 
 
 def _item_context(project: Project, ws: ReviewScreen) -> dict[str, Any]:
@@ -240,10 +247,8 @@ def _item_context(project: Project, ws: ReviewScreen) -> dict[str, Any]:
         "blind_display": None
         if review.blind_value is None
         else task_type.display_value(review.blind_value, config),
-        "task_template": task_type.workspace_template,
-        "review_template": task_type.review_template,
-        "config": config,
-        "chosen": _chosen(value),
+        **task_context(task_type, config, value),
+        "label_role": "label" if blind else "gold value",
         "errors": ws.errors.get("value", []),
         "reason_errors": ws.errors.get("reason", []),
         "code_errors": ws.errors.get("reason_code", []),
@@ -268,20 +273,11 @@ def _context(request: HttpRequest, project: Project, ws: ReviewScreen) -> dict[s
 def _show(
     request: HttpRequest, project: Project, ws: ReviewScreen, *, page: bool = False
 ) -> HttpResponse:
-    """The page (or its section, for an htmx tab), or after an action the
-    ``review`` partial with the messages out of band. A plain browser post
-    that went well is redirected to the page, so a reload does not post
-    again."""
-    if not page and not request.htmx and ws.state == "item" and ws.status < 400:
-        return redirect("review:review", project_id=project.pk)
+    """The reviewer's workspace through the shell (annotation.shell)."""
     context = _context(request, project, ws)
-    if page or not request.htmx:
-        response = render_page(request, PAGE, context, status=ws.status)
-    else:
-        response = render_partial(request, PAGE, "review", context, status=ws.status)
-    if ws.retry_after:
-        response["Retry-After"] = str(ws.retry_after)
-    return response
+    return shell_show(
+        request, SHELL, context, status=ws.status, retry_after=ws.retry_after, page=page
+    )
 
 
 def _archived(request: HttpRequest, project_id: int) -> HttpResponse:
@@ -427,7 +423,7 @@ def review_resolve(request: HttpRequest, project_id: int, review_id: int) -> Htt
     except InvalidInput as exc:
         if _settled(review):
             ws = _next(project, user)
-            ws.notice = " ".join(_sentence(e["reason"]) for e in exc.errors)
+            ws.notice = " ".join(sentence(e["reason"]) for e in exc.errors)
             ws.status = 400
             return _show(request, project, ws)
         ws = ReviewScreen("item", review, errors=_field_errors(exc), status=400, **kept)

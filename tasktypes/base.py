@@ -112,10 +112,15 @@ class TaskType:
     key: ClassVar[str]
     name: ClassVar[str]
     description: ClassVar[str] = ""
-    # Templates, relative to templates/: the annotator's partial and the
-    # reviewer's side-by-side partial.
+    # What the workspace shell (annotation/shell.py) takes from the type:
+    # templates, relative to templates/, for the annotator's partial and the
+    # reviewer's side-by-side partial, and its JS module (a static path),
+    # which registers with static/js/shell.js how its keys choose and how
+    # its value is read and restored (drafts). Every page loads every
+    # type's module (base.html), since htmx runs no script it swaps in.
     workspace_template: ClassVar[str] = ""
     review_template: ClassVar[str] = ""
+    script: ClassVar[str] = ""
     # The item data fields, in order: CSV imports take these columns as data
     # and keep the others as metadata.
     item_fields: ClassVar[tuple[str, ...]] = ("text",)

@@ -96,8 +96,9 @@ class Classification(TaskType):
     key = "classification"
     name = "Text classification"
     description = "Choose one label (or several, when multi-label) for each text."
-    workspace_template = "annotation/tasktypes/classification/workspace.html"
-    review_template = "annotation/tasktypes/classification/review.html"
+    workspace_template = "tasktypes/classification/workspace.html"
+    review_template = "tasktypes/classification/review.html"
+    script = "js/tasktypes/classification.js"
 
     def validate_config(self, config: Any) -> dict:
         errors = ErrorList()

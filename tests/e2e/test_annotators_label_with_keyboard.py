@@ -81,7 +81,7 @@ def on_screen(page) -> int:
 def wait_for_next(page, previous: int) -> None:
     """The workspace swapped in another item (or a final state)."""
     expect(page.locator(f'#answer-form[data-assignment="{previous}"]')).to_have_count(0)
-    expect(page.locator("#item-text, [data-workspace-focus]").first).to_be_focused()
+    expect(page.locator("#item-text, [data-shell-focus]").first).to_be_focused()
 
 
 def wait_for_draft(page) -> None:

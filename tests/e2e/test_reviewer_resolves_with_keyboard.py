@@ -131,7 +131,7 @@ def test_reviewer_resolves_two_disagreements_with_the_keyboard(
     page.keyboard.press("Enter")
     expect(page.locator(f'#decision-form[data-review="{second_review}"]')).to_have_count(0)
     expect(page.locator("#review")).to_contain_text("Nothing left to review")
-    expect(page.locator("[data-review-focus]")).to_be_focused()
+    expect(page.locator("[data-shell-focus]")).to_be_focused()
     expect(page.locator("#messages")).to_contain_text("gold is Negative")
 
     gold1, gold2 = GoldRecord.objects.get(item=item1), GoldRecord.objects.get(item=item2)

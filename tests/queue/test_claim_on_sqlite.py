@@ -18,8 +18,9 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from annotation.queue.claim import NothingLeft, assignment_claim
 from annotation.queue.submit import annotation_submit
-from annotation.models import Annotation, Assignment, Item
-from annotation.services import ItemRow, items_create
+from annotation.models import Annotation, Assignment
+from items.models import Item
+from items.services import ItemRow, items_create
 from projects import services
 from tests.conftest import CLASSIFICATION_CONFIG
 
