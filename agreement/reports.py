@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 import tasktypes
-from annotation.queue_selectors import config_version
 from projects.models import Project
+from projects.selectors import config_version
 
 from . import coefficients as coef
 from .reliability import JUDGED, NO_VERSION, Reliability

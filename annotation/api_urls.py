@@ -1,83 +1,83 @@
 from django.urls import path
 
-from . import queue_api
+from . import api
 
 urlpatterns = [
-    path("projects/<int:project_id>/claim/", queue_api.ClaimView.as_view(), name="claim"),
+    path("projects/<int:project_id>/claim/", api.ClaimView.as_view(), name="claim"),
     path(
         "projects/<int:project_id>/annotations/mine/",
-        queue_api.MyAnnotationsView.as_view(),
+        api.MyAnnotationsView.as_view(),
         name="my-annotations",
     ),
     path(
         "projects/<int:project_id>/skips/mine/",
-        queue_api.MySkipsView.as_view(),
+        api.MySkipsView.as_view(),
         name="my-skips",
     ),
-    path("projects/<int:project_id>/leases/", queue_api.LeaseListView.as_view(), name="lease-list"),
+    path("projects/<int:project_id>/leases/", api.LeaseListView.as_view(), name="lease-list"),
     path(
         "projects/<int:project_id>/leases/<int:assignment_id>/release/",
-        queue_api.LeaseReleaseView.as_view(),
+        api.LeaseReleaseView.as_view(),
         name="lease-release",
     ),
     path(
         "projects/<int:project_id>/unfinishable/",
-        queue_api.UnfinishableView.as_view(),
+        api.UnfinishableView.as_view(),
         name="unfinishable",
     ),
     path(
         "projects/<int:project_id>/items/<int:item_id>/override/",
-        queue_api.ItemOverrideView.as_view(),
+        api.ItemOverrideView.as_view(),
         name="item-override",
     ),
     path(
         "projects/<int:project_id>/items/<int:item_id>/revisions/",
-        queue_api.ItemRevisionsView.as_view(),
+        api.ItemRevisionsView.as_view(),
         name="item-revisions",
     ),
     path(
         "assignments/<int:assignment_id>/",
-        queue_api.AssignmentDetailView.as_view(),
+        api.AssignmentDetailView.as_view(),
         name="assignment-detail",
     ),
     path(
         "assignments/<int:assignment_id>/submit/",
-        queue_api.SubmitView.as_view(),
+        api.SubmitView.as_view(),
         name="assignment-submit",
     ),
     path(
         "assignments/<int:assignment_id>/skip/",
-        queue_api.SkipView.as_view(),
+        api.SkipView.as_view(),
         name="assignment-skip",
     ),
     path(
         "assignments/<int:assignment_id>/unskip/",
-        queue_api.UnskipView.as_view(),
+        api.UnskipView.as_view(),
         name="assignment-unskip",
     ),
     path(
         "assignments/<int:assignment_id>/later/",
-        queue_api.LaterView.as_view(),
+        api.LaterView.as_view(),
         name="assignment-later",
     ),
     path(
         "assignments/<int:assignment_id>/draft/",
-        queue_api.DraftView.as_view(),
+        api.DraftView.as_view(),
         name="assignment-draft",
     ),
     path(
         "assignments/<int:assignment_id>/revisions/",
-        queue_api.AssignmentRevisionsView.as_view(),
+        api.AssignmentRevisionsView.as_view(),
         name="assignment-revisions",
     ),
     path(
         "annotations/<int:annotation_id>/",
-        queue_api.AnnotationDetailView.as_view(),
+        api.AnnotationDetailView.as_view(),
         name="annotation-detail",
     ),
     path(
         "annotations/<int:annotation_id>/undo/",
-        queue_api.UndoView.as_view(),
+        api.UndoView.as_view(),
         name="annotation-undo",
     ),
 ]

@@ -12,7 +12,7 @@ class AnnotationConfig(AppConfig):
         from projects import hooks as project_hooks
         from projects.jobs import job_kind_register
 
-        from . import queue_selectors, receivers, reconcile, tasks
+        from . import receivers, reconcile, selectors, tasks
         from .models import Annotation, Assignment
 
         job_kind_register("requeue", tasks.requeue)
@@ -22,4 +22,4 @@ class AnnotationConfig(AppConfig):
         access.owned_register(Assignment=Assignment, Annotation=Annotation)
         project_hooks.queue_requeue.connect(reconcile.requeue_start)
         project_hooks.annotation_values.connect(receivers.annotation_values)
-        project_hooks.annotator_counts.connect(queue_selectors.annotator_counts)
+        project_hooks.annotator_counts.connect(selectors.annotator_counts)

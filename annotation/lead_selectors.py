@@ -1,6 +1,6 @@
 """What the lead's queue pages show, read in one call per page.
 
-They compose the queue's own reads (annotation.queue_selectors) with the
+They compose the queue's own reads (annotation.selectors) with the
 few rows a page needs beside them: an item's external id next to its lease,
 a username next to a revision, the config a value was made under.
 """
@@ -21,7 +21,7 @@ from items.models import Item, ItemState
 from projects.models import ConfigVersion, Project
 from projects.selectors import project_item_counts
 
-from . import queue_selectors
+from . import selectors
 from .models import Assignment, AssignmentState, RevisionKind
 
 # Leases listed at most: beyond it the page says the table is cut short.
@@ -45,13 +45,13 @@ def queue_overview(project: Project) -> QueueOverview:
     """The Queue tab: items by state (counters), active leases, items that
     can no longer reach their overlap, and annotations and skips per
     annotator (counters)."""
-    leases = queue_selectors.active_leases(project, limit=MAX_LEASES)
+    leases = selectors.active_leases(project, limit=MAX_LEASES)
     external = dict(
         Item.objects.filter(pk__in=[lease["item"] for lease in leases]).values_list(
             "pk", "external_id"
         )
     )
-    annotators = queue_selectors.annotator_counts(project)
+    annotators = selectors.annotator_counts(project)
     for row in annotators:
         seen = row["annotations"] + row["skips"]
         # The share of items shown that were skipped: a high share is
@@ -66,7 +66,7 @@ def queue_overview(project: Project) -> QueueOverview:
         total=counts["total"],
         leases=[{**lease, "external_id": external.get(lease["item"])} for lease in leases],
         leases_cut=len(leases) >= MAX_LEASES,
-        unfinishable=queue_selectors.unfinishable(project, limit=MAX_UNFINISHABLE),
+        unfinishable=selectors.unfinishable(project, limit=MAX_UNFINISHABLE),
         annotators=annotators,
     )
 
@@ -129,7 +129,7 @@ def item_history(project: Project, item_id: Any) -> ItemHistory:
     """One item of ``project`` (else Http404) with every annotator's
     assignment on it and every revision of their annotation, oldest first.
     For leads only: it shows every annotator's values side by side."""
-    item = queue_selectors.project_item(project, item_id)
+    item = selectors.project_item(project, item_id)
     assignments = list(
         Assignment.objects.filter(item=item).select_related("annotator").order_by("leased_at", "pk")
     )
@@ -140,7 +140,7 @@ def item_history(project: Project, item_id: Any) -> ItemHistory:
             project=project, number__in={a.config_version for a in assignments}
         )
     }
-    for row in queue_selectors.revisions(item_ids=[item.pk]):
+    for row in selectors.revisions(item_ids=[item.pk]):
         person = people.get(row["assignment"])
         if person is None:  # an assignment made after they were read
             continue

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import history, lead_views, workspace
+from .views import history, workspace
+from .views import queue as queue_views
 
 app_name = "annotation"
 
@@ -12,14 +13,14 @@ queue = "projects/<int:project_id>/queue/"
 
 urlpatterns = [
     # the lead's side of the queue
-    path(f"{items}<int:item_id>/", lead_views.item_detail, name="item_detail"),
-    path(queue, lead_views.queue_page, name="queue"),
+    path(f"{items}<int:item_id>/", queue_views.item_detail, name="item_detail"),
+    path(queue, queue_views.queue_page, name="queue"),
     path(
         f"{queue}leases/<int:assignment_id>/release/",
-        lead_views.lease_release,
+        queue_views.lease_release,
         name="lease_release",
     ),
-    path(f"{queue}items/<int:item_id>/override/", lead_views.item_override, name="item_override"),
+    path(f"{queue}items/<int:item_id>/override/", queue_views.item_override, name="item_override"),
     # the annotator's workspace and history
     path(annotate, workspace.annotate, name="annotate"),
     path(f"{annotate}next/", workspace.annotate_next, name="annotate_next"),

@@ -216,6 +216,17 @@ def reason_clean(value: Any, *, max_length: int, required: str | None = None) ->
     return value
 
 
+def reason_checked(
+    value: Any, *, max_length: int, required: str | None = None, field: str = "reason"
+) -> str:
+    """``reason_clean`` for a service: the same rules, as InvalidInput on
+    ``field`` (services are called by pages, the API and scripts alike)."""
+    try:
+        return reason_clean(value, max_length=max_length, required=required)
+    except ValidationError as exc:
+        raise InvalidInput(str(exc.detail[0]), field=field) from None
+
+
 class ReasonField(Judged, serializers.CharField):
     def __init__(self, *, max_length: int, required_reason: str | None = None, **kwargs: Any):
         self.limit, self.required_reason = max_length, required_reason

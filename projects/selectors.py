@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TypedDict
 
 from django.db.models import QuerySet
+
+import tasktypes
+from tasktypes.base import TaskType
 
 from . import access, hooks
 from .counters import counters_for
@@ -149,3 +153,20 @@ def guideline_diff(old: str, new: str) -> list[DiffLine]:
         out.extend(DiffLine("removed", a[i], i + 1, None) for i in range(i1, i2))
         out.extend(DiffLine("added", b[j], None, j + 1) for j in range(j1, j2))
     return out
+
+
+# --- config versions: the one lookup ---------------------------------------
+
+
+@lru_cache(maxsize=256)
+def config_version(project_id: int, number: int) -> ConfigVersion:
+    """A label-schema version. Versions are immutable, so a process may keep
+    them (the claim and submit paths ask on every request)."""
+    return ConfigVersion.objects.get(project_id=project_id, number=number)
+
+
+def task_config(project_id: int, number: int) -> tuple[TaskType, dict]:
+    """The task type and label config of a config version: what validates,
+    compares, shows and exports a value made under it."""
+    row = config_version(project_id, number)
+    return tasktypes.get(row.task_type), row.config

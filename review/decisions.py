@@ -9,6 +9,7 @@ from typing import Any
 
 from accord.errors import InvalidInput
 from items.models import Item
+from projects.fields import reason_checked
 from projects.models import Project
 from tasktypes.base import TaskType, TaskTypeError
 
@@ -75,7 +76,7 @@ def decision_parse(
             clean = task_type.validate_value(value, config, item.data)
         except TaskTypeError as exc:
             raise InvalidInput(exc.errors) from None
-    reason = _clean_reason(reason)
+    reason = reason_checked(reason, max_length=MAX_REASON)
     code = _clean_code(project, reason_code)
     overrules = exclude or any(
         task_type.value_key(r.value) != task_type.value_key(clean) for r in rows
@@ -101,19 +102,6 @@ def _accepted(annotation: Any, rows: list[Submission]) -> int:
     if pk not in {r.id for r in rows}:
         raise InvalidInput("is not one of this item's annotations", field="annotation")
     return pk
-
-
-def _clean_reason(reason: Any) -> str:
-    if reason is None:
-        return ""
-    if not isinstance(reason, str):
-        raise InvalidInput("must be text", field="reason")
-    reason = reason.strip()
-    if len(reason) > MAX_REASON:
-        raise InvalidInput(f"is longer than {MAX_REASON} characters", field="reason")
-    if "\x00" in reason:
-        raise InvalidInput("must not contain NUL characters", field="reason")
-    return reason
 
 
 def _clean_code(project: Project, code: Any) -> str:

@@ -32,12 +32,13 @@ from annotation.models import Annotation
 from items.models import Item, ItemState
 from projects.counters import CounterBatch
 from projects.models import GuidelineVersion, Project
+from projects.selectors import task_config
 from tasktypes.base import ConsensusRule, TaskType
 
 from . import hooks
 from .decisions import Decision, decision_parse, decision_source
 from .models import Feedback, GoldRecord, GoldRevision, GoldSource, Review, ReviewKind, ReviewState
-from .submissions import Submission, dispute_key, guideline_min, submissions, task_config
+from .submissions import Submission, dispute_key, guideline_min, submissions
 
 GOLD = GoldRecord._meta.db_table
 

@@ -16,9 +16,9 @@ from django.utils.dateparse import parse_datetime
 
 from accord.errors import InvalidInput
 from accord.sql import dialect
-from annotation.queue_selectors import config_version
 from items.labels import item_label
 from projects.models import Membership, Project
+from projects.selectors import config_version
 from tasktypes import get as task_type_for
 
 from .models import GoldRecord, GoldSource

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count
 from django.utils import timezone
 
-from annotation.queue_selectors import unfinishable
+from annotation.selectors import unfinishable
 from items.models import ItemState
 from projects.counters import counters_for
 from projects.models import Project

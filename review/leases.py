@@ -30,11 +30,11 @@ from annotation.queue.claim import NothingLeft
 from annotation.queue.rows import member_lock
 from items.models import Item, ItemState
 from projects.models import Project
+from projects.selectors import task_config
 from tasktypes.base import TaskTypeError
 
 from .gold import current_guideline_version
 from .models import Review, ReviewKind, ReviewState
-from .submissions import task_config
 
 # Searches for an item before a claim answers "come back in a moment".
 CLAIM_ATTEMPTS = 5

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from annotation.models import Annotation
-from annotation.queue_selectors import config_version
 from items.labels import item_label
 from projects.models import Project
+from projects.selectors import config_version
 from tasktypes import get as task_type_for
 
 from .models import Feedback, GoldRecord, GoldRevision, GoldSource, Review, ReviewKind

@@ -13,7 +13,7 @@ from django.db import connection
 import tasktypes
 from accord.sql import dialect
 from annotation.models import Annotation, Assignment
-from annotation.queue_selectors import config_version
+from projects.selectors import config_version
 from tasktypes.base import TaskType
 
 MAX_DISPUTE = 255

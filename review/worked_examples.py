@@ -10,10 +10,10 @@ from django.db import transaction
 from accord.errors import Conflict
 from items.labels import item_label
 from projects.models import GuidelineDraft
+from projects.selectors import task_config
 from projects.services import guideline_draft_save
 
 from .models import GoldRecord, GoldSource
-from .submissions import task_config
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~])")
 

@@ -22,6 +22,7 @@ from accord.ratelimit import check_rate
 from annotation.models import Assignment, AssignmentState, ReopenedSlot
 from items.models import ItemState
 from projects.counters import CounterBatch
+from projects.fields import reason_checked
 from projects.models import GuidelineVersion, Project
 
 from .rows import (
@@ -36,6 +37,7 @@ from .rows import (
 
 MAX_DRAFT_BYTES = 256 * 1024
 MAX_REASON = 500
+SKIP_REASON_REQUIRED = "is required: say why you skip this item"
 
 
 def release(where: str, params: list, to_state: str, now) -> list[tuple[int, int, int]]:
@@ -77,7 +79,7 @@ def leases_expire(*, project_id: int | None = None, now=None) -> int:
 
 def assignment_skip(*, assignment: Assignment, user, reason: Any) -> Assignment:
     """Never offer this item to this annotator again; its slot goes back."""
-    reason = _clean_reason(reason, required=True)
+    reason = reason_checked(reason, max_length=MAX_REASON, required=SKIP_REASON_REQUIRED)
     check_rate("skip", user.pk)
     now = timezone.now()
     with transaction.atomic():
@@ -226,19 +228,6 @@ def _clean_draft(value: Any) -> Any:
     if size > MAX_DRAFT_BYTES:
         raise InvalidInput(f"is larger than {MAX_DRAFT_BYTES // 1024} KB", field="value")
     return value
-
-
-def _clean_reason(reason: Any, *, required: bool) -> str:
-    if reason is None:
-        reason = ""
-    if not isinstance(reason, str):
-        raise InvalidInput("must be text", field="reason")
-    reason = reason.strip()
-    if required and not reason:
-        raise InvalidInput("is required: say why you skip this item", field="reason")
-    if len(reason) > MAX_REASON:
-        raise InvalidInput(f"is longer than {MAX_REASON} characters", field="reason")
-    return reason
 
 
 def lease_release(*, project: Project, assignment_id: Any) -> bool:

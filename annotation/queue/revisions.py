@@ -12,7 +12,6 @@ from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 
-import tasktypes
 from accord.errors import Conflict
 from annotation.models import (
     Annotation,
@@ -21,13 +20,14 @@ from annotation.models import (
     AssignmentState,
     RevisionKind,
 )
-from annotation.queue_selectors import today_key
+from annotation.selectors import today_key
 from items.models import Item, ItemState
 from projects.counters import CounterBatch
 from projects.models import Project
+from projects.selectors import task_config
 
 from .release import release
-from .rows import lease_end, own_assignment, refuse_archived, task_config
+from .rows import lease_end, own_assignment, refuse_archived
 
 
 def _own_annotation(annotation: Annotation, user) -> tuple[Annotation, Assignment, Item]:
@@ -61,8 +61,7 @@ def annotation_edit(*, annotation: Annotation, user, value: Any) -> Annotation:
     value is kept as a revision."""
     with transaction.atomic():
         annotation, assignment, item = _own_annotation(annotation, user)
-        key, config = task_config(assignment.project_id, assignment.config_version)
-        task_type = tasktypes.get(key)
+        task_type, config = task_config(assignment.project_id, assignment.config_version)
         clean = task_type.validate_value(value, config, item.data)
         if task_type.value_key(clean) == task_type.value_key(annotation.value):
             return annotation

@@ -22,7 +22,6 @@ from django.http import Http404
 from accord.errors import Conflict
 from accord.sql import dialect, model_columns, model_from_row
 from annotation.models import EXCLUDES, Assignment, QueueCursor, ReopenedSlot
-from annotation.queue_selectors import config_version
 from items.models import Item, ItemState
 from projects.access import ProjectArchived
 from projects.models import Membership, Project
@@ -44,12 +43,6 @@ def member_lock(project_id: int, user_id: int) -> None:
             "WHERE project_id = %s AND user_id = %s FOR UPDATE",
             [project_id, user_id],
         )
-
-
-def task_config(project_id: int, number: int) -> tuple[str, dict]:
-    """(task type key, label config) of a config version."""
-    row = config_version(project_id, number)
-    return row.task_type, row.config
 
 
 def assignment_load(pk: int) -> Assignment:

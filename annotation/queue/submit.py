@@ -18,7 +18,6 @@ from django.db import connection, transaction
 from django.http import Http404
 from django.utils import timezone
 
-import tasktypes
 from accord.errors import Conflict, InvalidInput
 from accord.sql import dialect
 from annotation import hooks
@@ -30,10 +29,11 @@ from annotation.models import (
     ReopenedSlot,
     RevisionKind,
 )
-from annotation.queue_selectors import today_key
+from annotation.selectors import today_key
 from items.models import Item, ItemState
 from projects.counters import CounterBatch
 from projects.models import Project
+from projects.selectors import task_config
 
 from .release import release
 from .rows import (
@@ -44,7 +44,6 @@ from .rows import (
     refuse_archived,
     retake_slot,
     submitted_count,
-    task_config,
 )
 
 
@@ -74,8 +73,7 @@ def annotation_submit(
         assignment = own_assignment(assignment, user, lock_item=True)
         project = assignment.project
         refuse_archived(project)
-        key, config = task_config(project.pk, assignment.config_version)
-        task_type = tasktypes.get(key)
+        task_type, config = task_config(project.pk, assignment.config_version)
         clean = task_type.validate_value(value, config, assignment.item.data)
         if assignment.state == AssignmentState.SUBMITTED:
             existing = assignment.annotation
@@ -279,13 +277,13 @@ def item_compare(
     batch = counts or CounterBatch(project.pk)
     if submitted is None:
         submitted = submitted_count(item.pk)
-    key, config = task_config(project.pk, project.config_version)
+    task_type, config = task_config(project.pk, project.config_version)
     # Comparing, consensus gold and the review policy belong to the settler
     # review registers.
     to_state, outcome = hooks.item_settler(
         item=item,
         project=project,
-        task_type=tasktypes.get(key),
+        task_type=task_type,
         config=config,
         now=now,
         counts=batch,

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from annotation.models import Annotation, Assignment
 from annotation.queue.release import leases_expire
-from annotation.queue_selectors import annotator_progress
 from annotation.reconcile import counter_reconciled, counters_expected, counters_reconcile
+from annotation.selectors import annotator_progress
 from annotation.tasks import reconcile_counters
 from items.models import Item, ItemState
 from projects.counters import counter_add, counters_for

@@ -9,7 +9,7 @@ import pytest
 
 from annotation.models import Assignment
 from annotation.queue.release import leases_expire
-from annotation.queue_selectors import annotator_counts
+from annotation.selectors import annotator_counts
 from items.models import Item
 
 from .helpers import claim, later, queue_violations, skip, submit

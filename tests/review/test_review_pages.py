@@ -16,7 +16,7 @@ from items.models import ItemState
 from projects import services
 from review import leases
 from review.models import Feedback, GoldRecord, GoldSource, Review, ReviewState
-from review.views import keymap
+from review.views.workspace import keymap
 from tasktypes import get as task_type
 from tasktypes.base import TaskTypeError
 from tests.conftest import CLASSIFICATION_CONFIG

@@ -37,20 +37,27 @@ import tasktypes
 from accord.errors import Conflict, InvalidInput
 from accord.pages import login_or_401
 from accord.ratelimit import RateLimited
+from annotation import hooks, selectors
+from annotation.api import SkipInput
+from annotation.models import Annotation, Assignment, AssignmentState
+from annotation.queue.claim import assignment_next
+from annotation.queue.release import assignment_draft, assignment_later, assignment_skip
+from annotation.queue.revisions import annotation_undo, last_submission
+from annotation.queue.submit import annotation_submit
+from annotation.shell import (
+    Shell,
+    archived_notice,
+    guideline_context,
+    sentences,
+    shell_show,
+    task_context,
+)
 from items.labels import item_label
 from projects import access
 from projects.fields import input_validate
 from projects.models import Project
 from projects.pages import project_context
-
-from . import hooks, queue_selectors
-from .models import Annotation, Assignment, AssignmentState
-from .queue.claim import assignment_next
-from .queue.release import assignment_draft, assignment_later, assignment_skip
-from .queue.revisions import annotation_undo, last_submission
-from .queue.submit import annotation_submit
-from .queue_api import SkipInput
-from .shell import Shell, archived_notice, guideline_context, sentences, shell_show, task_context
+from projects.selectors import config_version
 
 SHELL = Shell(
     frame="workspace",
@@ -155,7 +162,7 @@ def _next(project: Project, user) -> Workspace:
 
 
 def _guidelines(project: Project, assignment: Assignment, user) -> dict[str, Any]:
-    found = dict(queue_selectors.assignment_guidelines(project, assignment, user))
+    found = dict(selectors.assignment_guidelines(project, assignment, user))
     return guideline_context(found.pop("guideline"), **found)
 
 
@@ -163,7 +170,7 @@ def _last_submission(project: Project, user) -> dict[str, Any] | None:
     last = last_submission(project=project, user=user)
     if last is None:
         return None
-    config = queue_selectors.config_version(project.pk, last.config_version)
+    config = config_version(project.pk, last.config_version)
     shown = tasktypes.get(config.task_type).display_value(last.value, config.config)
     label = item_label(last.item, task_type_key=config.task_type)
     return {"annotation": last, "display": shown, "label": label}
@@ -175,13 +182,13 @@ def _context(request: HttpRequest, project: Project, ws: Workspace) -> dict[str,
     context.update(
         ws=ws,
         state=ws.state,
-        progress=queue_selectors.annotator_progress(project, user),
+        progress=selectors.annotator_progress(project, user),
         unseen_feedback=hooks.unseen_feedback(project=project, user=user),
         last=None if project.is_archived else _last_submission(project, user),
     )
     if ws.assignment is not None and ws.state == "item":
         assignment = ws.assignment
-        config = queue_selectors.config_version(project.pk, assignment.config_version)
+        config = config_version(project.pk, assignment.config_version)
         task_type = tasktypes.get(config.task_type)
         context.update(
             assignment=assignment,
@@ -249,7 +256,7 @@ def annotate(request: HttpRequest, project_id: int) -> HttpResponse:
     if project.is_archived:
         ws = Workspace("archived", notice=ARCHIVED)
     else:
-        lease = queue_selectors.current_lease(project, request.user)
+        lease = selectors.current_lease(project, request.user)
         ws = Workspace("item", lease, value=lease.draft) if lease else Workspace("start")
     return show(request, project, ws, page=True)
 
@@ -268,7 +275,7 @@ def annotate_next(request: HttpRequest, project_id: int) -> HttpResponse:
 def annotate_submit(request: HttpRequest, project_id: int, assignment_id: int) -> HttpResponse:
     assignment = own_assignment(request, project_id, assignment_id)
     project, user = assignment.project, request.user
-    config = queue_selectors.config_version(project.pk, assignment.config_version)
+    config = config_version(project.pk, assignment.config_version)
     task_type = tasktypes.get(config.task_type)
     value = task_type.form_value(request.POST, config.config)
     try:
@@ -369,7 +376,7 @@ def annotate_draft(request: HttpRequest, project_id: int, assignment_id: int) ->
         assignment = own_assignment(request, project_id, assignment_id)
     except access.ProjectArchived:
         return _text(ARCHIVED, 409)
-    config = queue_selectors.config_version(assignment.project_id, assignment.config_version)
+    config = config_version(assignment.project_id, assignment.config_version)
     value = tasktypes.get(config.task_type).form_value(request.POST, config.config)
     try:
         assignment_draft(assignment=assignment, user=request.user, value=value)

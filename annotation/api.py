@@ -25,11 +25,12 @@ from projects.fields import (
     input_validate,
 )
 
-from . import queue_selectors
+from . import selectors
 from .models import Annotation, Assignment
 from .queue.claim import NEXT_REASONS, NothingLeft, assignment_claim, assignment_next
 from .queue.release import (
     MAX_REASON,
+    SKIP_REASON_REQUIRED,
     assignment_draft,
     assignment_later,
     assignment_skip,
@@ -129,7 +130,7 @@ class SkipInput(InputSerializer):
 
     reason = ReasonField(
         max_length=MAX_REASON,
-        required_reason="is required: say why you skip this item",
+        required_reason=SKIP_REASON_REQUIRED,
         help_text="why this item is skipped (required)",
     )
 
@@ -276,7 +277,7 @@ class MySkipsView(ProjectPermissionMixin, APIView):
 
     @extend_schema(responses=AssignmentOutput(many=True))
     def get(self, request, project_id: int):
-        rows = queue_selectors.own_skips(project=self.project, user=request.user)
+        rows = selectors.own_skips(project=self.project, user=request.user)
         paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(
@@ -312,7 +313,7 @@ class MyAnnotationsView(ProjectPermissionMixin, APIView):
 
     @extend_schema(responses=AnnotationOutput(many=True))
     def get(self, request, project_id: int):
-        rows = queue_selectors.own_annotations(project=self.project, user=request.user)
+        rows = selectors.own_annotations(project=self.project, user=request.user)
         paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(AnnotationOutput(page, many=True).data)
@@ -359,8 +360,8 @@ class AssignmentRevisionsView(APIView):
 
     @extend_schema(responses=REVISION)
     def get(self, request, assignment_id: int):
-        assignment = queue_selectors.assignment_for_history(request.user, assignment_id)
-        return Response(queue_selectors.revisions(assignment_ids=[assignment.pk]))
+        assignment = selectors.assignment_for_history(request.user, assignment_id)
+        return Response(selectors.revisions(assignment_ids=[assignment.pk]))
 
 
 class ItemRevisionsView(ProjectPermissionMixin, APIView):
@@ -368,8 +369,8 @@ class ItemRevisionsView(ProjectPermissionMixin, APIView):
 
     @extend_schema(responses=REVISION)
     def get(self, request, project_id: int, item_id: int):
-        item = queue_selectors.project_item(self.project, item_id)
-        return Response(queue_selectors.revisions(item_ids=[item.pk]))
+        item = selectors.project_item(self.project, item_id)
+        return Response(selectors.revisions(item_ids=[item.pk]))
 
 
 LEASE = inline_serializer(
@@ -391,7 +392,7 @@ class LeaseListView(ProjectPermissionMixin, APIView):
 
     @extend_schema(responses=LEASE)
     def get(self, request, project_id: int):
-        return Response(queue_selectors.active_leases(self.project))
+        return Response(selectors.active_leases(self.project))
 
 
 class LeaseReleaseView(ProjectPermissionMixin, APIView):
@@ -411,7 +412,7 @@ class UnfinishableView(ProjectPermissionMixin, APIView):
 
     @extend_schema(responses=inline_serializer("Unfinishable", {"items": serializers.ListField()}))
     def get(self, request, project_id: int):
-        return Response(queue_selectors.unfinishable(self.project))
+        return Response(selectors.unfinishable(self.project))
 
 
 class OverrideInput(InputSerializer):

@@ -37,7 +37,6 @@ from django.views.decorators.http import require_GET, require_POST
 import tasktypes
 from accord.errors import Conflict, InvalidInput
 from accord.pages import login_or_401
-from annotation import queue_selectors
 from annotation.queue.claim import NothingLeft
 from annotation.shell import (
     Shell,
@@ -53,11 +52,11 @@ from items.models import ItemState
 from projects import access
 from projects.models import GuidelineVersion, Project
 from projects.pages import project_context
+from projects.selectors import config_version
 from projects.templatetags.accord_extras import duration
+from review import decisions, gold, leases, selectors
+from review.models import Review, ReviewKind, ReviewState
 from tasktypes.base import TaskType
-
-from . import decisions, gold, leases, selectors
-from .models import Review, ReviewKind, ReviewState
 
 SHELL = Shell(
     frame="review",
@@ -226,7 +225,7 @@ def _guideline(project: Project, number: int | None) -> dict[str, Any]:
 
 def _item_context(project: Project, ws: ReviewScreen) -> dict[str, Any]:
     review = ws.review
-    config_row = queue_selectors.config_version(project.pk, review.config_version)
+    config_row = config_version(project.pk, review.config_version)
     task_type, config = tasktypes.get(config_row.task_type), config_row.config
     payload = selectors.review_payload(review)
     blind = payload["blind"]
@@ -332,7 +331,7 @@ def review_next(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 def _task(review: Review) -> tuple[TaskType, dict]:
-    row = queue_selectors.config_version(review.project_id, review.config_version)
+    row = config_version(review.project_id, review.config_version)
     return tasktypes.get(row.task_type), row.config
 
 

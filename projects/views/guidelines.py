@@ -11,12 +11,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accord.errors import Conflict, InvalidInput
 from accord.pages import render_page
-
-from . import access, forms, selectors, services
-from .markdown import render_markdown
-from .models import GuidelineDraft, Project
-from .pages import mutation_done, project_context, read_only_when_archived
-from .serializers import MAX_GUIDELINE
+from projects import access, forms, selectors, services
+from projects.markdown import render_markdown
+from projects.models import GuidelineDraft, Project
+from projects.pages import mutation_done, project_context, read_only_when_archived
+from projects.serializers import MAX_GUIDELINE
 
 # --- guidelines ---------------------------------------------------------------
 

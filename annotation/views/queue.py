@@ -23,14 +23,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accord.errors import Conflict, InvalidInput
 from accord.pages import render_page
+from annotation import hooks, lead_selectors
+from annotation.queue import release as queue_release
+from annotation.queue import submit as queue_submit
 from items.models import ItemState
 from projects import access
 from projects.models import Project
 from projects.pages import project_context, read_only_when_archived
-
-from . import hooks, lead_selectors
-from .queue import release as queue_release
-from .queue import submit as queue_submit
 
 
 def _queue_page(

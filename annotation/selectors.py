@@ -4,7 +4,6 @@ lead's views (leases, unfinishable items, skips per annotator)."""
 from __future__ import annotations
 
 import zoneinfo
-from functools import lru_cache
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -15,7 +14,7 @@ from django.utils import timezone
 from items.models import Item, ItemState
 from projects import access
 from projects.counters import counters_for
-from projects.models import ConfigVersion, GuidelineVersion, Membership, Project
+from projects.models import GuidelineVersion, Membership, Project
 from projects.selectors import item_counts
 
 from .models import Annotation, AnnotationRevision, Assignment, AssignmentState
@@ -220,13 +219,6 @@ def annotator_progress(project: Project, user) -> dict[str, Any]:
         "skipped": counters.get(prefix + "skipped", 0),
         "items": item_counts(counters),
     }
-
-
-@lru_cache(maxsize=256)
-def config_version(project_id: int, number: int) -> ConfigVersion:
-    """A label-schema version. Versions are immutable, so a process may keep
-    them (the claim and submit paths ask on every request)."""
-    return ConfigVersion.objects.get(project_id=project_id, number=number)
 
 
 def current_lease(project: Project, user) -> Assignment | None:

@@ -16,10 +16,9 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accord.errors import Conflict, InvalidInput
 from accord.pages import render_page
-
-from . import access, forms, selectors, services
-from .models import Invite, Membership, Project
-from .pages import FIX_BELOW, Can, mutation_done, project_context, read_only_when_archived
+from projects import access, forms, selectors, services
+from projects.models import Invite, Membership, Project
+from projects.pages import FIX_BELOW, Can, mutation_done, project_context, read_only_when_archived
 
 # The session key that carries a new invite link across POST/redirect/GET, so
 # the link is shown once and never travels in a URL or a cookie.

@@ -23,10 +23,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accord.errors import InvalidInput
 from accord.pages import render_page
-
-from . import access, forms, schema_forms, selectors, services
-from .models import Project
-from .pages import FIX_BELOW, mutation_done, project_context, read_only_when_archived
+from projects import access, forms, schema_forms, selectors, services
+from projects.models import Project
+from projects.pages import FIX_BELOW, mutation_done, project_context, read_only_when_archived
 
 # --- list and create ----------------------------------------------------------
 

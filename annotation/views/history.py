@@ -26,17 +26,18 @@ from django.views.decorators.http import require_GET, require_POST
 import tasktypes
 from accord.errors import Conflict, InvalidInput
 from accord.pages import login_or_401, render_page
+from annotation import selectors
+from annotation.models import Annotation, Assignment
+from annotation.queue.release import assignment_unskip
+from annotation.queue.revisions import annotation_edit
+from annotation.shell import chosen, sentences
 from items.labels import item_label
 from items.models import ItemState
 from projects import access
 from projects.models import ConfigVersion, Project
 from projects.pages import project_context
+from projects.selectors import config_version
 
-from . import queue_selectors
-from .models import Annotation, Assignment
-from .queue.release import assignment_unskip
-from .queue.revisions import annotation_edit
-from .shell import chosen, sentences
 from .workspace import (
     ARCHIVED,
     NOTHING_CHOSEN,
@@ -78,7 +79,7 @@ class HistoryRow:
 def _history_row(annotation: Annotation, configs: dict[int, ConfigVersion]) -> HistoryRow:
     number = annotation.config_version
     if number not in configs:
-        configs[number] = queue_selectors.config_version(annotation.project_id, number)
+        configs[number] = config_version(annotation.project_id, number)
     config = configs[number]
     task_type = tasktypes.get(config.task_type)
     item = annotation.item
@@ -131,7 +132,7 @@ def _before(raw: str) -> int | None:
 
 def history_page(request: HttpRequest, project: Project, *, status: int = 200) -> HttpResponse:
     before = _before(request.GET.get("before", ""))
-    rows = queue_selectors.own_annotations(project=project, user=request.user)
+    rows = selectors.own_annotations(project=project, user=request.user)
     if before is not None:
         rows = rows.filter(pk__lt=before)
     # Only the head of each text is read: an item may hold a megabyte.
@@ -142,7 +143,7 @@ def history_page(request: HttpRequest, project: Project, *, status: int = 200) -
     )
     configs: dict[int, ConfigVersion] = {}
     context = project_context(request, project, "annotate")
-    skips = list(queue_selectors.own_skips(project=project, user=request.user)[: SKIPS_SHOWN + 1])
+    skips = list(selectors.own_skips(project=project, user=request.user)[: SKIPS_SHOWN + 1])
     context.update(
         skips=[_skip_row(a) for a in skips[:SKIPS_SHOWN]],
         more_skips=len(skips) > SKIPS_SHOWN,
@@ -172,7 +173,7 @@ def _history_row_answer(
             return redirect(f"{url}?{query}" if query else url)
         return history_page(request, project, status=status)
     annotation = (
-        queue_selectors.own_annotations(project=project, user=request.user)
+        selectors.own_annotations(project=project, user=request.user)
         .filter(pk=annotation.pk)
         .first()
     )
@@ -199,7 +200,7 @@ def annotate_edit(request: HttpRequest, project_id: int, annotation_id: int) -> 
         messages.error(request, ARCHIVED)
         return history_page(request, project, status=409)
     project = annotation.project
-    config = queue_selectors.config_version(project.pk, annotation.config_version)
+    config = config_version(project.pk, annotation.config_version)
     task_type = tasktypes.get(config.task_type)
     value = task_type.form_value(request.POST, config.config)
     try:

@@ -26,14 +26,13 @@ from django.views.decorators.http import require_GET, require_POST
 import tasktypes
 from accord.errors import Conflict, InvalidInput
 from accord.pages import render_page, render_partial
-from annotation.queue_selectors import config_version
 from items.labels import item_label
 from projects import access
 from projects.pages import project_context, read_only_when_archived
-
-from . import gold as gold_service
-from . import gold_list, lead_selectors, leases, selectors, worked_examples
-from .models import GoldRecord, GoldSource
+from projects.selectors import config_version
+from review import gold as gold_service
+from review import gold_list, lead_selectors, leases, selectors, worked_examples
+from review.models import GoldRecord, GoldSource
 
 # --- feedback (annotators) ----------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""The annotator's pages (the workspace and their history) and the lead's queue pages."""

@@ -1,0 +1,1 @@
+"""The project pages: the project itself and its settings, members and invites, guidelines."""
