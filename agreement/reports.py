@@ -1,6 +1,6 @@
 """Agreement reports: every figure a lead reads, computed from the project's
-reliability data (review/reliability.py) with the coefficients of
-review/agreement.py, and stored as one AgreementReport row.
+reliability data (agreement/reliability.py) with the coefficients of
+agreement/coefficients.py, and stored as one AgreementReport row.
 
 The figures and the honesty rules (DESIGN.md, "Agreement"):
 

@@ -1,11 +1,11 @@
 """The lead's Agreement page: the latest agreement report, read for a
 person — the headline with its interval and reading, trends per week and
-per guideline version (review/charts.py), the labels worst first, the
+per guideline version (agreement/charts.py), the labels worst first, the
 annotator pairs as a heat map, the confusion matrix, each annotator against
 gold — and a "Compute now" button with the running job's live progress.
 
-As in review/pages.py: a view checks access through projects.access, calls
-report_jobs and renders; the write is POST-only and ends in
+As in review/views/gold.py: a view checks access through projects.access, calls
+agreement.services and renders; the write is POST-only and ends in
 POST/redirect/GET (htmx gets the page's section instead). The report's JSON
 is turned into display rows here, so the template only prints.
 """

@@ -1,5 +1,5 @@
 """The workspace shell: what the annotator's workspace (annotation/
-workspace.py) and the reviewer's (review/views.py) share.
+views/workspace.py) and the reviewer's (review/views/workspace.py) share.
 
 Both render one page, templates/shell/page.html: its layout, status region,
 item frame, guidelines panel and key map are the shell's; a ``Shell`` names

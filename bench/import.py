@@ -1,5 +1,6 @@
 """Import speed: items/s and peak memory of the import job, beside
 PostgreSQL's own COPY of the same rows into the same indexed table.
+(Over 500 lines: one script a reader runs, with its embedded-mode cases.)
 
     python bench/import.py                 # 100,000 and 1,000,000 items
     python bench/import.py --sizes 100000  # a quicker run

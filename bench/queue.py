@@ -1,5 +1,6 @@
 """Queue speed over HTTP: claim and submit latency at a steady rate, and
-throughput at saturation, against gunicorn on PostgreSQL.
+throughput at saturation, against gunicorn on PostgreSQL. (Over 500 lines:
+one script a reader runs; its cases share the server and the load loop.)
 
     python bench/queue.py                          # 10,000 and 1,000,000 items
     python bench/queue.py --sizes 10000 --seconds 20 --saturation-seconds 20

@@ -110,7 +110,7 @@ def child_setup(n: int) -> dict:
     now = timezone.now()
     started = time.perf_counter()
     if connection.vendor == "sqlite":
-        # The embedded mode's own way in (annotation/importer.py): the
+        # The embedded mode's own way in (items/staging.py): the
         # search index's triggers fill the FTS5 table as rows arrive.
         with transaction.atomic(), connection.cursor() as cursor:
             batch = []

@@ -175,7 +175,7 @@ def _publish(
 
 # An import of at least this many items is followed by ANALYZE of the item
 # table, as is any import into a table never analysed: the queue's own
-# statements keep their plans without statistics (annotation/queue.py), the
+# statements keep their plans without statistics (annotation/queue/), the
 # item list, search and exports plan better with them, and autovacuum comes
 # by only a minute or more later. ANALYZE reads a fixed-size sample (a few
 # tenths of a second at a million items).

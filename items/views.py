@@ -1,7 +1,7 @@
 """Server-rendered item pages (htmx): the list with its filters, archive and
 delete, the upload form, and an import job's live progress.
 
-They follow projects/views.py: a view parses the request, checks access
+They follow projects/views/: a view parses the request, checks access
 through projects.access, calls one function and renders; a page answers an
 htmx request with its ``section`` partial; a write is POST-only and ends in
 POST/redirect/GET (htmx gets the page's partial instead); bad input answers

@@ -1,6 +1,6 @@
 """The annotator's history: their annotations (each editable until its item
 is compared or closed) and their skips (each can be taken back while the
-item has a free slot). The workspace itself is annotation/workspace.py.
+item has a free slot). The workspace itself is annotation/views/workspace.py.
 
 Thin views like the workspace's: htmx gets the edited row (and the messages
 out of band), anyone else the page again (POST/redirect/GET).

@@ -3,7 +3,7 @@ state, active leases, items that can no longer reach their overlap, skips
 per annotator) with its two writes, and an item's page with every
 annotator's revisions.
 
-They follow projects/views.py: a view parses the request, checks access
+They follow projects/views/: a view parses the request, checks access
 through projects.access, calls one selector or service and renders; a page
 answers an htmx request with its ``section`` partial; a write is POST-only,
 refused on an archived project, and ends in POST/redirect/GET (htmx gets

@@ -1,7 +1,7 @@
 """The annotator's workspace (htmx, keyboard-first); their history of
 annotations and skips is annotation/history.py.
 
-Thin views over the queue (annotation/queue/), as in projects/views.py: each parses
+Thin views over the queue (annotation/queue/), as in projects/views/: each parses
 the form, checks access through projects.access, calls one service and
 renders through the workspace shell (annotation/shell.py), which the
 reviewer's workspace shares. Every write is POST and answers htmx with the

@@ -1,11 +1,11 @@
-"""Pages around review (the reviewer's workspace is review/views.py): an
+"""Pages around review (the reviewer's workspace is review/views/workspace.py): an
 annotator's feedback, the Gold tab (review progress, reviewer throughput,
 who is overruled and why, review leases, and every gold record, filtered
 and paged) and a gold
 record's page with its history, a new adjudication and promotion into the
 guidelines.
 
-As in annotation/lead_views.py: a view checks access through
+As in annotation/views/queue.py: a view checks access through
 projects.access, calls one selector or service and renders; writes are
 POST-only and end in POST/redirect/GET; a refusal re-renders with its
 status and reason.

@@ -1,7 +1,7 @@
 """The reviewer's workspace (htmx, keyboard-first).
 
 Thin views over review/leases.py and review/gold.py, mirroring the
-annotator's workspace (annotation/workspace.py): each parses the form,
+annotator's workspace (annotation/views/workspace.py): each parses the form,
 checks access through projects.access, calls one service and renders.
 It renders through the workspace shell the annotator's workspace shares
 (annotation/shell.py): the reviewer's part is its screen and key rows, the

@@ -1,5 +1,6 @@
 /* The workspace shell: what the annotator's and the reviewer's workspaces
- * share (templates/shell/page.html, annotation/shell.py).
+ * share (templates/shell/page.html, annotation/shell.py). Over 500 lines
+ * on purpose: one module both workspaces and every task type register with.
  *
  * The server renders everything and every control is a plain form; this
  * file only adds, inside [data-shell]:

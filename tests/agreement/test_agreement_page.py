@@ -1,7 +1,7 @@
 """The lead's Agreement page: every section of the latest report with the
 right numbers, undefined figures said as such, user content escaped (in the
 tables and in the SVG), the "No report yet" state, "Compute now" and the
-running job's progress card, and who may see it. Then review/charts.py on
+running job's progress card, and who may see it. Then agreement/charts.py on
 its own: empty, one point, negative and undefined values, escaping."""
 
 from __future__ import annotations
@@ -312,7 +312,7 @@ def test_only_leads_compute(project, annotator, reviewer, outsider, web_for):
     assert not Job.objects.filter(project=project, kind="agreement").exists()
 
 
-# --- review/charts.py -------------------------------------------------------------------
+# --- agreement/charts.py -------------------------------------------------------------------
 
 
 def svg(points, **kwargs) -> ET.Element:

@@ -1,5 +1,5 @@
 """Published worked examples, edge cases and the honesty rules of
-review/agreement.py. Pure tests: no database."""
+agreement/coefficients.py. Pure tests: no database."""
 
 from __future__ import annotations
 

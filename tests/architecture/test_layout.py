@@ -81,9 +81,25 @@ def test_every_import_inside_a_function_says_why():
     assert unexplained == [], "imports inside functions without a comment saying why"
 
 
-def test_a_module_over_500_lines_says_why_at_its_top():
+def _our_files():
+    """Every file of ours a reader opens: the apps, tests and benches, our
+    scripts, styles and templates (vendored files are not ours)."""
+    yield from _modules()
+    for folder, pattern in (
+        ("tests", "*.py"),
+        ("bench", "*.py"),
+        ("templates", "*.html"),
+        ("static", "*.js"),
+        ("static", "*.css"),
+    ):
+        for path in sorted((REPO / folder).rglob(pattern)):
+            if "vendor" not in path.parts:
+                yield path
+
+
+def test_a_file_over_500_lines_says_why_at_its_top():
     unexplained = []
-    for path in _modules():
+    for path in _our_files():
         lines = path.read_text().splitlines()
         if len(lines) > LONG and not any(f"{LONG} lines" in line for line in lines[:40]):
             unexplained.append(f"{path.relative_to(REPO)} ({len(lines)} lines)")

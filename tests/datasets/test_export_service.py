@@ -1,7 +1,10 @@
 """Exports through the services and the API, with real PostgreSQL: each
 format holds exactly the gold the filters select, identical requests give
 one version, splits are stable, stratified and grouped, reconciliation
-failures fail the job (SECURITY.md E5, E9, F6)."""
+failures fail the job (SECURITY.md E5, E9, F6).
+
+Over 500 lines: one file, so the module-scoped project and gold it builds
+once serve every case (the suite runs a file per process at a time)."""
 
 from __future__ import annotations
 

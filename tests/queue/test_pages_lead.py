@@ -3,6 +3,7 @@ their release, items that cannot be finished and their override, skips per
 annotator, items by state), an item's revisions, and the queue settings.
 
 Queue state is made through the queue's services, as annotators make it.
+Over 500 lines: one file, so its module-scoped fixtures are built once.
 """
 
 from __future__ import annotations

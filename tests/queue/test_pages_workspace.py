@@ -1,7 +1,8 @@
 """The annotator's workspace and history pages, through HTTP on PostgreSQL:
 who may open them, submit / skip / later / draft / undo / edit through the
 pages, a stale form that can only ever act on its own assignment, blind
-pages, escaping, and the empty, leased and archived states."""
+pages, escaping, and the empty, leased and archived states.
+Over 500 lines: one file, so its module-scoped fixtures are built once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
 """The role × action × project matrix, as data (SECURITY.md A1, A4, A7, A9, A10).
+Over 500 lines on purpose: the whole matrix in one table, one row a route.
 
 ``collect_routes()`` walks the whole URL conf. ``MATRIX`` says, for every
 route name and every HTTP method its view answers, which status each role gets:
