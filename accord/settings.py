@@ -436,7 +436,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 600.0,
     },
     "refresh-agreement-reports": {
-        "task": "agreement.tasks.refresh_reports",
+        "task": "review.tasks.refresh_reports",
         "schedule": 3600.0,
     },
 }

@@ -80,8 +80,10 @@ def report_start(*, project: Project, user, params: ReportParams | None = None) 
     return job
 
 
-# Sent by name: the task module imports this one to run the reports.
-DEBOUNCED_TASK = "agreement.tasks.agreement_debounced"
+# Sent by name: the task module imports this one to run the reports. The
+# name is the one it had in review/tasks.py before the restructure (issue
+# 19), so messages already in the broker still find it.
+DEBOUNCED_TASK = "review.tasks.agreement_debounced"
 
 
 def report_soon(project_id: int) -> None:

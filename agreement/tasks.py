@@ -8,7 +8,14 @@ from projects.models import Project
 from .services import DEBOUNCED_TASK, report_run, report_start, reports_refresh
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+# Named as before the restructure (issue 19) when it lived in review/tasks.py:
+# messages already in the broker and job rows (Job.task) still find it.
+@shared_task(
+    name="review.tasks.agreement_report",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
 def agreement_report(job_id: int) -> None:
     """Run agreement job ``job_id``; safe to deliver twice (projects.jobs)."""
     run_job(job_id, report_run)
@@ -22,7 +29,9 @@ def agreement_debounced(project_id: int) -> None:
         report_start(project=project, user=None)
 
 
-@shared_task(ignore_result=True)
+# Named as before the restructure (issue 19) when it lived in review/tasks.py:
+# messages already in the broker and job rows (Job.task) still find it.
+@shared_task(name="review.tasks.refresh_reports", ignore_result=True)
 def refresh_reports() -> int:
     """Hourly: a report for every project whose data changed since its last."""
     return reports_refresh()

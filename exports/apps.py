@@ -14,11 +14,9 @@ class DatasetsConfig(AppConfig):
         from projects.jobs import job_kind_register, job_leftovers_register
 
         from . import tasks
-        from .bundle import work_folder_remove
         from .models import DatasetVersion
-        from .start import KIND
 
-        job_kind_register(KIND, tasks.export_dataset)
-        job_leftovers_register(KIND, work_folder_remove)
+        job_kind_register(tasks.KIND, tasks.export_dataset)
+        job_leftovers_register(tasks.KIND, tasks.work_folder_remove)
         # What projects asks of this app (projects imports nothing from it).
         access.owned_register(DatasetVersion=DatasetVersion)

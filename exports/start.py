@@ -26,9 +26,9 @@ from .models import DatasetVersion
 from .params import export_params_parse, gold_state, request_key
 from .query import records_selection
 from .splits import SplitPreview, splits_groups, splits_missing, splits_preview, splits_refusals
+from .tasks import KIND
 
 # The job kind of an export (projects.jobs; exports/apps.py registers it).
-KIND = "export"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,14 @@ from .services import priorities_run
 from .staging import staging_sweep
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+# Named as before the restructure (issue 19) when it lived in annotation/tasks.py:
+# messages already in the broker and job rows (Job.task) still find it.
+@shared_task(
+    name="annotation.tasks.import_items",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
 def import_items(job_id: int) -> None:
     """Run import job ``job_id``; safe to deliver twice (projects.jobs)."""
     run_job(job_id, import_run)
@@ -22,6 +29,13 @@ def sweep_staged_imports() -> int:
     return staging_sweep()
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+# Named as before the restructure (issue 19) when it lived in annotation/tasks.py:
+# messages already in the broker and job rows (Job.task) still find it.
+@shared_task(
+    name="annotation.tasks.set_priorities",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
 def set_priorities(job_id: int) -> None:
     run_job(job_id, priorities_run)

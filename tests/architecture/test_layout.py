@@ -6,6 +6,7 @@ is one module."""
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,19 @@ def test_apps_import_only_downward_and_without_cycles():
         [str(linter), "--no-cache"], cwd=REPO, capture_output=True, text=True, timeout=110
     )
     assert done.returncode == 0, done.stdout[-4000:]
+
+
+def test_a_process_that_never_exports_does_not_load_the_formats_libraries():
+    """django.setup() registers every app's job kinds; the export's modules
+    (pyarrow, about 40 MB) load only when an export runs."""
+    code = "import sys, django; django.setup(); print('pyarrow' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "accord.settings"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "False"

@@ -70,8 +70,9 @@ EXPECTED = {
     "versions": 1,
     "splits": 1,
     "staged_updates": 1,
-    # Unfinished jobs are sent again under their tasks' new names.
-    "job_tasks": ["agreement.tasks.agreement_report", "items.tasks.import_items"],
+    # The moved tasks kept their names: unfinished jobs are sent again as
+    # they were.
+    "job_tasks": ["annotation.tasks.import_items", "review.tasks.agreement_report"],
     "claim": 200,
     "claimed_item_text": "text 3",
     "submit": 201,

@@ -21,7 +21,7 @@ from tests.conftest import start_redis, stop_redis, use_broker, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-TASK = "items.tasks.import_items"
+TASK = "annotation.tasks.import_items"
 
 
 @pytest.fixture(scope="module")
