@@ -7,7 +7,12 @@ their own rows only, never another annotator's value or the item's outcome.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -271,22 +276,45 @@ class UnskipView(APIView):
         return Response(assignment_payload(taken_back))
 
 
-class MySkipsView(ProjectPermissionMixin, APIView):
+class OwnHistoryView(ProjectPermissionMixin, APIView):
+    """The caller's own work in a project, newest first, a page at a time:
+    a subclass says which rows and how each is shown."""
+
     project_perm = access.ANNOTATE
     project_write = False
 
-    @extend_schema(responses=AssignmentOutput(many=True))
+    def rows(self, request):
+        raise NotImplementedError
+
+    def shown(self, page) -> list:
+        raise NotImplementedError
+
     def get(self, request, project_id: int):
-        rows = selectors.own_skips(project=self.project, user=request.user)
         paginator = NewestFirstPagination()
-        page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(
-            [
-                assignment_payload(a)
-                | {"skip_reason": a.skip_reason, "skipped_at": _time(a.finished_at)}
-                for a in page
-            ]
-        )
+        page = paginator.paginate_queryset(self.rows(request), request, view=self)
+        return paginator.get_paginated_response(self.shown(page))
+
+
+@extend_schema_view(get=extend_schema(responses=AssignmentOutput(many=True)))
+class MySkipsView(OwnHistoryView):
+    def rows(self, request):
+        return selectors.own_skips(project=self.project, user=request.user)
+
+    def shown(self, page) -> list:
+        return [
+            assignment_payload(a)
+            | {"skip_reason": a.skip_reason, "skipped_at": _time(a.finished_at)}
+            for a in page
+        ]
+
+
+@extend_schema_view(get=extend_schema(responses=AnnotationOutput(many=True)))
+class MyAnnotationsView(OwnHistoryView):
+    def rows(self, request):
+        return selectors.own_annotations(project=self.project, user=request.user)
+
+    def shown(self, page) -> list:
+        return AnnotationOutput(page, many=True).data
 
 
 class LaterView(APIView):
@@ -305,18 +333,6 @@ class DraftView(APIView):
         data = input_validate(ValueInput, request.data)
         saved = assignment_draft(assignment=assignment, user=request.user, value=data["value"])
         return Response(assignment_payload(saved))
-
-
-class MyAnnotationsView(ProjectPermissionMixin, APIView):
-    project_perm = access.ANNOTATE
-    project_write = False
-
-    @extend_schema(responses=AnnotationOutput(many=True))
-    def get(self, request, project_id: int):
-        rows = selectors.own_annotations(project=self.project, user=request.user)
-        paginator = NewestFirstPagination()
-        page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(AnnotationOutput(page, many=True).data)
 
 
 class AnnotationDetailView(APIView):

@@ -41,13 +41,12 @@ from projects.selectors import config_version
 from .workspace import (
     ARCHIVED,
     NOTHING_CHOSEN,
-    Workspace,
     annotator_project,
     archived_write,
     assignment_label,
+    back_on_screen,
     own_annotation,
     own_assignment,
-    show,
 )
 
 HISTORY = "annotation/history.html"
@@ -240,8 +239,6 @@ def annotate_unskip(request: HttpRequest, project_id: int, assignment_id: int) -
     except Conflict as exc:
         messages.error(request, f"The skip stays. {exc.detail}")
         return history_page(request, project, status=409)
-    assignment = Assignment.objects.select_related("item").get(pk=assignment.pk)
-    messages.success(
-        request, f"You took back your skip of {assignment_label(assignment)}; it is on screen."
+    return back_on_screen(
+        request, project, assignment, "You took back your skip of {label}; it is on screen."
     )
-    return show(request, project, Workspace("item", assignment, value=assignment.draft))

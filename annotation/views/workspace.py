@@ -387,6 +387,15 @@ def annotate_draft(request: HttpRequest, project_id: int, assignment_id: int) ->
     return HttpResponse(status=204)
 
 
+def back_on_screen(request: HttpRequest, project: Project, assignment, message: str):
+    """An assignment given back to its annotator (an undo, a skip taken
+    back) is on screen again with its draft; ``message`` names it as
+    ``{label}``."""
+    assignment = Assignment.objects.select_related("item").get(pk=assignment.pk)
+    messages.success(request, message.format(label=assignment_label(assignment)))
+    return show(request, project, Workspace("item", assignment, value=assignment.draft))
+
+
 @login_or_401
 @require_POST
 @archived_write
@@ -397,10 +406,9 @@ def annotate_undo(request: HttpRequest, project_id: int, annotation_id: int) -> 
         assignment = annotation_undo(annotation=annotation, user=user)
     except Conflict as exc:
         return show(request, project, _conflict(project, user, exc, lost=False))
-    assignment = Assignment.objects.select_related("item").get(pk=assignment.pk)
-    messages.success(
+    return back_on_screen(
         request,
-        f"Your submission for {assignment_label(assignment)} was withdrawn; "
-        "it is back on screen with your answer.",
+        project,
+        assignment,
+        "Your submission for {label} was withdrawn; it is back on screen with your answer.",
     )
-    return show(request, project, Workspace("item", assignment, value=assignment.draft))
