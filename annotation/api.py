@@ -51,10 +51,20 @@ NO_CONTENT_HEADERS = {
 }
 
 
+# The payloads every annotator fetches every few seconds: each class declares
+# its fields (what drf-spectacular documents) and renders an object in one
+# step (``to_representation``), not field by field: a field-by-field
+# serializer per response cost more than the claim's own queries.
+# tests/queue/test_payloads_match_their_schema.py keeps the two in step.
+
+
 class ItemBrief(serializers.Serializer):
     id = serializers.IntegerField()
     external_id = serializers.CharField(allow_null=True)
     data = serializers.JSONField()
+
+    def to_representation(self, item) -> dict:
+        return {"id": item.pk, "external_id": item.external_id, "data": item.data}
 
 
 class AssignmentOutput(serializers.Serializer):
@@ -65,13 +75,33 @@ class AssignmentOutput(serializers.Serializer):
     leased_until = serializers.DateTimeField(source="expires_at")
     draft = serializers.JSONField(allow_null=True)
     draft_saved_at = serializers.DateTimeField(allow_null=True)
-    preannotation = serializers.SerializerMethodField()
+    preannotation = serializers.JSONField(
+        allow_null=True, help_text="reserved: no claim shows a pre-annotation yet (always null)"
+    )
     config_version = serializers.IntegerField()
     guideline_version = serializers.IntegerField(allow_null=True)
+    resumed = serializers.BooleanField(
+        required=False,
+        help_text="on a claim: true when this is the caller's unexpired lease, given again",
+    )
 
-    def get_preannotation(self, obj) -> dict | None:
-        # Model predictions arrive with the predictions import; until then none.
-        return None
+    def to_representation(self, assignment: Assignment) -> dict:
+        body = {
+            "id": assignment.pk,
+            "project": assignment.project_id,
+            "state": assignment.state,
+            "item": ItemBrief().to_representation(assignment.item),
+            "leased_until": _time(assignment.expires_at),
+            "draft": assignment.draft,
+            "draft_saved_at": _time(assignment.draft_saved_at),
+            "preannotation": None,
+            "config_version": assignment.config_version,
+            "guideline_version": assignment.guideline_version,
+        }
+        resumed = self.context.get("resumed")
+        if resumed is not None:
+            body["resumed"] = resumed
+        return body
 
 
 class AnnotationOutput(serializers.Serializer):
@@ -80,14 +110,25 @@ class AnnotationOutput(serializers.Serializer):
     item = ItemBrief()
     value = serializers.JSONField()
     revision = serializers.IntegerField()
-    frozen = serializers.SerializerMethodField()
+    frozen = serializers.BooleanField(help_text="the item was compared: no edit or undo")
     config_version = serializers.IntegerField()
     guideline_version = serializers.IntegerField(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
-    def get_frozen(self, obj) -> bool:
-        return obj.item.compared_at is not None
+    def to_representation(self, annotation: Annotation) -> dict:
+        return {
+            "id": annotation.pk,
+            "assignment": annotation.assignment_id,
+            "item": ItemBrief().to_representation(annotation.item),
+            "value": annotation.value,
+            "revision": annotation.revision,
+            "frozen": annotation.item.compared_at is not None,
+            "config_version": annotation.config_version,
+            "guideline_version": annotation.guideline_version,
+            "created_at": _time(annotation.created_at),
+            "updated_at": _time(annotation.updated_at),
+        }
 
 
 class SubmitInput(InputSerializer):
@@ -148,44 +189,12 @@ def _time(value) -> str | None:
     return serializers.DateTimeField().to_representation(value) if value else None
 
 
-def _item(item) -> dict:
-    return {"id": item.pk, "external_id": item.external_id, "data": item.data}
-
-
-# The two payloads every annotator fetches every few seconds are built by
-# hand (AssignmentOutput and AnnotationOutput describe them for the schema):
-# a serializer per response cost more than the claim's own queries.
 def assignment_payload(assignment: Assignment, *, resumed: bool | None = None) -> dict:
-    body = {
-        "id": assignment.pk,
-        "project": assignment.project_id,
-        "state": assignment.state,
-        "item": _item(assignment.item),
-        "leased_until": _time(assignment.expires_at),
-        "draft": assignment.draft,
-        "draft_saved_at": _time(assignment.draft_saved_at),
-        "preannotation": None,  # reserved: no claim shows a pre-annotation yet
-        "config_version": assignment.config_version,
-        "guideline_version": assignment.guideline_version,
-    }
-    if resumed is not None:
-        body["resumed"] = resumed
-    return body
+    return AssignmentOutput(assignment, context={"resumed": resumed}).data
 
 
 def annotation_payload(annotation: Annotation) -> dict:
-    return {
-        "id": annotation.pk,
-        "assignment": annotation.assignment_id,
-        "item": _item(annotation.item),
-        "value": annotation.value,
-        "revision": annotation.revision,
-        "frozen": annotation.item.compared_at is not None,
-        "config_version": annotation.config_version,
-        "guideline_version": annotation.guideline_version,
-        "created_at": _time(annotation.created_at),
-        "updated_at": _time(annotation.updated_at),
-    }
+    return AnnotationOutput(annotation).data
 
 
 class ClaimView(ProjectPermissionMixin, APIView):
