@@ -43,6 +43,10 @@ class ReviewOutput(serializers.Serializer):
     disputed = serializers.ListField(child=serializers.CharField())
     config_version = serializers.IntegerField()
     guideline_version = serializers.IntegerField(allow_null=True)
+    gold_revision = serializers.IntegerField(
+        allow_null=True,
+        help_text="the gold revision this review's decision made (null until resolved)",
+    )
     resumed = serializers.BooleanField(required=False)
 
 
